@@ -1,0 +1,12 @@
+#pragma once
+#include "cli/options.h"
+
+namespace lazyroot::cli {
+
+// Each returns the process exit status. Setup errors are thrown as
+// std::runtime_error (one line) and turned into exit status 1 by main().
+int run_attach(const AttachOptions& opts);
+int run_detach(const DetachOptions& opts);
+int run_list(const ListOptions& opts);
+
+}  // namespace lazyroot::cli

@@ -1,0 +1,73 @@
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/state_file.h"
+#include "io/log.h"
+#include "io/unique_fd.h"
+#include "ublk/control.h"
+
+namespace lazyroot::cli {
+namespace {
+
+// The kernel records the serving pid at START_DEV; after a crash that pid may
+// belong to someone else, so only signal a process that is lazyroot.
+bool is_lazyroot_process(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(in, argv0, '\0');
+    return argv0.find("lazyroot") != std::string::npos;
+}
+
+// Waits for `pid` to exit without polling in a sleep loop.
+bool wait_exit(pid_t pid, unsigned timeout_s) {
+    io::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) return errno == ESRCH;
+    pollfd pfd{pidfd.get(), POLLIN, 0};
+    for (;;) {
+        int n = ::poll(&pfd, 1, static_cast<int>(timeout_s * 1000));
+        if (n < 0 && errno == EINTR) continue;
+        return n > 0;
+    }
+}
+
+}  // namespace
+
+int run_detach(const DetachOptions& opts) {
+    const unsigned id = parse_device_ref(opts.device);
+    const std::string dev = "/dev/ublkb" + std::to_string(id);
+    ublk::Control ctrl;
+
+    ublksrv_ctrl_dev_info info{};
+    if (int r = ctrl.get_dev_info(id, info); r < 0) {
+        if (r == -ENODEV) throw std::runtime_error("no such device: " + dev);
+        throw std::runtime_error("cannot query " + dev + ": " + std::strerror(-r));
+    }
+
+    const pid_t pid = info.ublksrv_pid;
+    if (pid > 0 && ::kill(pid, 0) == 0 && is_lazyroot_process(pid)) {
+        ::kill(pid, SIGTERM);
+        if (!wait_exit(pid, opts.timeout_s))
+            throw std::runtime_error("daemon " + std::to_string(pid) + " serving " + dev +
+                                     " did not exit within " + std::to_string(opts.timeout_s) + " s");
+    }
+
+    // A daemon that died without cleaning up leaves the device behind: remove it here.
+    if (ctrl.get_dev_info(id, info) == 0) {
+        ctrl.stop_dev(id);
+        if (int r = ctrl.del_dev(id); r < 0 && r != -ENODEV)
+            throw std::runtime_error("cannot delete " + dev + ": " + std::strerror(-r));
+    }
+    remove_state(id);
+    return 0;
+}
+
+}  // namespace lazyroot::cli

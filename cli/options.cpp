@@ -1,0 +1,81 @@
+#include "cli/options.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+
+namespace lazyroot::cli {
+
+Command parse_command_line(int argc, const char* const* argv) {
+    CLI::App app{"lazyroot: boot Linux from a network disk image, fetched on demand", "lazyroot"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+    AttachOptions attach;
+    auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
+    a->add_option("SOURCE", attach.source, "file:///path (http(s):// and nvme+tcp:// to come)")
+        ->required();
+    a->add_option("--queues", attach.queues, "Queue threads (default: one per CPU, at most 4)")
+        ->check(CLI::Range(1u, 16u));
+    a->add_option("--depth", attach.depth, "Requests in flight per queue")
+        ->check(CLI::Range(1u, 4096u))
+        ->capture_default_str();
+    a->add_option("--name", attach.name, "Name of the device (used for the dm mapping)")
+        ->capture_default_str()
+        ->check([](const std::string& v) {
+            if (v.empty() || v.size() > 64 || v.find('/') != std::string::npos)
+                return std::string("must be 1-64 characters without '/'");
+            return std::string();
+        });
+    a->add_flag("--daemon", attach.daemon, "Return once the device is ready; serve in the background");
+
+    DetachOptions detach;
+    auto* d = app.add_subcommand("detach", "Stop a device and remove it");
+    d->add_option("DEV", detach.device, "/dev/ublkbN or N")->required();
+    d->add_option("--timeout", detach.timeout_s, "Seconds to wait for the daemon to finish")
+        ->check(CLI::Range(1u, 3600u))
+        ->capture_default_str();
+
+    ListOptions list;
+    auto* l = app.add_subcommand("list", "List lazyroot devices");
+    l->add_flag("--json", list.json, "Machine-readable output");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        for (auto* sub : {a, d, l})
+            if (sub->parsed()) return HelpRequest{sub->help()};
+        return HelpRequest{app.help()};
+    } catch (const CLI::CallForAllHelp&) {
+        return HelpRequest{app.help("", CLI::AppFormatMode::All)};
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        // CLI11 sometimes spreads one reason over several lines.
+        for (auto& c : msg)
+            if (c == '\n') c = ' ';
+        throw UsageError(msg + " (see lazyroot --help)");
+    }
+
+    if (a->parsed()) return attach;
+    if (d->parsed()) {
+        parse_device_ref(detach.device);
+        return detach;
+    }
+    return list;
+}
+
+unsigned parse_device_ref(const std::string& ref) {
+    std::string_view s = ref;
+    for (std::string_view prefix : {"/dev/ublkb", "/dev/ublkc", "ublkb", "ublkc"}) {
+        if (s.substr(0, prefix.size()) == prefix) {
+            s.remove_prefix(prefix.size());
+            break;
+        }
+    }
+    unsigned id = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+        throw UsageError("not a ublk device: " + ref + " (expected /dev/ublkbN)");
+    return id;
+}
+
+}  // namespace lazyroot::cli

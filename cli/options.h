@@ -1,0 +1,43 @@
+#pragma once
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+namespace lazyroot::cli {
+
+struct AttachOptions {
+    std::string source;
+    unsigned queues = 0;  // 0: one per CPU, capped
+    unsigned depth = 128;
+    std::string name = "lazyroot";
+    bool daemon = false;
+};
+
+struct DetachOptions {
+    std::string device;  // /dev/ublkbN, /dev/ublkcN or N
+    unsigned timeout_s = 30;
+};
+
+struct ListOptions {
+    bool json = false;
+};
+
+struct HelpRequest {
+    std::string text;
+};
+
+using Command = std::variant<AttachOptions, DetachOptions, ListOptions, HelpRequest>;
+
+// A command line that can't be used; what() is one line for stderr.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Parses argv (argv[0] included). Throws UsageError.
+Command parse_command_line(int argc, const char* const* argv);
+
+// "/dev/ublkb3", "/dev/ublkc3", "ublkb3" or "3" -> 3. Throws UsageError.
+unsigned parse_device_ref(const std::string& ref);
+
+}  // namespace lazyroot::cli

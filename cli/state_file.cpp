@@ -1,0 +1,57 @@
+#include "cli/state_file.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "io/log.h"
+
+namespace lazyroot::cli {
+
+std::string state_dir() {
+    if (const char* d = std::getenv("LAZYROOT_RUN_DIR"); d && *d) return d;
+    return "/run/lazyroot";
+}
+
+std::string state_path(unsigned dev_id) {
+    return state_dir() + "/" + std::to_string(dev_id) + ".json";
+}
+
+bool write_state(unsigned dev_id, const nlohmann::json& state) {
+    const std::string dir = state_dir();
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        log::warn("cannot create %s: %s", dir.c_str(), std::strerror(errno));
+        return false;
+    }
+    const std::string path = state_path(dev_id);
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << state.dump(2) << '\n';
+        if (!out.flush()) {
+            log::warn("cannot write %s", tmp.c_str());
+            return false;
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        log::warn("cannot rename %s: %s", tmp.c_str(), std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+std::optional<nlohmann::json> read_state(unsigned dev_id) {
+    std::ifstream in(state_path(dev_id));
+    if (!in) return std::nullopt;
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+}
+
+void remove_state(unsigned dev_id) { std::remove(state_path(dev_id).c_str()); }
+
+}  // namespace lazyroot::cli

@@ -1,0 +1,20 @@
+#pragma once
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace lazyroot::cli {
+
+// /run/lazyroot/<id>.json: what a restarted daemon (or `lazyroot list`) needs
+// to know about a device: its source, options and daemon pid.
+std::string state_dir();
+std::string state_path(unsigned dev_id);
+
+// Atomic (write + rename); returns false and logs on failure, since a missing
+// state file must not take a working device down.
+bool write_state(unsigned dev_id, const nlohmann::json& state);
+std::optional<nlohmann::json> read_state(unsigned dev_id);
+void remove_state(unsigned dev_id);
+
+}  // namespace lazyroot::cli

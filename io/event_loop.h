@@ -1,0 +1,53 @@
+#pragma once
+#include <cstdint>
+
+#include "io/ring.h"
+
+namespace lazyroot::io {
+
+// Anything waiting for a CQE. The SQE's user_data points at it, so a completion
+// needs no allocation and no lookup.
+class Completion {
+public:
+    virtual void complete(int res, uint32_t cqe_flags) = 0;
+
+protected:
+    ~Completion() = default;
+};
+
+// One per queue thread: the single place that waits. ublk commands, file IO and
+// (later) sockets and timers all complete here, so a queue needs no locks.
+class EventLoop {
+public:
+    // SQE128 is needed for ublk control commands and harmless elsewhere.
+    static constexpr unsigned kSqe128 = IORING_SETUP_SQE128;
+
+    EventLoop() = default;
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // Returns 0 or -errno.
+    int init(unsigned entries, unsigned setup_flags = 0);
+
+    // An SQE owned by `c`; flushes the SQ to make room when it is full.
+    // Never returns null once the ring is initialised.
+    io_uring_sqe* sqe_for(Completion* c);
+
+    // Submits what is queued and dispatches at least one completion.
+    // Returns the number dispatched or -errno.
+    int run_once();
+
+    // Submits queued SQEs without waiting.
+    int flush();
+
+    // Closes the ring; nothing in flight completes afterwards. Call before
+    // freeing buffers or completions that in-flight operations still point at.
+    void close() { ring_.close(); }
+
+    io_uring* raw() { return ring_.raw(); }
+
+private:
+    Ring ring_;
+};
+
+}  // namespace lazyroot::io

@@ -1,0 +1,116 @@
+#include "io/file_source.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <vector>
+
+#include "io/event_loop.h"
+
+namespace lazyroot::io {
+namespace {
+
+class FileReader;
+
+// One read in flight. Preallocated and recycled so the IO path never allocates.
+struct FileRead final : Completion {
+    FileReader* owner = nullptr;
+    uint64_t offset = 0;
+    std::span<std::byte> rest;
+    ReadCallback* cb = nullptr;
+    int error = 0;  // set when the read fails before reaching the kernel
+
+    void complete(int res, uint32_t) override;
+};
+
+class FileReader final : public QueueReader {
+public:
+    FileReader(EventLoop& loop, int fd, unsigned depth) : loop_(loop), fd_(fd) {
+        for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back());
+    }
+
+    void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) override {
+        FileRead* op = take();
+        op->owner = this;
+        op->offset = offset;
+        op->rest = dst;
+        op->cb = &cb;
+        op->error = 0;
+        submit(op);
+    }
+
+    void submit(FileRead* op) {
+        io_uring_sqe* sqe = loop_.sqe_for(op);
+        if (op->rest.empty()) {
+            // Zero-length read: complete through the loop to keep callbacks asynchronous.
+            io_uring_prep_nop(sqe);
+            return;
+        }
+        io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()),
+                           op->offset);
+    }
+
+    void finish(FileRead* op, int result) {
+        ReadCallback* cb = op->cb;
+        free_.push_back(op);
+        cb->on_read_done(result);
+    }
+
+private:
+    FileRead* take() {
+        if (free_.empty()) free_.push_back(&pool_.emplace_back());
+        FileRead* op = free_.back();
+        free_.pop_back();
+        return op;
+    }
+
+    EventLoop& loop_;
+    int fd_;
+    std::deque<FileRead> pool_;  // deque: growth never moves an op in flight
+    std::vector<FileRead*> free_;
+};
+
+void FileRead::complete(int res, uint32_t) {
+    if (rest.empty()) return owner->finish(this, 0);
+    if (res == -EINTR || res == -EAGAIN) return owner->submit(this);
+    if (res < 0) return owner->finish(this, res);
+    // The file shrank under us: the missing tail must not be served as zeros.
+    if (res == 0) return owner->finish(this, -EIO);
+    offset += static_cast<uint64_t>(res);
+    rest = rest.subspan(static_cast<size_t>(res));
+    if (rest.empty()) return owner->finish(this, 0);
+    owner->submit(this);
+}
+
+}  // namespace
+
+std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
+    uint64_t size = 0;
+    if (S_ISREG(st.st_mode)) {
+        size = static_cast<uint64_t>(st.st_size);
+    } else if (S_ISBLK(st.st_mode)) {
+        if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0)
+            throw std::runtime_error("cannot size " + path + ": " + std::strerror(errno));
+    } else {
+        throw std::runtime_error(path + " is not a regular file or block device");
+    }
+    if (size == 0) throw std::runtime_error(path + " is empty");
+    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size));
+}
+
+std::unique_ptr<QueueReader> FileSource::open_queue(EventLoop& loop, unsigned depth) {
+    return std::make_unique<FileReader>(loop, fd_.get(), depth);
+}
+
+}  // namespace lazyroot::io

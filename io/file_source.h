@@ -1,0 +1,29 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include "io/source.h"
+#include "io/unique_fd.h"
+
+namespace lazyroot::io {
+
+// A local image file (or block device), read with io_uring on the queue's loop.
+class FileSource final : public Source {
+public:
+    // Throws std::runtime_error with a one-line reason when the file can't be used.
+    static std::unique_ptr<FileSource> open(const std::string& path);
+
+    uint64_t size() const override { return size_; }
+    std::string describe() const override { return "file://" + path_; }
+    std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) override;
+
+private:
+    FileSource(std::string path, UniqueFd fd, uint64_t size)
+        : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+
+    std::string path_;
+    UniqueFd fd_;
+    uint64_t size_;
+};
+
+}  // namespace lazyroot::io

@@ -1,0 +1,44 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace lazyroot::io {
+
+class EventLoop;
+
+// Told when one read finishes: 0 when every byte of the range is in the
+// buffer, -errno otherwise. Never anything in between: a short read is an error.
+class ReadCallback {
+public:
+    virtual void on_read_done(int result) = 0;
+
+protected:
+    ~ReadCallback() = default;
+};
+
+// The per-queue half of a source: lives on one queue thread, is driven by that
+// thread's loop, and never blocks it.
+class QueueReader {
+public:
+    virtual ~QueueReader() = default;
+    // `offset + dst.size()` must not exceed Source::size(). The callback always
+    // runs later, from the loop, never from inside read().
+    virtual void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) = 0;
+};
+
+// Where image bytes come from (a file, HTTP, NVMe/TCP). Shared by all queues;
+// each queue opens its own reader on its own loop.
+class Source {
+public:
+    virtual ~Source() = default;
+    virtual uint64_t size() const = 0;
+    // A short human-readable name, such as the URI, for logs and status.
+    virtual std::string describe() const = 0;
+    // `depth` is the most reads the queue will have in flight at once.
+    virtual std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) = 0;
+};
+
+}  // namespace lazyroot::io

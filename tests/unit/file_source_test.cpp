@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "io/event_loop.h"
+#include "io/file_source.h"
+
+using namespace lazyroot::io;
+
+namespace {
+
+class TempImage {
+public:
+    explicit TempImage(size_t size) : bytes_(size) {
+        std::mt19937_64 rng(size);
+        for (auto& b : bytes_) b = static_cast<std::byte>(rng());
+        char tmpl[] = "/tmp/lazyroot-img-XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        path_ = tmpl;
+        EXPECT_EQ(::write(fd, bytes_.data(), size), static_cast<ssize_t>(size));
+        ::close(fd);
+    }
+    ~TempImage() { std::remove(path_.c_str()); }
+    const std::string& path() const { return path_; }
+    const std::vector<std::byte>& bytes() const { return bytes_; }
+
+private:
+    std::vector<std::byte> bytes_;
+    std::string path_;
+};
+
+struct Read final : ReadCallback {
+    std::vector<std::byte> buf;
+    uint64_t offset = 0;
+    int result = 1;  // 1: not completed yet
+    void on_read_done(int r) override { result = r; }
+};
+
+void drain(EventLoop& loop, const std::vector<Read>& reads) {
+    auto pending = [&] {
+        for (const auto& r : reads)
+            if (r.result == 1) return true;
+        return false;
+    };
+    while (pending()) ASSERT_GE(loop.run_once(), 0);
+}
+
+}  // namespace
+
+TEST(FileSource, ReportsSizeAndName) {
+    TempImage img(12345);
+    auto src = FileSource::open(img.path());
+    EXPECT_EQ(src->size(), 12345u);
+    EXPECT_EQ(src->describe(), "file://" + img.path());
+}
+
+TEST(FileSource, RandomRangesMatchTheFileByteForByte) {
+    TempImage img(8 << 20);
+    auto src = FileSource::open(img.path());
+    EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 32);
+
+    std::mt19937 rng(7);
+    for (int round = 0; round < 8; ++round) {
+        std::vector<Read> reads(32);  // more than the ring batch, all in flight at once
+        for (auto& r : reads) {
+            size_t len = std::uniform_int_distribution<size_t>(1, 256 * 1024)(rng);
+            r.offset = std::uniform_int_distribution<uint64_t>(0, img.bytes().size() - len)(rng);
+            r.buf.resize(len);
+            reader->read(r.offset, r.buf, r);
+        }
+        drain(loop, reads);
+        for (const auto& r : reads) {
+            ASSERT_EQ(r.result, 0);
+            ASSERT_TRUE(std::equal(r.buf.begin(), r.buf.end(), img.bytes().begin() + r.offset));
+        }
+    }
+}
+
+TEST(FileSource, ReadsBeyondDepthStillComplete) {
+    TempImage img(1 << 20);
+    auto src = FileSource::open(img.path());
+    EventLoop loop;
+    ASSERT_EQ(loop.init(8), 0);
+    auto reader = src->open_queue(loop, 2);
+    std::vector<Read> reads(20);
+    for (size_t i = 0; i < reads.size(); ++i) {
+        reads[i].offset = i * 4096;
+        reads[i].buf.resize(4096);
+        reader->read(reads[i].offset, reads[i].buf, reads[i]);
+    }
+    drain(loop, reads);
+    for (const auto& r : reads) {
+        ASSERT_EQ(r.result, 0);
+        ASSERT_TRUE(std::equal(r.buf.begin(), r.buf.end(), img.bytes().begin() + r.offset));
+    }
+}
+
+TEST(FileSource, CallbackNeverRunsInsideRead) {
+    TempImage img(4096);
+    auto src = FileSource::open(img.path());
+    EventLoop loop;
+    ASSERT_EQ(loop.init(8), 0);
+    auto reader = src->open_queue(loop, 1);
+    std::vector<Read> reads(2);
+    reads[0].buf.resize(0);
+    reads[1].buf.resize(4096);
+    reader->read(0, reads[0].buf, reads[0]);
+    reader->read(0, reads[1].buf, reads[1]);
+    EXPECT_EQ(reads[0].result, 1);
+    EXPECT_EQ(reads[1].result, 1);
+    drain(loop, reads);
+    EXPECT_EQ(reads[0].result, 0);
+    EXPECT_EQ(reads[1].result, 0);
+}
+
+TEST(FileSource, ATruncatedFileIsAnErrorNotZeros) {
+    TempImage img(64 * 1024);
+    auto src = FileSource::open(img.path());
+    ASSERT_EQ(::truncate(img.path().c_str(), 16 * 1024), 0);
+    EventLoop loop;
+    ASSERT_EQ(loop.init(8), 0);
+    auto reader = src->open_queue(loop, 1);
+    std::vector<Read> reads(1);
+    reads[0].buf.resize(32 * 1024);
+    reader->read(8 * 1024, reads[0].buf, reads[0]);
+    drain(loop, reads);
+    EXPECT_EQ(reads[0].result, -EIO);
+}
+
+TEST(FileSource, UnusableFilesAreRejected) {
+    EXPECT_THROW(FileSource::open("/nonexistent/x"), std::runtime_error);
+    EXPECT_THROW(FileSource::open("/tmp"), std::runtime_error);
+    TempImage empty(0);
+    EXPECT_THROW(FileSource::open(empty.path()), std::runtime_error);
+}

@@ -1,0 +1,82 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "cli/options.h"
+
+using namespace lazyroot::cli;
+
+namespace {
+
+Command parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "lazyroot");
+    return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+}  // namespace
+
+TEST(Options, AttachDefaults) {
+    auto a = std::get<AttachOptions>(parse({"attach", "file:///img"}));
+    EXPECT_EQ(a.source, "file:///img");
+    EXPECT_EQ(a.queues, 0u);
+    EXPECT_EQ(a.depth, 128u);
+    EXPECT_EQ(a.name, "lazyroot");
+    EXPECT_FALSE(a.daemon);
+}
+
+TEST(Options, AttachAllOptions) {
+    auto a = std::get<AttachOptions>(parse(
+        {"attach", "file:///img", "--queues", "2", "--depth=64", "--name", "root", "--daemon"}));
+    EXPECT_EQ(a.queues, 2u);
+    EXPECT_EQ(a.depth, 64u);
+    EXPECT_EQ(a.name, "root");
+    EXPECT_TRUE(a.daemon);
+}
+
+TEST(Options, BadOptionsAreOneLineUsageErrors) {
+    const std::vector<std::vector<const char*>> bad = {
+        {},
+        {"attach"},
+        {"attach", "file:///img", "--bogus"},
+        {"attach", "file:///img", "--queues", "0"},
+        {"attach", "file:///img", "--queues", "x"},
+        {"attach", "file:///img", "--depth", "5000"},
+        {"attach", "file:///img", "--name", "a/b"},
+        {"detach"},
+        {"detach", "/dev/sda"},
+        {"frobnicate"},
+    };
+    for (const auto& args : bad) {
+        try {
+            parse(args);
+            ADD_FAILURE() << "accepted: " << (args.empty() ? "(nothing)" : args.back());
+        } catch (const UsageError& e) {
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(Options, Detach) {
+    auto d = std::get<DetachOptions>(parse({"detach", "/dev/ublkb3", "--timeout", "5"}));
+    EXPECT_EQ(d.device, "/dev/ublkb3");
+    EXPECT_EQ(d.timeout_s, 5u);
+}
+
+TEST(Options, ListAndHelp) {
+    EXPECT_TRUE(std::get<ListOptions>(parse({"list", "--json"})).json);
+    EXPECT_FALSE(std::get<ListOptions>(parse({"list"})).json);
+    EXPECT_NE(std::get<HelpRequest>(parse({"--help"})).text.find("attach"), std::string::npos);
+    EXPECT_NE(std::get<HelpRequest>(parse({"attach", "--help"})).text.find("--depth"),
+              std::string::npos);
+}
+
+TEST(Options, DeviceRefs) {
+    EXPECT_EQ(parse_device_ref("/dev/ublkb0"), 0u);
+    EXPECT_EQ(parse_device_ref("/dev/ublkc12"), 12u);
+    EXPECT_EQ(parse_device_ref("ublkb7"), 7u);
+    EXPECT_EQ(parse_device_ref("5"), 5u);
+    EXPECT_THROW(parse_device_ref(""), UsageError);
+    EXPECT_THROW(parse_device_ref("/dev/ublkb"), UsageError);
+    EXPECT_THROW(parse_device_ref("/dev/ublkb1x"), UsageError);
+    EXPECT_THROW(parse_device_ref("/dev/nvme0n1"), UsageError);
+}

@@ -1,0 +1,38 @@
+#include <gtest/gtest.h>
+
+#include "cli/options.h"
+#include "cli/source_uri.h"
+
+using namespace lazyroot::cli;
+
+TEST(SourceUri, FileNeedsAbsolutePath) {
+    SourceUri u = parse_source_uri("file:///var/img.raw");
+    EXPECT_EQ(u.kind, SourceUri::Kind::File);
+    EXPECT_EQ(u.path, "/var/img.raw");
+    EXPECT_THROW(parse_source_uri("file://relative/img"), UsageError);
+    EXPECT_THROW(parse_source_uri("file://"), UsageError);
+}
+
+TEST(SourceUri, NetworkKindsAreRecognised) {
+    EXPECT_EQ(parse_source_uri("http://h/i").kind, SourceUri::Kind::Http);
+    EXPECT_EQ(parse_source_uri("https://h/i").kind, SourceUri::Kind::Http);
+    EXPECT_EQ(parse_source_uri("nvme+tcp://h/nqn").kind, SourceUri::Kind::NvmeTcp);
+}
+
+TEST(SourceUri, UnknownSchemesAndBarePathsAreRejected) {
+    EXPECT_THROW(parse_source_uri("/var/img.raw"), UsageError);
+    EXPECT_THROW(parse_source_uri("ftp://h/i"), UsageError);
+    EXPECT_THROW(parse_source_uri(""), UsageError);
+}
+
+TEST(SourceUri, MissingFileIsAOneLineError) {
+    try {
+        open_source(parse_source_uri("file:///nonexistent/lazyroot-test.img"));
+        FAIL() << "opened a missing file";
+    } catch (const std::runtime_error& e) {
+        std::string msg = e.what();
+        EXPECT_NE(msg.find("/nonexistent/lazyroot-test.img"), std::string::npos);
+        EXPECT_NE(msg.find("No such file"), std::string::npos);
+        EXPECT_EQ(msg.find('\n'), std::string::npos);
+    }
+}

@@ -1,0 +1,126 @@
+#include "ublk/device.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <stdexcept>
+
+#include "io/log.h"
+#include "ublk/queue.h"
+
+namespace lazyroot::ublk {
+namespace {
+
+std::runtime_error fail(const std::string& what, int neg_errno) {
+    return std::runtime_error(what + ": " + std::strerror(-neg_errno));
+}
+
+// /dev/ublkcN appears through devtmpfs right after ADD_DEV, but udev may still
+// be adjusting it; retry briefly on ENOENT only.
+int open_char_device(const std::string& path) {
+    for (int attempt = 0;; ++attempt) {
+        int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd >= 0 || errno != ENOENT || attempt == 50) return fd;
+        ::usleep(20 * 1000);
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg,
+                                       io::Source& source) {
+    if (std::string why = validate(cfg); !why.empty()) throw std::runtime_error(why);
+    std::unique_ptr<Device> dev(new Device(ctrl, source));
+
+    dev->info_ = make_dev_info(cfg, choose_flags(ctrl.features()));
+    if (int r = ctrl.add_dev(dev->info_); r < 0) throw fail("ublk ADD_DEV failed", r);
+    dev->added_ = true;
+
+    dev->cdev_.reset(open_char_device(dev->char_path()));
+    if (!dev->cdev_) throw fail("cannot open " + dev->char_path(), -errno);
+
+    ublk_params params = make_params(source.size(), dev->info_.max_io_buf_bytes);
+    if (int r = ctrl.set_params(dev->id(), params); r < 0)
+        throw fail("ublk SET_PARAMS failed", r);
+
+    dev->start_queues();
+
+    if (int r = ctrl.start_dev(dev->id(), ::getpid()); r < 0)
+        throw fail("ublk START_DEV failed", r);
+    dev->started_ = true;
+    return dev;
+}
+
+void Device::start_queues() {
+    queue_exited_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!queue_exited_) throw fail("eventfd", -errno);
+    QueueConfig qc;
+    qc.depth = info_.queue_depth;
+    qc.max_io_bytes = info_.max_io_buf_bytes;
+    qc.cdev_fd = cdev_.get();
+    qc.ioctl_encode = (info_.flags & UBLK_F_CMD_IOCTL_ENCODE) != 0;
+
+    for (unsigned q = 0; q < info_.nr_hw_queues; ++q) {
+        qc.q_id = q;
+        exit_requests_.emplace_back(::eventfd(0, EFD_CLOEXEC));
+        if (!exit_requests_.back()) throw fail("eventfd", -errno);
+        qc.exit_fd = exit_requests_.back().get();
+        std::promise<int> prepared;
+        std::future<int> ready = prepared.get_future();
+        threads_.emplace_back([qc, this, p = std::move(prepared)]() mutable {
+            // Termination signals belong to the main thread.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            Queue queue(qc, source_);
+            int r = queue.prepare();
+            p.set_value(r);
+            if (r == 0) queue.run();
+            uint64_t one = 1;
+            [[maybe_unused]] ssize_t n = ::write(queue_exited_.get(), &one, sizeof(one));
+        });
+        // START_DEV waits for every tag of every queue to be fetched, so a
+        // queue that failed to prepare must be caught before it.
+        if (int r = ready.get(); r < 0) {
+            throw fail("cannot set up ublk queue " + std::to_string(q), r);
+        }
+    }
+}
+
+void Device::join_queues() {
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+}
+
+int Device::stop() {
+    if (!added_) return 0;
+    // STOP_DEV aborts every outstanding FETCH of a started device, which ends
+    // each queue's loop. Before START_DEV the queues are told to leave instead.
+    if (started_) {
+        if (int r = ctrl_.stop_dev(id()); r < 0 && r != -ENODEV)
+            log::warn("ublk STOP_DEV of %u: %s", id(), std::strerror(-r));
+    } else {
+        uint64_t one = 1;
+        for (auto& fd : exit_requests_) {
+            [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof(one));
+        }
+    }
+    join_queues();
+    // DEL_DEV waits until /dev/ublkcN is closed.
+    cdev_.reset();
+    int r = ctrl_.del_dev(id());
+    if (r < 0 && r != -ENODEV) log::warn("ublk DEL_DEV of %u: %s", id(), std::strerror(-r));
+    added_ = false;
+    started_ = false;
+    return r == -ENODEV ? 0 : r;
+}
+
+Device::~Device() { stop(); }
+
+}  // namespace lazyroot::ublk

@@ -1,0 +1,55 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/source.h"
+#include "io/unique_fd.h"
+#include "ublk/control.h"
+#include "ublk/params.h"
+
+namespace lazyroot::ublk {
+
+// A live /dev/ublkbN serving one source: ADD_DEV, queues, SET_PARAMS and
+// START_DEV in create(); STOP_DEV, queue shutdown and DEL_DEV in stop() or
+// the destructor, so no device outlives its owner.
+class Device {
+public:
+    // Throws std::runtime_error with a one-line reason; nothing is left behind.
+    static std::unique_ptr<Device> create(Control& ctrl, const DeviceConfig& cfg,
+                                          io::Source& source);
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+    ~Device();
+
+    uint32_t id() const { return info_.dev_id; }
+    std::string block_path() const { return "/dev/ublkb" + std::to_string(info_.dev_id); }
+    std::string char_path() const { return "/dev/ublkc" + std::to_string(info_.dev_id); }
+    const ublksrv_ctrl_dev_info& info() const { return info_; }
+
+    // An eventfd that becomes readable when any queue stops serving, whether
+    // after STOP_DEV or because it failed.
+    int queue_exit_fd() const { return queue_exited_.get(); }
+
+    // Stops serving and removes the device. Idempotent; returns 0 or -errno of DEL_DEV.
+    int stop();
+
+private:
+    Device(Control& ctrl, io::Source& source) : ctrl_(ctrl), source_(source) {}
+    void start_queues();
+    void join_queues();
+
+    Control& ctrl_;
+    io::Source& source_;
+    ublksrv_ctrl_dev_info info_{};
+    bool added_ = false;
+    bool started_ = false;
+    io::UniqueFd cdev_;
+    io::UniqueFd queue_exited_;
+    std::vector<io::UniqueFd> exit_requests_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace lazyroot::ublk

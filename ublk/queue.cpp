@@ -1,0 +1,154 @@
+#include "ublk/queue.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "io/log.h"
+#include "ublk/params.h"
+
+namespace lazyroot::ublk {
+
+// One tag's life: wait in the kernel for a request, serve it, commit and wait again.
+class Queue::Tag final : public io::Completion, public io::ReadCallback {
+public:
+    Tag(Queue& q, uint16_t tag, std::byte* buf) : q_(q), tag_(tag), buf_(buf) {}
+
+    uint16_t tag() const { return tag_; }
+    std::byte* buffer() const { return buf_; }
+
+    // The FETCH / COMMIT_AND_FETCH command completed: a request is ready, or
+    // the device is going away.
+    void complete(int res, uint32_t) override {
+        if (res == UBLK_IO_RES_OK) return serve();
+        if (res != UBLK_IO_RES_ABORT)
+            log::error("queue %u tag %u: ublk command failed: %s", q_.cfg_.q_id, tag_,
+                       std::strerror(-res));
+        --q_.live_tags_;
+    }
+
+    void on_read_done(int result) override {
+        q_.fetch(*this, true, result < 0 ? result : static_cast<int>(len_));
+    }
+
+private:
+    void serve() {
+        const auto* descs = static_cast<const ublksrv_io_desc*>(q_.descriptors_.get());
+        const ublksrv_io_desc& iod = descs[tag_];
+        switch (ublksrv_get_op(&iod)) {
+            case UBLK_IO_OP_READ:
+                return read(iod.start_sector << 9, iod.nr_sectors << 9);
+            case UBLK_IO_OP_FLUSH:
+                return q_.fetch(*this, true, 0);
+            case UBLK_IO_OP_WRITE:
+            case UBLK_IO_OP_WRITE_ZEROES:
+            case UBLK_IO_OP_DISCARD:
+                return q_.fetch(*this, true, -EROFS);
+            default:
+                return q_.fetch(*this, true, -EOPNOTSUPP);
+        }
+    }
+
+    void read(uint64_t offset, uint32_t len) {
+        len_ = len;
+        if (len > q_.cfg_.max_io_bytes) return q_.fetch(*this, true, -EINVAL);
+        const uint64_t size = q_.source_.size();
+        // The device is rounded up to whole sectors; the bytes past the image are zeros.
+        uint64_t in_image = offset >= size ? 0 : std::min<uint64_t>(len, size - offset);
+        if (in_image < len) std::memset(buf_ + in_image, 0, len - in_image);
+        if (in_image == 0) return q_.fetch(*this, true, static_cast<int>(len));
+        q_.reader_->read(offset, {buf_, static_cast<size_t>(in_image)}, *this);
+    }
+
+    Queue& q_;
+    uint16_t tag_;
+    std::byte* buf_;
+    uint32_t len_ = 0;
+};
+
+// Used before START_DEV succeeds, when STOP_DEV would not abort the fetches:
+// leaving the loop and closing the ring makes the kernel cancel them.
+class Queue::ExitWatch final : public io::Completion {
+public:
+    explicit ExitWatch(Queue& q) : q_(q) {}
+    void arm() {
+        io_uring_prep_poll_add(q_.loop_.sqe_for(this), q_.cfg_.exit_fd, POLLIN);
+    }
+    void complete(int res, uint32_t) override {
+        if (res == -ECANCELED) return;
+        q_.exit_requested_ = true;
+    }
+
+private:
+    Queue& q_;
+};
+
+Queue::Queue(const QueueConfig& cfg, io::Source& source) : cfg_(cfg), source_(source) {}
+
+Queue::~Queue() {
+    // In-flight reads point at our buffers and completions: end them first.
+    loop_.close();
+}
+
+int Queue::prepare() {
+    // Each tag has a command outstanding, plus room for the source's IO.
+    if (int r = loop_.init(std::max(2 * cfg_.depth, 8u), io::EventLoop::kSqe128); r < 0) return r;
+
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t dlen = descriptor_length(cfg_.depth, page);
+    void* d = ::mmap(nullptr, dlen, PROT_READ, MAP_SHARED | MAP_POPULATE, cfg_.cdev_fd,
+                     descriptor_offset(cfg_.q_id, page));
+    if (d == MAP_FAILED) return -errno;
+    descriptors_ = io::Mapping(d, dlen);
+
+    buffers_ = io::Mapping::anonymous(static_cast<size_t>(cfg_.depth) * cfg_.max_io_bytes);
+    if (!buffers_) return -ENOMEM;
+
+    reader_ = source_.open_queue(loop_, cfg_.depth);
+    auto* base = static_cast<std::byte*>(buffers_.get());
+    tags_.reserve(cfg_.depth);
+    for (unsigned t = 0; t < cfg_.depth; ++t)
+        tags_.push_back(std::make_unique<Tag>(*this, static_cast<uint16_t>(t),
+                                              base + static_cast<size_t>(t) * cfg_.max_io_bytes));
+    if (cfg_.exit_fd >= 0) {
+        exit_watch_ = std::make_unique<ExitWatch>(*this);
+        exit_watch_->arm();
+    }
+    for (auto& t : tags_) fetch(*t, false, 0);
+    live_tags_ = cfg_.depth;
+    int r = loop_.flush();
+    return r < 0 ? r : 0;
+}
+
+void Queue::fetch(Tag& t, bool commit, int result) {
+    io_uring_sqe* sqe = loop_.sqe_for(&t);
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, cfg_.cdev_fd, nullptr, 0, 0);
+    unsigned op;
+    if (cfg_.ioctl_encode)
+        op = commit ? UBLK_U_IO_COMMIT_AND_FETCH_REQ : UBLK_U_IO_FETCH_REQ;
+    else
+        op = commit ? UBLK_IO_COMMIT_AND_FETCH_REQ : UBLK_IO_FETCH_REQ;
+    sqe->cmd_op = op;
+    ublksrv_io_cmd cmd{};
+    cmd.q_id = static_cast<__u16>(cfg_.q_id);
+    cmd.tag = t.tag();
+    cmd.result = result;
+    cmd.addr = reinterpret_cast<uintptr_t>(t.buffer());
+    std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
+}
+
+int Queue::run() {
+    while (live_tags_ > 0 && !exit_requested_) {
+        int r = loop_.run_once();
+        if (r < 0) {
+            log::error("queue %u: io_uring wait failed: %s", cfg_.q_id, std::strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+}  // namespace lazyroot::ublk

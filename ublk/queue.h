@@ -1,0 +1,58 @@
+#pragma once
+#include "ublk/uapi.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "io/event_loop.h"
+#include "io/mapping.h"
+#include "io/source.h"
+
+namespace lazyroot::ublk {
+
+struct QueueConfig {
+    unsigned q_id = 0;
+    unsigned depth = 0;
+    uint32_t max_io_bytes = 0;
+    int cdev_fd = -1;
+    int exit_fd = -1;  // an eventfd; readable means "leave now, without STOP_DEV"
+    bool ioctl_encode = false;
+};
+
+// One ublk hardware queue: its ring, its descriptor array, one buffer per tag,
+// and the event loop that serves it. Everything here runs on the queue's own
+// thread, because the kernel accepts a queue's commands only from one task.
+class Queue {
+public:
+    Queue(const QueueConfig& cfg, io::Source& source);
+    Queue(const Queue&) = delete;
+    Queue& operator=(const Queue&) = delete;
+    ~Queue();
+
+    // Maps the descriptors, opens the source reader and posts FETCH_REQ for
+    // every tag. Returns 0 or -errno; on success the kernel owns every tag.
+    int prepare();
+
+    // Serves requests until the kernel aborts every tag (after STOP_DEV).
+    // Returns 0, or -errno when the ring itself failed.
+    int run();
+
+private:
+    class Tag;
+    class ExitWatch;
+    void fetch(Tag& t, bool commit, int result);
+
+    QueueConfig cfg_;
+    io::Source& source_;
+    io::EventLoop loop_;
+    io::Mapping descriptors_;
+    io::Mapping buffers_;
+    std::unique_ptr<io::QueueReader> reader_;
+    std::vector<std::unique_ptr<Tag>> tags_;
+    std::unique_ptr<ExitWatch> exit_watch_;
+    unsigned live_tags_ = 0;  // tags the kernel may still hand us
+    bool exit_requested_ = false;
+};
+
+}  // namespace lazyroot::ublk
