@@ -88,6 +88,14 @@ int Control::del_dev(uint32_t dev_id) {
     return send(UBLK_CMD_DEL_DEV, UBLK_U_CMD_DEL_DEV, dev_id, nullptr, 0);
 }
 
+int Control::del_dev_nowait(uint32_t dev_id) {
+    if (ioctl_encode_) {
+        int r = send(0, UBLK_U_CMD_DEL_DEV_ASYNC, dev_id, nullptr, 0);
+        if (r != -EINVAL && r != -EOPNOTSUPP) return r;
+    }
+    return del_dev(dev_id);
+}
+
 int Control::get_dev_info(uint32_t dev_id, ublksrv_ctrl_dev_info& info) {
     return send(UBLK_CMD_GET_DEV_INFO, UBLK_U_CMD_GET_DEV_INFO, dev_id, &info, sizeof(info));
 }

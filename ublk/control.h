@@ -25,6 +25,9 @@ public:
     int start_dev(uint32_t dev_id, int daemon_pid);
     int stop_dev(uint32_t dev_id);
     int del_dev(uint32_t dev_id);
+    // Like del_dev, but returns without waiting for openers of /dev/ublkbN to
+    // close it (6.9+); falls back to del_dev on older kernels.
+    int del_dev_nowait(uint32_t dev_id);
     int get_dev_info(uint32_t dev_id, ublksrv_ctrl_dev_info& info);
 
 private:

@@ -112,9 +112,10 @@ int Device::stop() {
         }
     }
     join_queues();
-    // DEL_DEV waits until /dev/ublkcN is closed.
+    // DEL_DEV needs /dev/ublkcN closed. A process still holding /dev/ublkbN
+    // (its IO fails now) must not keep the daemon alive, so don't wait for it.
     cdev_.reset();
-    int r = ctrl_.del_dev(id());
+    int r = ctrl_.del_dev_nowait(id());
     if (r < 0 && r != -ENODEV) log::warn("ublk DEL_DEV of %u: %s", id(), std::strerror(-r));
     added_ = false;
     started_ = false;

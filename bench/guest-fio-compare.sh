@@ -1,0 +1,37 @@
+#!/bin/bash
+# Guest half of bench/run-bench.sh: the same fio jobs on /dev/ublkbN (lazyroot,
+# file source) and on a kernel loop device over the same tmpfs file, in one
+# boot, so that only the ratio between them is read.
+set -euo pipefail
+. "$LAZYROOT_GUEST_LIB"
+lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
+runtime=${BENCH_RUNTIME:-15}
+size_mb=${BENCH_SIZE_MB:-512}
+
+load_module ublk_drv
+modprobe loop
+head -c "${size_mb}M" /dev/urandom >/dev/shm/bench.img
+
+ublk=$("$lazyroot" attach file:///dev/shm/bench.img --queues 2 --daemon)
+loop=$(losetup -r -f --show /dev/shm/bench.img)
+
+# job NAME DEVICE fio-args... -> "NAME iops KiB/s"
+job() {
+    local name=$1 dev=$2
+    shift 2
+    fio --name="$name" --filename="$dev" --readonly --direct=1 --ioengine=io_uring \
+        --time_based --runtime="$runtime" --ramp_time=2 --output-format=terse "$@" \
+        | awk -F';' -v n="$name" '{print n, $8, $7}'
+}
+
+: >results.txt
+for dev_kind in loop ublk; do
+    dev=${!dev_kind}
+    job "randread4k_qd32.$dev_kind" "$dev" --rw=randread --bs=4k --iodepth=32 --numjobs=2 \
+        --group_reporting >>results.txt
+    job "seqread1m_qd8.$dev_kind" "$dev" --rw=read --bs=1M --iodepth=8 >>results.txt
+done
+cat results.txt
+
+"$lazyroot" detach "$ublk"
+losetup -d "$loop"

@@ -1,0 +1,31 @@
+#!/bin/bash
+# bench/run-bench.sh BUILD_DIR [--smoke] — fio 4k random read at QD 32 and 1 MiB
+# sequential read through lazyroot's ublk device (file source) and through the
+# kernel loop device on the same file, in the same VM run. TCG inflates absolute
+# numbers, so the report is the ratio lazyroot / loop.
+set -euo pipefail
+build=$(cd "${1:?usage: run-bench.sh BUILD_DIR [--smoke]}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+runtime=15 size=512
+if [[ ${2:-} == --smoke ]]; then runtime=2 size=64; fi
+
+work=$build/bench/fio-compare
+rm -rf "$work"
+mkdir -p "$work"
+"$repo/tests/vm/run-vm.sh" --mem 3072 --timeout 900 \
+    --env LAZYROOT_BUILD_DIR="$build" --env BENCH_RUNTIME=$runtime --env BENCH_SIZE_MB=$size \
+    "$here/guest-fio-compare.sh" "$work" >/dev/null
+
+[[ $(wc -l <"$work/results.txt") -eq 4 ]] || { echo "run-bench: expected 4 results, got:" >&2; cat "$work/results.txt" >&2; exit 1; }
+awk '
+    { split($1, p, "."); iops[p[1], p[2]] = $2; bw[p[1], p[2]] = $3; jobs[p[1]] = 1 }
+    END {
+        printf "| job | loop | lazyroot (ublk) | ratio ublk/loop |\n|---|---|---|---|\n"
+        for (j in jobs) {
+            if (j ~ /^rand/)
+                printf "| %s | %d IOPS | %d IOPS | %.2f |\n", j, iops[j, "loop"], iops[j, "ublk"], iops[j, "ublk"] / iops[j, "loop"]
+            else
+                printf "| %s | %.1f MB/s | %.1f MB/s | %.2f |\n", j, bw[j, "loop"] * 1.024 / 1000, bw[j, "ublk"] * 1.024 / 1000, bw[j, "ublk"] / bw[j, "loop"]
+        }
+    }' "$work/results.txt" | tee "$work/report.md"
