@@ -117,13 +117,13 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
 
     SourceUri uri = parse_source_uri(o.source);
-    std::unique_ptr<io::Source> source = open_source(uri);
-    ublk::Control ctrl;
-
     ublk::DeviceConfig cfg;
     cfg.queues = o.queues ? o.queues
                           : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
+    std::unique_ptr<io::Source> source = open_source(uri, o, cfg.queues);
+    ublk::Control ctrl;
+
     std::unique_ptr<ublk::Device> dev = ublk::Device::create(ctrl, cfg, *source);
 
     write_state(dev->id(), describe_state(o, *dev, *source));
@@ -154,7 +154,7 @@ int serve(const AttachOptions& o, ReadyReport& report) {
 
 int run_attach(const AttachOptions& opts) {
     // Reject a bad SOURCE before forking, so the error reaches the caller directly.
-    parse_source_uri(opts.source);
+    check_source_options(parse_source_uri(opts.source), opts);
 
     if (!opts.daemon) {
         ReadyReport report;

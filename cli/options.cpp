@@ -27,6 +27,22 @@ Command parse_command_line(int argc, const char* const* argv) {
             return std::string();
         });
     a->add_flag("--daemon", attach.daemon, "Return once the device is ready; serve in the background");
+    a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
+        ->take_all()
+        ->allow_extra_args(false);
+    a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
+        ->check(CLI::Range(1u, 256u))
+        ->capture_default_str();
+    a->add_option("--io-timeout", attach.io_timeout_s,
+                  "Seconds one block read may take, retries included, before it fails with EIO")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    a->add_flag("--insecure", attach.insecure, "Allow plain http:// without verity");
+    a->add_option("--ca", attach.ca_file, "CA bundle to verify HTTPS servers with (default: system store)")
+        ->check(CLI::ExistingFile);
+    a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")
+        ->check(CLI::ExistingFile);
+    a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
 
     DetachOptions detach;
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");
@@ -55,7 +71,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         throw UsageError(msg + " (see lazyroot --help)");
     }
 
-    if (a->parsed()) return attach;
+    if (a->parsed()) {
+        if (!attach.key_file.empty() && attach.cert_file.empty())
+            throw UsageError("--key needs --cert");
+        return attach;
+    }
     if (d->parsed()) {
         parse_device_ref(detach.device);
         return detach;

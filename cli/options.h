@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace lazyroot::cli {
 
@@ -12,6 +13,14 @@ struct AttachOptions {
     unsigned depth = 128;
     std::string name = "lazyroot";
     bool daemon = false;
+    // Network sources.
+    std::vector<std::string> mirrors;
+    unsigned connections = 8;
+    double io_timeout_s = 30;
+    bool insecure = false;
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
 };
 
 struct DetachOptions {

@@ -1,8 +1,10 @@
 #include "cli/source_uri.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "cli/options.h"
+#include "http/http_source.h"
 #include "io/file_source.h"
 
 namespace lazyroot::cli {
@@ -35,12 +37,46 @@ SourceUri parse_source_uri(const std::string& text) {
                      ": expected file:///path, http(s)://… or nvme+tcp://…");
 }
 
+void check_source_options(const SourceUri& uri, const AttachOptions& o) {
+    const bool http = uri.kind == SourceUri::Kind::Http;
+    if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
+    if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
+        throw UsageError("--ca/--cert/--key need an https:// SOURCE");
+    if (!http) return;
+    std::vector<std::string> all = o.mirrors;
+    all.insert(all.begin(), uri.text);
+    for (const auto& u : all) {
+        if (!starts_with(u, "http://") && !starts_with(u, "https://"))
+            throw UsageError("--mirror must be an http(s):// URL: " + u);
+        // Without verity nothing authenticates plain-HTTP bytes.
+        if (starts_with(u, "http://") && !o.insecure)
+            throw UsageError("plain http:// without verity needs --insecure: " + u);
+    }
+}
+
 std::unique_ptr<io::Source> open_source(const SourceUri& uri) {
+    return open_source(uri, AttachOptions{}, 1);
+}
+
+std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOptions& o,
+                                        unsigned queues) {
     switch (uri.kind) {
         case SourceUri::Kind::File:
             return io::FileSource::open(uri.path);
-        case SourceUri::Kind::Http:
-            throw std::runtime_error("http(s) sources are not available in this build yet: " + uri.text);
+        case SourceUri::Kind::Http: {
+            http::HttpOptions h;
+            h.urls.push_back(uri.text);
+            h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
+            h.connections = o.connections;
+            h.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
+            h.stall_timeout = std::min(h.stall_timeout, h.io_timeout);
+            h.ca_file = o.ca_file;
+            h.cert_file = o.cert_file;
+            h.key_file = o.key_file;
+            auto src = http::HttpSource::open(h);
+            src->set_connections_per_queue((o.connections + queues - 1) / queues);
+            return src;
+        }
         case SourceUri::Kind::NvmeTcp:
             throw std::runtime_error("nvme+tcp sources are not available in this build yet: " + uri.text);
     }

@@ -1,7 +1,9 @@
 #pragma once
 #include <cstdint>
+#include <map>
 
 #include "io/ring.h"
+#include "io/timer.h"
 
 namespace lazyroot::io {
 
@@ -33,8 +35,8 @@ public:
     // Never returns null once the ring is initialised.
     io_uring_sqe* sqe_for(Completion* c);
 
-    // Submits what is queued and dispatches at least one completion.
-    // Returns the number dispatched or -errno.
+    // Submits what is queued, waits for at least one completion or the
+    // earliest timer, and dispatches both. Returns 0 or -errno.
     int run_once();
 
     // Submits queued SQEs without waiting.
@@ -47,7 +49,11 @@ public:
     io_uring* raw() { return ring_.raw(); }
 
 private:
+    friend class Timer;
+    void fire_expired_timers();
+
     Ring ring_;
+    std::multimap<Clock::time_point, Timer*> timers_;
 };
 
 }  // namespace lazyroot::io

@@ -89,7 +89,10 @@ private:
 Queue::Queue(const QueueConfig& cfg, io::Source& source) : cfg_(cfg), source_(source) {}
 
 Queue::~Queue() {
-    // In-flight reads point at our buffers and completions: end them first.
+    // The reader may still queue cancellations, so it goes while the ring is
+    // open; closing the ring then waits out in-flight IO, whose buffers are
+    // still mapped and whose completions are never dispatched.
+    reader_.reset();
     loop_.close();
 }
 

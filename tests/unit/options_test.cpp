@@ -80,3 +80,17 @@ TEST(Options, DeviceRefs) {
     EXPECT_THROW(parse_device_ref("/dev/ublkb1x"), UsageError);
     EXPECT_THROW(parse_device_ref("/dev/nvme0n1"), UsageError);
 }
+
+TEST(Options, NetworkOptions) {
+    auto a = std::get<AttachOptions>(parse({"attach", "https://h/img", "--mirror", "https://m1/img",
+                                            "--mirror=https://m2/img", "--connections", "4",
+                                            "--io-timeout", "2.5", "--insecure"}));
+    ASSERT_EQ(a.mirrors.size(), 2u);
+    EXPECT_EQ(a.mirrors[1], "https://m2/img");
+    EXPECT_EQ(a.connections, 4u);
+    EXPECT_DOUBLE_EQ(a.io_timeout_s, 2.5);
+    EXPECT_TRUE(a.insecure);
+    EXPECT_THROW(parse({"attach", "https://h/img", "--connections", "0"}), UsageError);
+    EXPECT_THROW(parse({"attach", "https://h/img", "--io-timeout", "0"}), UsageError);
+    EXPECT_THROW(parse({"attach", "https://h/img", "--ca", "/nonexistent"}), UsageError);
+}

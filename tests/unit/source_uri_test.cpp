@@ -36,3 +36,18 @@ TEST(SourceUri, MissingFileIsAOneLineError) {
         EXPECT_EQ(msg.find('\n'), std::string::npos);
     }
 }
+
+TEST(SourceUri, PlainHttpNeedsInsecureAndMirrorsNeedHttp) {
+    AttachOptions o;
+    EXPECT_THROW(check_source_options(parse_source_uri("http://h/i"), o), UsageError);
+    EXPECT_NO_THROW(check_source_options(parse_source_uri("https://h/i"), o));
+    o.insecure = true;
+    EXPECT_NO_THROW(check_source_options(parse_source_uri("http://h/i"), o));
+    o.mirrors = {"ftp://m/i"};
+    EXPECT_THROW(check_source_options(parse_source_uri("http://h/i"), o), UsageError);
+    o.mirrors = {"https://m/i"};
+    EXPECT_THROW(check_source_options(parse_source_uri("file:///i"), o), UsageError);
+    o.insecure = false;
+    o.mirrors = {"http://m/i"};
+    EXPECT_THROW(check_source_options(parse_source_uri("https://h/i"), o), UsageError);
+}

@@ -1,0 +1,19 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lazyroot::http {
+
+struct HttpOptions {
+    std::vector<std::string> urls;  // the source first, then --mirror URLs in order
+    unsigned connections = 8;       // in total, spread over the queues
+    std::chrono::milliseconds io_timeout{30000};  // one block IO, retries included
+    std::chrono::milliseconds stall_timeout{10000};  // no byte for this long: retry
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+};
+
+}  // namespace lazyroot::http

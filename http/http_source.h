@@ -1,0 +1,68 @@
+#pragma once
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/http_options.h"
+#include "http/image_identity.h"
+#include "io/source.h"
+
+namespace lazyroot::http {
+
+// One URL the image can be read from (the source or a mirror), shared by all
+// queues of a source.
+class ImageUrl {
+public:
+    explicit ImageUrl(std::string url) : url_(std::move(url)) {}
+    const std::string& url() const { return url_; }
+
+    // nullopt until this URL has answered once (a mirror down at attach).
+    std::optional<ImageIdentity> identity() const;
+    // Records the identity of a first answer; returns the identity in force.
+    ImageIdentity learn(const ImageIdentity& seen);
+
+    // Each failure episode is logged once: true when this call starts one.
+    bool mark_failing() { return !failing_.exchange(true); }
+    // True when this call ends an episode.
+    bool mark_healthy() { return failing_.exchange(false); }
+
+private:
+    std::string url_;
+    mutable std::mutex mu_;
+    std::optional<ImageIdentity> identity_;
+    std::atomic<bool> failing_{false};
+};
+
+// An image served over HTTP(S) with range requests, from the source URL and
+// its mirrors. Every response is checked against the identity recorded at
+// attach; nothing that fails a check is ever handed to the caller.
+class HttpSource final : public io::Source {
+public:
+    // Probes every URL (blocking; attach time). Throws std::runtime_error
+    // with a one-line reason when no URL is usable or the mirrors disagree.
+    static std::unique_ptr<HttpSource> open(const HttpOptions& opts);
+
+    uint64_t size() const override { return size_; }
+    std::string describe() const override { return urls_.front()->url(); }
+    std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
+
+    // Connections each queue may open; set before open_queue().
+    void set_connections_per_queue(unsigned n) { per_queue_connections_ = n ? n : 1; }
+
+    const HttpOptions& options() const { return opts_; }
+    ImageUrl& url(size_t i) { return *urls_[i]; }
+    size_t url_count() const { return urls_.size(); }
+
+private:
+    explicit HttpSource(const HttpOptions& opts) : opts_(opts) {}
+
+    HttpOptions opts_;
+    std::vector<std::unique_ptr<ImageUrl>> urls_;
+    uint64_t size_ = 0;
+    unsigned per_queue_connections_ = 1;
+};
+
+}  // namespace lazyroot::http

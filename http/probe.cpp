@@ -1,0 +1,74 @@
+#include "http/probe.h"
+
+#include "http/curl_setup.h"
+#include "http/response_head.h"
+
+namespace lazyroot::http {
+namespace {
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+    static_cast<ResponseHead*>(user)->feed_line({data, size * n});
+    return size * n;
+}
+
+// At most the one byte asked for; anything else means ranges are ignored and
+// the body could be the whole image, so stop reading.
+size_t on_body(char*, size_t size, size_t n, void* user) {
+    auto* got = static_cast<size_t*>(user);
+    *got += size * n;
+    return *got > 1 ? 0 : size * n;
+}
+
+}  // namespace
+
+ProbeResult probe(const std::string& url, const HttpOptions& opts) {
+    ensure_curl_global_init();
+    ProbeResult r;
+    EasyHandle easy(curl_easy_init());
+    if (!easy) {
+        r.error = "cannot create a libcurl handle";
+        return r;
+    }
+    ResponseHead head;
+    size_t body = 0;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    apply_common_options(easy.get(), opts);
+    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy.get(), CURLOPT_RANGE, "0-0");
+    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &head);
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(opts.io_timeout.count()));
+
+    CURLcode rc = curl_easy_perform(easy.get());
+    if (head.status == 200) {
+        r.error = url + ": the server ignores range requests (answered 200 to Range: bytes=0-0)";
+        return r;
+    }
+    if (rc != CURLE_OK) {
+        r.error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return r;
+    }
+    if (head.status == 416 && head.content_range && head.content_range->size == 0u) {
+        r.error = url + ": the image is empty";
+        return r;
+    }
+    if (head.status != 206) {
+        r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
+        return r;
+    }
+    const auto& cr = head.content_range;
+    if (!cr || cr->unsatisfied || cr->first != 0 || cr->last != 0 || !cr->size || body != 1) {
+        r.error = url + ": malformed answer to Range: bytes=0-0 (Content-Range must be bytes 0-0/SIZE)";
+        return r;
+    }
+    r.identity.size = *cr->size;
+    r.identity.etag = head.etag;
+    r.identity.last_modified = head.last_modified;
+    r.ok = true;
+    return r;
+}
+
+}  // namespace lazyroot::http

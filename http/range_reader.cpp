@@ -1,0 +1,231 @@
+#include "http/range_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "http/http_source.h"
+#include "io/log.h"
+
+namespace lazyroot::http {
+
+struct RangeReader::Transfer {
+    RangeReader* owner = nullptr;
+    EasyHandle easy;
+    io::Timer retry;
+    uint64_t offset = 0;
+    std::span<std::byte> dst;
+    size_t received = 0;
+    io::ReadCallback* cb = nullptr;
+    size_t url_index = 0;
+    unsigned attempt = 0;
+    io::Clock::time_point deadline;
+    ResponseHead head;
+    bool body_checked = false;
+    std::string abort_why;  // set when a callback refused the response
+    bool abort_fatal = false;
+
+    Transfer(RangeReader* o, io::EventLoop& loop)
+        : owner(o), retry(loop, [this] { owner->start(*this); }) {}
+};
+
+RangeReader::RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth,
+                         unsigned connections)
+    : source_(source),
+      loop_(loop),
+      preconditions_(source.url_count()),
+      rng_(std::random_device{}()),
+      multi_(loop, static_cast<long>(connections),
+             [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
+    for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
+}
+
+RangeReader::~RangeReader() {
+    for (auto& t : pool_)
+        if (t.easy) multi_.remove(t.easy.get());
+}
+
+RangeReader::Transfer* RangeReader::take() {
+    if (free_.empty()) free_.push_back(&pool_.emplace_back(this, loop_));
+    Transfer* t = free_.back();
+    free_.pop_back();
+    return t;
+}
+
+void RangeReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+    Transfer& t = *take();
+    t.offset = offset;
+    t.dst = dst;
+    t.cb = &cb;
+    t.attempt = 0;
+    t.url_index = preferred_url_;
+    t.deadline = io::Clock::now() + source_.options().io_timeout;
+    // Start from the loop: the callback never runs inside read(), even for
+    // an empty read, and read() never re-enters curl.
+    t.retry.arm_in({});
+}
+
+curl_slist* RangeReader::precondition_for(size_t i) {
+    if (!preconditions_[i]) {
+        auto id = source_.url(i).identity();
+        if (id) {
+            std::string h = id->precondition_header();
+            if (!h.empty()) preconditions_[i].reset(curl_slist_append(nullptr, h.c_str()));
+        }
+    }
+    return preconditions_[i].get();
+}
+
+void RangeReader::start(Transfer& t) {
+    if (t.dst.empty()) return finish(t, 0);
+    if (!t.easy) {
+        t.easy.reset(curl_easy_init());
+        if (!t.easy) return finish(t, -ENOMEM);
+        apply_common_options(t.easy.get(), source_.options());
+        curl_easy_setopt(t.easy.get(), CURLOPT_PRIVATE, &t);
+        curl_easy_setopt(t.easy.get(), CURLOPT_HEADERFUNCTION, &RangeReader::on_header);
+        curl_easy_setopt(t.easy.get(), CURLOPT_HEADERDATA, &t);
+        curl_easy_setopt(t.easy.get(), CURLOPT_WRITEFUNCTION, &RangeReader::on_body);
+        curl_easy_setopt(t.easy.get(), CURLOPT_WRITEDATA, &t);
+    }
+    CURL* e = t.easy.get();
+    const ImageUrl& u = source_.url(t.url_index);
+    char range[64];
+    std::snprintf(range, sizeof range, "%llu-%llu", static_cast<unsigned long long>(t.offset),
+                  static_cast<unsigned long long>(t.offset + t.dst.size() - 1));
+    curl_easy_setopt(e, CURLOPT_URL, u.url().c_str());
+    curl_easy_setopt(e, CURLOPT_RANGE, range);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, precondition_for(t.url_index));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - io::Clock::now());
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
+    t.received = 0;
+    t.head = ResponseHead{};
+    t.body_checked = false;
+    t.abort_why.clear();
+    t.abort_fatal = false;
+    if (!multi_.add(e)) finish(t, -EIO);
+}
+
+size_t RangeReader::on_header(char* data, size_t size, size_t n, void* tp) {
+    static_cast<Transfer*>(tp)->head.feed_line({data, size * n});
+    return size * n;
+}
+
+// Bytes go straight into the caller's buffer, but only after the response
+// has proven to be exactly the range asked for, of the same image.
+size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
+    auto& t = *static_cast<Transfer*>(tp);
+    const size_t len = size * n;
+    if (!t.body_checked) {
+        const ResponseHead& h = t.head;
+        ImageUrl& u = t.owner->source_.url(t.url_index);
+        const uint64_t image_size = t.owner->source_.size();
+        if (h.status != 206) {
+            auto id = u.identity();
+            t.abort_why = "answered HTTP " + std::to_string(h.status) + " to a range request";
+            // If-Range turns a changed image into a full 200 answer.
+            if (h.status == 200 && id && !id->has_strong_etag() && !id->last_modified.empty()) {
+                t.abort_why = "the image changed on the server (If-Range answered 200)";
+                t.abort_fatal = true;
+            }
+            return 0;
+        }
+        const auto& cr = h.content_range;
+        const uint64_t last = t.offset + t.dst.size() - 1;
+        if (!cr || cr->unsatisfied || cr->first != t.offset || cr->last != last) {
+            t.abort_why = "Content-Range does not match the request bytes=" +
+                          std::to_string(t.offset) + "-" + std::to_string(last);
+            return 0;
+        }
+        if (cr->size && *cr->size != image_size) {
+            t.abort_why = "the image changed on the server (size " + std::to_string(*cr->size) +
+                          ", was " + std::to_string(image_size) + ")";
+            t.abort_fatal = true;
+            return 0;
+        }
+        ImageIdentity seen{image_size, h.etag, h.last_modified};
+        ImageIdentity known = u.learn(seen);
+        if (known.contradicts(h.etag, h.last_modified)) {
+            t.abort_why = "the image changed on the server (now " + seen.describe() + ", was " +
+                          known.describe() + ")";
+            t.abort_fatal = true;
+            return 0;
+        }
+        t.body_checked = true;
+    }
+    if (len > t.dst.size() - t.received) {
+        t.abort_why = "the body is longer than the range asked for";
+        return 0;
+    }
+    std::memcpy(t.dst.data() + t.received, data, len);
+    t.received += len;
+    return len;
+}
+
+RangeReader::Verdict RangeReader::judge(Transfer& t, CURLcode rc, std::string& why) {
+    if (!t.abort_why.empty()) {
+        why = t.abort_why;
+        return t.abort_fatal ? Verdict::Fatal : Verdict::Retry;
+    }
+    const int status = t.head.status;
+    if (status == 412) {
+        why = "the image changed on the server (412 Precondition Failed)";
+        return Verdict::Fatal;
+    }
+    if (rc != CURLE_OK) {
+        why = curl_easy_strerror(rc);
+        return Verdict::Retry;
+    }
+    if (status != 206) {
+        why = "HTTP " + std::to_string(status);
+        return Verdict::Retry;
+    }
+    if (t.received != t.dst.size()) {
+        why = "short body: " + std::to_string(t.received) + " of " + std::to_string(t.dst.size()) +
+              " bytes";
+        return Verdict::Retry;
+    }
+    return Verdict::Ok;
+}
+
+void RangeReader::on_done(CURL* easy, CURLcode rc) {
+    Transfer* tp = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&tp));
+    Transfer& t = *tp;
+    ImageUrl& u = source_.url(t.url_index);
+    std::string why;
+    switch (judge(t, rc, why)) {
+        case Verdict::Ok:
+            if (u.mark_healthy()) log::info("%s answers again", u.url().c_str());
+            preferred_url_ = t.url_index;
+            return finish(t, 0);
+        case Verdict::Fatal:
+            log::error("%s: %s; failing the read at offset %llu", u.url().c_str(), why.c_str(),
+                       static_cast<unsigned long long>(t.offset));
+            return finish(t, -EIO);
+        case Verdict::Retry:
+            break;
+    }
+    if (u.mark_failing()) log::warn("%s: %s; retrying", u.url().c_str(), why.c_str());
+    // Exponential backoff with jitter, from 50 ms up to 2 s; the next URL each time.
+    ++t.attempt;
+    const double base_ms = std::min(2000.0, 50.0 * (1u << std::min(t.attempt, 6u)));
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    auto backoff = std::chrono::milliseconds(static_cast<long>(base_ms * jitter(rng_)));
+    if (io::Clock::now() + backoff >= t.deadline) {
+        log::error("giving up on %zu bytes at offset %llu after %u attempts: %s", t.dst.size(),
+                   static_cast<unsigned long long>(t.offset), t.attempt, why.c_str());
+        return finish(t, -EIO);
+    }
+    t.url_index = (t.url_index + 1) % source_.url_count();
+    t.retry.arm_in(backoff);
+}
+
+void RangeReader::finish(Transfer& t, int result) {
+    io::ReadCallback* cb = t.cb;
+    t.cb = nullptr;
+    free_.push_back(&t);
+    cb->on_read_done(result);
+}
+
+}  // namespace lazyroot::http

@@ -1,0 +1,52 @@
+#pragma once
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "http/curl_multi_loop.h"
+#include "http/curl_setup.h"
+#include "http/response_head.h"
+#include "io/source.h"
+#include "io/timer.h"
+
+namespace lazyroot::http {
+
+class HttpSource;
+
+// The per-queue half of HttpSource: turns each read into a range request on
+// the queue's own curl multi handle, checks the answer, and retries with
+// backoff (rotating through the mirrors) until the IO timeout.
+class RangeReader final : public io::QueueReader {
+public:
+    RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections);
+    ~RangeReader() override;
+
+    void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+
+private:
+    struct Transfer;
+    enum class Verdict { Ok, Retry, Fatal };
+
+    Transfer* take();
+    void start(Transfer& t);
+    void on_done(CURL* easy, CURLcode rc);
+    Verdict judge(Transfer& t, CURLcode rc, std::string& why);
+    void finish(Transfer& t, int result);
+    curl_slist* precondition_for(size_t url_index);
+
+    static size_t on_header(char* data, size_t size, size_t n, void* t);
+    static size_t on_body(char* data, size_t size, size_t n, void* t);
+
+    HttpSource& source_;
+    io::EventLoop& loop_;
+    std::deque<Transfer> pool_;  // deque: growth never moves a transfer in flight
+    std::vector<Transfer*> free_;
+    std::vector<HeaderList> preconditions_;  // per URL; empty until its identity is known
+    std::mt19937 rng_;
+    size_t preferred_url_ = 0;  // the URL that answered last
+    CurlMultiLoop multi_;       // last: its destructor still calls back into us
+};
+
+}  // namespace lazyroot::http

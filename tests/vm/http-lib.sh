@@ -1,0 +1,19 @@
+# Helpers for the HTTP guest scripts (served by nginx-host.sh on the host).
+primary=http://10.0.2.100:80
+mirror=http://10.0.2.100:81
+
+# nginx_ctl CMD NAME — ask the host to start/stop a server or report totals.
+nginx_ctl() {
+    local answer
+    exec 3<>/dev/tcp/10.0.2.100/90
+    echo "$1 $2" >&3
+    read -r answer <&3
+    exec 3<&-
+    echo "$answer"
+}
+
+net_up() {
+    ip link set lo up
+    ip link set eth0 up
+    ip addr add 10.0.2.15/24 dev eth0 2>/dev/null || true
+}

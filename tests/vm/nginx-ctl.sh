@@ -1,0 +1,35 @@
+#!/bin/bash
+# nginx-ctl.sh [CMD NAME] — start/stop the test nginx servers and report
+# their access-log totals. With no arguments it reads one "CMD NAME" line
+# from stdin (the guest's control connection, via socat) and answers on stdout.
+#   start NAME | stop NAME   -> "ok"
+#   bytes NAME               -> body bytes served (sum of $body_bytes_sent)
+#   requests NAME            -> requests logged
+#   connections NAME         -> distinct connections logged
+set -euo pipefail
+state=${LAZYROOT_NGINX_STATE:?}
+if [[ $# -eq 0 ]]; then
+    read -r cmd name || exit 1
+else
+    cmd=$1 name=$2
+fi
+[[ $name == primary || $name == mirror ]] || { echo "bad name"; exit 1; }
+d=$state/$name
+log=$d/access.log
+case $cmd in
+start)
+    nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log"
+    echo ok ;;
+stop)
+    if [[ -s $d/nginx.pid ]]; then
+        pid=$(cat "$d/nginx.pid")
+        kill -TERM "$pid" 2>/dev/null || true
+        # Wait until the master has gone, so the port really is closed.
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    fi
+    echo ok ;;
+bytes) awk '{s += $NF} END {print s + 0}' "$log" 2>/dev/null || echo 0 ;;
+requests) (wc -l <"$log" 2>/dev/null || echo 0) | tr -d ' ' ;;
+connections) awk '{print $1}' "$log" 2>/dev/null | sort -u | wc -l ;;
+*) echo "bad command"; exit 1 ;;
+esac

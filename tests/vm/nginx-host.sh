@@ -1,0 +1,65 @@
+#!/bin/bash
+# nginx-host.sh RUN-VM-COMMAND... — host side of the HTTP VM tests (a
+# HOST_WRAPPER for add_vm_test). Starts two real nginx servers on loopback
+# serving $NGINX_ROOT (the "primary" and a "mirror"), plus a control port the
+# guest uses to stop/start them and to read their access-log totals. Guest
+# view: http://10.0.2.100:80/ (primary), :81 (mirror), :90 (control).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=${NGINX_ROOT:?NGINX_ROOT must name the directory to serve}
+work=${LAZYROOT_VM_WORKDIR:?}
+# Beside the work dir, which run-vm.sh --clean empties after this starts.
+state=$work.nginx
+rm -rf "$state"
+mkdir -p "$state"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+write_conf() {  # NAME PORT
+    local d=$state/$1
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<CONF
+daemon on;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $d/tmp-body;
+    proxy_temp_path $d/tmp-proxy;
+    fastcgi_temp_path $d/tmp-fastcgi;
+    uwsgi_temp_path $d/tmp-uwsgi;
+    scgi_temp_path $d/tmp-scgi;
+    log_format lazyroot '\$connection \$status \$request_method "\$http_range" \$body_bytes_sent';
+    server {
+        listen 127.0.0.1:$2;
+        root $root;
+        access_log $d/access.log lazyroot;
+        keepalive_requests 100000;
+        location / { }
+    }
+}
+CONF
+}
+
+primary_port=$(free_port)
+mirror_port=$(free_port)
+ctl_port=$(free_port)
+write_conf primary "$primary_port"
+write_conf mirror "$mirror_port"
+export LAZYROOT_NGINX_STATE=$state
+"$here/nginx-ctl.sh" start primary >/dev/null
+"$here/nginx-ctl.sh" start mirror >/dev/null
+
+socat TCP-LISTEN:"$ctl_port",bind=127.0.0.1,reuseaddr,fork EXEC:"$here/nginx-ctl.sh" &
+ctl_pid=$!
+cleanup() {
+    kill "$ctl_pid" 2>/dev/null || true
+    for n in primary mirror; do "$here/nginx-ctl.sh" stop "$n" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+"$@" --fwd 80:"$primary_port" --fwd 81:"$mirror_port" --fwd 90:"$ctl_port"
