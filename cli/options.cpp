@@ -33,6 +33,10 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
+    a->add_option("--readahead", attach.readahead_mib,
+                  "MiB fetched ahead of a sequential reader, per queue (0: off)")
+        ->check(CLI::Range(0u, 1024u))
+        ->capture_default_str();
     a->add_option("--io-timeout", attach.io_timeout_s,
                   "Seconds one block read may take, retries included, before it fails with EIO")
         ->check(CLI::Range(0.1, 3600.0))

@@ -16,6 +16,7 @@ struct AttachOptions {
     // Network sources.
     std::vector<std::string> mirrors;
     unsigned connections = 8;
+    unsigned readahead_mib = 16;  // 0: off
     double io_timeout_s = 30;
     bool insecure = false;
     std::string ca_file;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "cli/options.h"
+#include "cache/readahead.h"
 #include "http/http_source.h"
 #include "io/file_source.h"
 
@@ -75,7 +76,11 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             h.key_file = o.key_file;
             auto src = http::HttpSource::open(h);
             src->set_connections_per_queue((o.connections + queues - 1) / queues);
-            return src;
+            if (o.readahead_mib == 0) return src;
+            cache::ReadaheadOptions ra;
+            ra.max_window_bytes = o.readahead_mib << 20;
+            ra.chunk_bytes = std::min<uint32_t>(ra.chunk_bytes, ra.max_window_bytes);
+            return std::make_unique<cache::ReadaheadSource>(std::move(src), ra);
         }
         case SourceUri::Kind::NvmeTcp:
             throw std::runtime_error("nvme+tcp sources are not available in this build yet: " + uri.text);

@@ -28,12 +28,15 @@ public:
     bool mark_failing() { return !failing_.exchange(true); }
     // True when this call ends an episode.
     bool mark_healthy() { return failing_.exchange(false); }
+    // A changed image is reported once; every read after it fails quietly.
+    bool mark_changed() { return !changed_.exchange(true); }
 
 private:
     std::string url_;
     mutable std::mutex mu_;
     std::optional<ImageIdentity> identity_;
     std::atomic<bool> failing_{false};
+    std::atomic<bool> changed_{false};
 };
 
 // An image served over HTTP(S) with range requests, from the source URL and

@@ -120,6 +120,11 @@ size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
         const ResponseHead& h = t.head;
         ImageUrl& u = t.owner->source_.url(t.url_index);
         const uint64_t image_size = t.owner->source_.size();
+        if (h.status == 412) {
+            t.abort_why = "the image changed on the server (412 Precondition Failed)";
+            t.abort_fatal = true;
+            return 0;
+        }
         if (h.status != 206) {
             auto id = u.identity();
             t.abort_why = "answered HTTP " + std::to_string(h.status) + " to a range request";
@@ -200,8 +205,9 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
             preferred_url_ = t.url_index;
             return finish(t, 0);
         case Verdict::Fatal:
-            log::error("%s: %s; failing the read at offset %llu", u.url().c_str(), why.c_str(),
-                       static_cast<unsigned long long>(t.offset));
+            if (u.mark_changed())
+                log::error("%s: %s; every read from it fails from now on (first at offset %llu)",
+                           u.url().c_str(), why.c_str(), static_cast<unsigned long long>(t.offset));
             return finish(t, -EIO);
         case Verdict::Retry:
             break;

@@ -1,0 +1,222 @@
+#include "cache/readahead.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace lazyroot::cache {
+
+struct ReadaheadReader::Chunk final : io::ReadCallback {
+    ReadaheadReader* owner = nullptr;
+    uint64_t index = 0;
+    uint64_t offset = 0;
+    size_t len = 0;
+    std::unique_ptr<std::byte[]> data;
+    bool ready = false;
+    bool orphaned = false;  // dropped while in flight: free it when it lands
+    std::vector<Waiter*> waiters;  // waiting for this chunk to land
+    unsigned pins = 0;             // waiters that will copy from it: keep it
+
+    void on_read_done(int result) override { owner->chunk_done(*this, result); }
+};
+
+struct ReadaheadReader::Waiter {
+    uint64_t offset = 0;
+    std::span<std::byte> dst;
+    io::ReadCallback* cb = nullptr;
+    unsigned pending = 0;
+    bool failed = false;
+    std::vector<Chunk*> pinned;  // in offset order
+};
+
+std::unique_ptr<io::QueueReader> ReadaheadSource::open_queue(io::EventLoop& loop, unsigned depth) {
+    unsigned chunks = opts_.max_window_bytes / opts_.chunk_bytes + 1;
+    return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + chunks), loop,
+                                             inner_->size(), opts_);
+}
+
+ReadaheadReader::ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop,
+                                 uint64_t size, ReadaheadOptions opts)
+    : inner_(std::move(inner)),
+      size_(size),
+      opts_(opts),
+      deferred_timer_(loop, [this] { flush_deferred(); }) {}
+
+ReadaheadReader::~ReadaheadReader() {
+    // In-flight chunk reads belong to the inner reader, which is destroyed
+    // first below and never calls back after that.
+    inner_.reset();
+}
+
+bool ReadaheadReader::covered(uint64_t offset, size_t len) const {
+    const uint64_t first = offset / opts_.chunk_bytes;
+    const uint64_t last = (offset + len - 1) / opts_.chunk_bytes;
+    for (uint64_t i = first; i <= last; ++i) {
+        auto it = chunks_.find(i);
+        if (it == chunks_.end() || it->second->orphaned) return false;
+    }
+    return true;
+}
+
+void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+    if (dst.empty()) return inner_->read(offset, dst, cb);
+    if (offset == next_expected_) {
+        ++streak_;
+    } else {
+        // The stream broke: what was fetched ahead of it is unlikely to be read.
+        streak_ = 0;
+        window_ = 0;
+        drop_idle_chunks();
+    }
+    next_expected_ = offset + dst.size();
+    release_consumed(offset);
+
+    if (covered(offset, dst.size()))
+        wait_for_chunks(offset, dst, cb);
+    else
+        inner_->read(offset, dst, cb);
+
+    if (streak_ >= opts_.trigger) prefetch_ahead();
+}
+
+void ReadaheadReader::wait_for_chunks(uint64_t offset, std::span<std::byte> dst,
+                                      io::ReadCallback& cb) {
+    if (free_waiters_.empty()) free_waiters_.push_back(&waiter_pool_.emplace_back());
+    Waiter& w = *free_waiters_.back();
+    free_waiters_.pop_back();
+    w.offset = offset;
+    w.dst = dst;
+    w.cb = &cb;
+    w.pending = 0;
+    w.failed = false;
+    w.pinned.clear();
+    const uint64_t first = offset / opts_.chunk_bytes;
+    const uint64_t last = (offset + dst.size() - 1) / opts_.chunk_bytes;
+    for (uint64_t i = first; i <= last; ++i) {
+        Chunk& c = *chunks_.at(i);
+        ++c.pins;
+        w.pinned.push_back(&c);
+        if (!c.ready) {
+            ++w.pending;
+            c.waiters.push_back(&w);
+        }
+    }
+    if (w.pending == 0) {
+        // Everything is here already; complete from the loop, not inside read().
+        deferred_.push_back(&w);
+        deferred_timer_.arm_in({});
+    }
+}
+
+void ReadaheadReader::flush_deferred() {
+    std::vector<Waiter*> ready;
+    ready.swap(deferred_);
+    for (Waiter* w : ready) waiter_progress(*w, false);
+}
+
+// Called when one of the chunks a waiter needs has landed (or all were ready).
+void ReadaheadReader::waiter_progress(Waiter& w, bool chunk_failed) {
+    if (chunk_failed) w.failed = true;
+    if (w.pending > 0 && --w.pending > 0) return;
+    io::ReadCallback* cb = w.cb;
+    if (w.failed) {
+        for (Chunk* c : w.pinned) --c->pins;
+        // Let the inner source try this range itself, with its own retries.
+        uint64_t off = w.offset;
+        auto dst = w.dst;
+        free_waiters_.push_back(&w);
+        return inner_->read(off, dst, *cb);
+    }
+    // Copy from every chunk the range spans; all of them are ready now.
+    const uint64_t end = w.offset + w.dst.size();
+    for (Chunk* c : w.pinned) {
+        const uint64_t from = std::max(w.offset, c->offset);
+        const uint64_t to = std::min(end, c->offset + c->len);
+        std::memcpy(w.dst.data() + (from - w.offset), c->data.get() + (from - c->offset), to - from);
+        --c->pins;
+    }
+    free_waiters_.push_back(&w);
+    cb->on_read_done(0);
+}
+
+void ReadaheadReader::prefetch_ahead() {
+    window_ = std::min<uint64_t>(opts_.max_window_bytes,
+                                 window_ ? window_ * 2 : 2ull * opts_.chunk_bytes);
+    const uint64_t from = next_expected_ / opts_.chunk_bytes;
+    const uint64_t until = std::min(size_, next_expected_ + window_);
+    const size_t max_buffers = opts_.max_window_bytes / opts_.chunk_bytes;
+    for (uint64_t i = from; i * opts_.chunk_bytes < until; ++i) {
+        if (chunks_.count(i)) continue;
+        if (buffers_out_ >= max_buffers) break;
+        auto c = std::make_unique<Chunk>();
+        c->owner = this;
+        c->index = i;
+        c->offset = i * opts_.chunk_bytes;
+        c->len = static_cast<size_t>(std::min<uint64_t>(opts_.chunk_bytes, size_ - c->offset));
+        c->data = take_buffer();
+        Chunk& ref = *c;
+        chunks_.emplace(i, std::move(c));
+        prefetched_bytes_ += ref.len;
+        inner_->read(ref.offset, {ref.data.get(), ref.len}, ref);
+    }
+}
+
+std::unique_ptr<std::byte[]> ReadaheadReader::take_buffer() {
+    ++buffers_out_;
+    if (free_buffers_.empty()) return std::make_unique<std::byte[]>(opts_.chunk_bytes);
+    auto b = std::move(free_buffers_.back());
+    free_buffers_.pop_back();
+    return b;
+}
+
+void ReadaheadReader::chunk_done(Chunk& c, int result) {
+    auto it = chunks_.find(c.index);
+    std::vector<Waiter*> waiters;
+    waiters.swap(c.waiters);
+    const bool ok = result == 0 && !c.orphaned;
+    if (ok) {
+        c.ready = true;
+    } else {
+        // A failed prefetch is simply forgotten: its waiters read for themselves.
+        for (Waiter* w : waiters) std::erase(w->pinned, &c);
+        free_buffers_.push_back(std::move(c.data));
+        --buffers_out_;
+        if (it != chunks_.end() && it->second.get() == &c) chunks_.erase(it);
+        else delete &c;  // orphaned: no longer in the map, owned here
+    }
+    for (Waiter* w : waiters) waiter_progress(*w, !ok);
+}
+
+void ReadaheadReader::release_consumed(uint64_t below) {
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+        Chunk& c = *it->second;
+        if (c.offset + c.len > below) break;
+        if (c.ready && c.pins == 0) {
+            free_buffers_.push_back(std::move(c.data));
+            --buffers_out_;
+            it = chunks_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void ReadaheadReader::drop_idle_chunks() {
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+        Chunk& c = *it->second;
+        if (c.pins > 0) {
+            ++it;
+        } else if (c.ready) {
+            free_buffers_.push_back(std::move(c.data));
+            --buffers_out_;
+            it = chunks_.erase(it);
+        } else {
+            // Still in flight: the inner reader holds a reference, so hand
+            // ownership to the completion.
+            c.orphaned = true;
+            it->second.release();
+            it = chunks_.erase(it);
+        }
+    }
+}
+
+}  // namespace lazyroot::cache

@@ -1,0 +1,33 @@
+#pragma once
+#include <string>
+
+#include "tests/http_fixtures/temp_dir.h"
+
+namespace lazyroot::fixtures {
+
+// A throwaway certificate authority made with the openssl CLI: a CA, a server
+// certificate for 127.0.0.1 (SAN IP:127.0.0.1 and DNS:localhost) and a client
+// certificate, all P-256 keys without passphrases, valid for two days. Files
+// are PEM, in a temp dir removed with the object.
+class TestCa {
+public:
+    // Throws std::runtime_error with openssl's output when a step fails.
+    TestCa();
+
+    const std::string& ca_cert() const { return ca_cert_; }
+    const std::string& ca_key() const { return ca_key_; }
+    const std::string& server_cert() const { return server_cert_; }
+    const std::string& server_key() const { return server_key_; }
+    const std::string& client_cert() const { return client_cert_; }
+    const std::string& client_key() const { return client_key_; }
+
+private:
+    // Makes <name>.key/<name>.crt signed by the CA with the given extensions.
+    void issue(const std::string& name, const std::string& subject, const std::string& extensions,
+               int serial);
+
+    TempDir dir_{"lazyroot-ca"};
+    std::string ca_cert_, ca_key_, server_cert_, server_key_, client_cert_, client_key_;
+};
+
+}  // namespace lazyroot::fixtures

@@ -1,0 +1,204 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "http/http_source.h"
+#include "io/event_loop.h"
+#include "tests/http_fixtures/nginx_server.h"
+#include "tests/http_fixtures/temp_dir.h"
+#include "tests/http_fixtures/test_ca.h"
+#include "tests/http_fixtures/test_image.h"
+#include "tests/unit/read_driver.h"
+
+using namespace lazyroot;
+using lazyroot::testing::matches;
+using lazyroot::testing::ReadOp;
+using lazyroot::testing::run_reads;
+
+namespace {
+
+constexpr size_t kImageSize = 8 << 20;
+
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<ReadOp> random_reads(size_t n, size_t image_size, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<ReadOp> ops(n);
+    for (auto& op : ops) {
+        size_t len = std::uniform_int_distribution<size_t>(1, 256 * 1024)(rng);
+        op.offset = std::uniform_int_distribution<uint64_t>(0, image_size - len)(rng);
+        op.buf.resize(len);
+    }
+    return ops;
+}
+
+class HttpSourceTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        image_ = fixtures::make_test_image(kImageSize, 42);
+        write_file(docroot_.path() / "img.raw", image_);
+    }
+
+    http::HttpOptions options(const std::string& url) {
+        http::HttpOptions o;
+        o.urls = {url};
+        o.io_timeout = std::chrono::seconds(5);
+        o.stall_timeout = std::chrono::seconds(2);
+        return o;
+    }
+
+    fixtures::TempDir docroot_{"lazyroot-docroot"};
+    std::vector<uint8_t> image_;
+};
+
+}  // namespace
+
+TEST_F(HttpSourceTest, RandomRangesFromNginxMatchTheFile) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    auto src = http::HttpSource::open(options(nginx.url("img.raw")));
+    EXPECT_EQ(src->size(), kImageSize);
+    src->set_connections_per_queue(4);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 32);
+    for (uint32_t round = 0; round < 4; ++round) {
+        auto ops = random_reads(32, kImageSize, round);
+        run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0) << "offset " << op.offset;
+            ASSERT_TRUE(matches(op, image_)) << "offset " << op.offset;
+        }
+    }
+}
+
+TEST_F(HttpSourceTest, ConnectionsAreKeptAliveAndBounded) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    auto src = http::HttpSource::open(options(nginx.url("img.raw")));
+    src->set_connections_per_queue(3);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 32);
+    size_t reads = 0;
+    for (uint32_t round = 0; round < 5; ++round) {
+        auto ops = random_reads(24, kImageSize, 100 + round);
+        run_reads(loop, *reader, ops);
+        for (const auto& op : ops) ASSERT_EQ(op.result, 0);
+        reads += ops.size();
+    }
+    ASSERT_TRUE(nginx.wait_for_log_lines(reads + 1));  // + the probe
+    // The probe has its own connection; the reader never exceeds its limit
+    // and reuses connections across 120 requests.
+    EXPECT_LE(nginx.distinct_connections(), 1u + 3u);
+    EXPECT_GE(nginx.distinct_connections(), 2u);
+}
+
+TEST_F(HttpSourceTest, HttpsWithATestCa) {
+    fixtures::TestCa ca;
+    fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
+                                 .cert = ca.server_cert(), .key = ca.server_key(), .http2 = true});
+    nginx.start();
+    auto opts = options(nginx.url("img.raw"));
+    // Without the CA the server is not trusted: a clean one-line error.
+    try {
+        http::HttpSource::open(opts);
+        FAIL() << "an untrusted server was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("certificate"), std::string::npos) << e.what();
+    }
+    opts.ca_file = ca.ca_cert();
+    auto src = http::HttpSource::open(opts);
+    src->set_connections_per_queue(2);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 16);
+    auto ops = random_reads(16, kImageSize, 7);
+    run_reads(loop, *reader, ops);
+    for (const auto& op : ops) {
+        ASSERT_EQ(op.result, 0);
+        ASSERT_TRUE(matches(op, image_));
+    }
+}
+
+TEST_F(HttpSourceTest, ClientCertificates) {
+    fixtures::TestCa ca;
+    fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
+                                 .cert = ca.server_cert(), .key = ca.server_key(),
+                                 .require_client_cert = true, .client_ca = ca.ca_cert()});
+    nginx.start();
+    auto opts = options(nginx.url("img.raw"));
+    opts.ca_file = ca.ca_cert();
+    EXPECT_THROW(http::HttpSource::open(opts), std::runtime_error);
+    opts.cert_file = ca.client_cert();
+    opts.key_file = ca.client_key();
+    auto src = http::HttpSource::open(opts);
+    EXPECT_EQ(src->size(), kImageSize);
+}
+
+TEST_F(HttpSourceTest, AReplacedImageFailsInsteadOfMixingBytes) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    auto src = http::HttpSource::open(options(nginx.url("img.raw")));
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 8);
+    auto before = random_reads(8, kImageSize, 1);
+    run_reads(loop, *reader, before);
+    for (const auto& op : before) ASSERT_EQ(op.result, 0);
+
+    // Same size, new bytes, new mtime: a new ETag.
+    auto replaced = fixtures::make_test_image(kImageSize, 43);
+    write_file(docroot_.path() / "img.raw.new", replaced);
+    std::filesystem::last_write_time(docroot_.path() / "img.raw.new",
+                                     std::filesystem::file_time_type::clock::now() +
+                                         std::chrono::hours(1));
+    std::filesystem::rename(docroot_.path() / "img.raw.new", docroot_.path() / "img.raw");
+
+    auto after = random_reads(8, kImageSize, 2);
+    run_reads(loop, *reader, after);
+    for (const auto& op : after) {
+        EXPECT_EQ(op.result, -EIO) << "offset " << op.offset;
+    }
+}
+
+TEST_F(HttpSourceTest, AttachErrorsAreOneLine) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    for (const std::string& url : {nginx.url("missing.raw"), std::string("http://127.0.0.1:1/img.raw")}) {
+        try {
+            http::HttpSource::open(options(url));
+            FAIL() << url;
+        } catch (const std::runtime_error& e) {
+            std::string msg = e.what();
+            EXPECT_NE(msg.find(url), std::string::npos) << msg;
+            EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+        }
+    }
+}
+
+TEST_F(HttpSourceTest, MirrorTakesOverWhenThePrimaryIsDown) {
+    fixtures::NginxServer primary({.root = docroot_.path().string()});
+    fixtures::NginxServer mirror({.root = docroot_.path().string()});
+    primary.start();
+    mirror.start();
+    auto opts = options(primary.url("img.raw"));
+    opts.urls.push_back(mirror.url("img.raw"));
+    auto src = http::HttpSource::open(opts);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 16);
+    primary.stop();
+    auto ops = random_reads(16, kImageSize, 9);
+    run_reads(loop, *reader, ops);
+    for (const auto& op : ops) {
+        ASSERT_EQ(op.result, 0);
+        ASSERT_TRUE(matches(op, image_));
+    }
+    EXPECT_GT(mirror.total_body_bytes(), 0u);
+}

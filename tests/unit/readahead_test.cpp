@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+
+#include "cache/readahead.h"
+#include "io/event_loop.h"
+#include "io/file_source.h"
+#include "tests/unit/read_driver.h"
+
+using namespace lazyroot;
+using lazyroot::testing::matches;
+using lazyroot::testing::ReadOp;
+
+namespace {
+
+struct TempImage {
+    std::vector<uint8_t> bytes;
+    std::string path;
+    explicit TempImage(size_t size) : bytes(size) {
+        std::mt19937_64 rng(size);
+        for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+        char tmpl[] = "/tmp/lazyroot-ra-XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        path = tmpl;
+        EXPECT_EQ(::write(fd, bytes.data(), size), static_cast<ssize_t>(size));
+        ::close(fd);
+    }
+    ~TempImage() { std::remove(path.c_str()); }
+};
+
+// Reads one at a time, the way a sequential reader at QD 1 would.
+void read_one(io::EventLoop& loop, io::QueueReader& r, ReadOp& op) {
+    r.read(op.offset, op.buf, op);
+    while (!op.done()) ASSERT_GE(loop.run_once(), 0);
+}
+
+cache::ReadaheadOptions small_window() {
+    cache::ReadaheadOptions o;
+    o.chunk_bytes = 64 * 1024;
+    o.max_window_bytes = 512 * 1024;
+    o.trigger = 2;
+    return o;
+}
+
+}  // namespace
+
+TEST(Readahead, SequentialReadsArePrefetchedAndCorrect) {
+    TempImage img(4 << 20);
+    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    // 24 KiB steps: reads straddle chunk boundaries.
+    for (uint64_t off = 0; off + 24 * 1024 <= img.bytes.size(); off += 24 * 1024) {
+        ReadOp op;
+        op.offset = off;
+        op.buf.resize(24 * 1024);
+        read_one(loop, *reader, op);
+        ASSERT_EQ(op.result, 0) << off;
+        ASSERT_TRUE(matches(op, img.bytes)) << off;
+    }
+    auto& ra = dynamic_cast<cache::ReadaheadReader&>(*reader);
+    EXPECT_GT(ra.prefetched_bytes(), 2u << 20);
+}
+
+TEST(Readahead, RandomReadsFetchNothingExtra) {
+    TempImage img(4 << 20);
+    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    std::mt19937 rng(3);
+    for (int i = 0; i < 200; ++i) {
+        ReadOp op;
+        op.buf.resize(4096);
+        op.offset = std::uniform_int_distribution<uint64_t>(0, 1023)(rng) * 4096;
+        read_one(loop, *reader, op);
+        ASSERT_EQ(op.result, 0);
+        ASSERT_TRUE(matches(op, img.bytes));
+    }
+    EXPECT_LT(dynamic_cast<cache::ReadaheadReader&>(*reader).prefetched_bytes(), 1u << 20);
+}
+
+TEST(Readahead, ManyParallelSequentialReadsAndTheTail) {
+    TempImage img((3 << 20) + 5000);  // a short last chunk
+    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    uint64_t off = 0;
+    while (off < img.bytes.size()) {
+        std::vector<ReadOp> ops(8);
+        for (auto& op : ops) {
+            op.offset = off;
+            op.buf.resize(std::min<uint64_t>(16 * 1024, img.bytes.size() - off));
+            off += op.buf.size();
+            if (off >= img.bytes.size()) break;
+        }
+        while (!ops.empty() && ops.back().buf.empty()) ops.pop_back();
+        lazyroot::testing::run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0) << op.offset;
+            ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
+        }
+    }
+}
+
+TEST(Readahead, AFailingSourceIsAnErrorNeverStaleBytes) {
+    TempImage img(2 << 20);
+    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    uint64_t off = 0;
+    for (int i = 0; i < 4; ++i, off += 32 * 1024) {
+        ReadOp op;
+        op.offset = off;
+        op.buf.resize(32 * 1024);
+        read_one(loop, *reader, op);
+        ASSERT_EQ(op.result, 0);
+    }
+    // The image loses its second half while prefetches may be in flight.
+    ASSERT_EQ(::truncate(img.path.c_str(), 1 << 20), 0);
+    for (; off < (2u << 20); off += 32 * 1024) {
+        ReadOp op;
+        op.offset = off;
+        op.buf.resize(32 * 1024);
+        read_one(loop, *reader, op);
+        if (op.result == 0)
+            ASSERT_TRUE(matches(op, img.bytes)) << off;
+        else
+            ASSERT_EQ(op.result, -EIO) << off;
+        if (off >= (1u << 20) + (512u << 10)) EXPECT_EQ(op.result, -EIO) << off;
+    }
+}
