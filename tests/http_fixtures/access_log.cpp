@@ -44,8 +44,8 @@ std::optional<AccessLogEntry> parse_access_log_line(std::string_view line) {
     auto f = fields(line);
     if (f.size() != 8) return std::nullopt;
     AccessLogEntry e;
-    if (!number(f[0], e.connection) || !number(f[1], e.connection_requests) ||
-        !number(f[2], e.status) || !number(f[6], e.bytes_sent) || !number(f[7], e.body_bytes_sent))
+    if (!number(f[0], e.connection) || !number(f[1], e.connection_requests) || !number(f[2], e.status) ||
+        !number(f[6], e.bytes_sent) || !number(f[7], e.body_bytes_sent))
         return std::nullopt;
     e.method = f[3];
     e.uri = f[4];

@@ -20,8 +20,8 @@ struct AccessLogEntry {
     uint64_t connection_requests = 0;  // $connection_requests: 1 for the first request on it
     int status = 0;
     std::string method{};
-    std::string uri{};    // $request_uri, with the query
-    std::string range{};  // Range header as sent; empty when absent
+    std::string uri{};             // $request_uri, with the query
+    std::string range{};           // Range header as sent; empty when absent
     uint64_t bytes_sent = 0;       // headers + body
     uint64_t body_bytes_sent = 0;  // body only
 };

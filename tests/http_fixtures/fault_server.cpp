@@ -61,12 +61,12 @@ enum class After { KeepAlive, Close, Reset };
 // A response before it is put on the wire.
 struct Reply {
     int status = 200;
-    std::string headers;  // extra header lines, each ending in CRLF
+    std::string headers;         // extra header lines, each ending in CRLF
     bool image_headers = false;  // ETag, Last-Modified, Accept-Ranges, Content-Type
     uint64_t body_off = 0;
     uint64_t content_length = 0;
-    uint64_t send_len = 0;  // body bytes actually sent; less than content_length for a fault
-    bool keep_alive = true;  // what the Connection header promises
+    uint64_t send_len = 0;           // body bytes actually sent; less than content_length for a fault
+    bool keep_alive = true;          // what the Connection header promises
     After after = After::KeepAlive;  // what really happens once sent
     std::optional<Clock::time_point> stall_until;
 };
@@ -85,7 +85,7 @@ struct Conn {
     std::shared_ptr<const ImageVersion> body;  // keeps the bytes alive across ChangeIdentity
     uint64_t body_off = 0, body_len = 0, body_sent = 0;
     After after = After::KeepAlive;
-    std::optional<Clock::time_point> stall_until;  // time_point::max(): until stop()
+    std::optional<Clock::time_point> stall_until;     // time_point::max(): until stop()
     std::optional<Clock::time_point> drain_deadline;  // Reset: waiting for the peer's ACKs
 };
 
@@ -431,15 +431,15 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
         case Fault::Redirect: {
             Reply moved;
             moved.status = rule.redirect_status;
-            moved.headers = "Location: " + absolute(rule.location.empty() ? "/moved" + opts.path : rule.location) +
-                            "\r\n";
+            moved.headers =
+                "Location: " + absolute(rule.location.empty() ? "/moved" + opts.path : rule.location) +
+                "\r\n";
             moved.keep_alive = r.keep_alive;
             moved.after = r.after;
             r = moved;
             break;
         }
-        case Fault::ChangeIdentity:
-            break;  // the new version was installed before the reply was built
+        case Fault::ChangeIdentity: break;  // the new version was installed before the reply was built
     }
 }
 
@@ -513,12 +513,8 @@ void FaultServer::Impl::finish(Conn& c) {
             process_input(c);  // a pipelined request may be waiting
             if (!c.closed && c.peer_eof && !c.responding && !c.stall_until) graceful_close(c);
             break;
-        case After::Close:
-            graceful_close(c);
-            break;
-        case After::Reset:
-            c.drain_deadline = Clock::now() + kResetDrainLimit;
-            break;
+        case After::Close: graceful_close(c); break;
+        case After::Reset: c.drain_deadline = Clock::now() + kResetDrainLimit; break;
     }
 }
 
@@ -539,7 +535,8 @@ void FaultServer::Impl::reset_close(Conn& c) {
     c.closed = true;
 }
 
-void FaultServer::Impl::record(const Conn& c, const HttpRequest* req, int status, std::optional<Fault> fault) {
+void FaultServer::Impl::record(const Conn& c, const HttpRequest* req, int status,
+                               std::optional<Fault> fault) {
     ServedRequest s;
     s.connection = c.id;
     if (req) {

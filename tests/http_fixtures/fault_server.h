@@ -41,16 +41,16 @@ struct ImageVersion {
 struct FaultRule {
     static constexpr int kForever = -1;
 
-    Fault fault;  // required
-    int times = 1;                                   // kForever: every matching request
+    Fault fault;                                      // required
+    int times = 1;                                    // kForever: every matching request
     std::function<bool(const HttpRequest&)> match{};  // empty: any request for the image
-    std::chrono::milliseconds stall{0};              // Stall: how long; zero = until stop()
-    std::string location{};                          // Redirect: default "/moved" + image path;
-                                                     // a path is made an absolute URL
-    int redirect_status = 302;                       // Redirect
-    std::string retry_after = "0";                   // Status503: Retry-After value
-    std::optional<ImageVersion> new_version{};       // ChangeIdentity: default derives one
-                                                     // (bytes ^ 0xA5, "img-vN", +N hours)
+    std::chrono::milliseconds stall{0};               // Stall: how long; zero = until stop()
+    std::string location{};                           // Redirect: default "/moved" + image path;
+                                                      // a path is made an absolute URL
+    int redirect_status = 302;                        // Redirect
+    std::string retry_after = "0";                    // Status503: Retry-After value
+    std::optional<ImageVersion> new_version{};        // ChangeIdentity: default derives one
+                                                      // (bytes ^ 0xA5, "img-vN", +N hours)
 };
 
 // One answered request, in the order they were answered.
@@ -59,7 +59,7 @@ struct ServedRequest {
     std::string method{};
     std::string target{};
     std::string range{};  // Range header, empty when absent
-    int status = 0;     // status line sent (after any stall); 0 when stalled until stop()
+    int status = 0;       // status line sent (after any stall); 0 when stalled until stop()
     std::optional<Fault> fault{};
 };
 

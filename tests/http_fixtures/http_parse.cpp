@@ -76,8 +76,7 @@ std::optional<HttpRequest> parse_request_head(std::string_view head) {
     req.method = line.substr(0, sp1);
     req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     req.version = line.substr(sp2 + 1);
-    if (req.method.empty() || req.target.empty() || !req.version.starts_with("HTTP/1."))
-        return std::nullopt;
+    if (req.method.empty() || req.target.empty() || !req.version.starts_with("HTTP/1.")) return std::nullopt;
 
     while (eol != std::string_view::npos) {
         head.remove_prefix(eol + 2);
@@ -86,7 +85,8 @@ std::optional<HttpRequest> parse_request_head(std::string_view head) {
         if (line.empty()) break;
         size_t colon = line.find(':');
         if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-        req.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+        req.headers.emplace_back(std::string(line.substr(0, colon)),
+                                 std::string(trim(line.substr(colon + 1))));
     }
     return req;
 }

@@ -12,8 +12,8 @@ namespace lazyroot::fixtures {
 
 struct HttpRequest {
     std::string method;
-    std::string target;   // as sent, with any query
-    std::string version;  // "HTTP/1.1"
+    std::string target;                                        // as sent, with any query
+    std::string version;                                       // "HTTP/1.1"
     std::vector<std::pair<std::string, std::string>> headers;  // values trimmed
 
     // First header with this name (case-insensitive), or nullptr.

@@ -88,8 +88,8 @@ std::string NginxServer::config() const {
       << "  keepalive_requests " << opts_.keepalive_requests << ";\n"
       << "  keepalive_timeout " << opts_.keepalive_timeout_s << "s;\n"
       << "  server {\n"
-      << "    listen 127.0.0.1:" << port_ << (opts_.tls ? " ssl" : "")
-      << (opts_.http2 ? " http2" : "") << ";\n"
+      << "    listen 127.0.0.1:" << port_ << (opts_.tls ? " ssl" : "") << (opts_.http2 ? " http2" : "")
+      << ";\n"
       << "    server_name localhost;\n"
       << "    root " << quoted(opts_.root) << ";\n";
     if (opts_.tls) {
@@ -134,8 +134,8 @@ bool NginxServer::try_start() {
     ScopedFd out(::open((dir() / "nginx.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!out) throw std::runtime_error("NginxServer: cannot create nginx.out in " + dir().string());
     // -p and -e keep nginx away from its compiled-in /usr/share/nginx and /var/log paths.
-    child_ = ChildProcess::spawn({opts_.nginx_binary, "-p", dir().string() + "/", "-c", conf.string(),
-                                  "-e", (dir() / "error.log").string()},
+    child_ = ChildProcess::spawn({opts_.nginx_binary, "-p", dir().string() + "/", "-c", conf.string(), "-e",
+                                  (dir() / "error.log").string()},
                                  out.get());
 
     // Ready = the pid file names our child (nginx writes it after binding) and

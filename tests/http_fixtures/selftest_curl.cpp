@@ -56,8 +56,7 @@ CurlResponse CurlClient::perform(const CurlRequest& req) {
     curl_easy_setopt(easy_, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy_, CURLOPT_HEADERDATA, &resp);
-    curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION,
-                     req.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, req.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     if (!req.range.empty()) curl_easy_setopt(easy_, CURLOPT_RANGE, req.range.c_str());
     if (headers) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers);
     if (req.head) curl_easy_setopt(easy_, CURLOPT_NOBODY, 1L);

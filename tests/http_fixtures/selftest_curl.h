@@ -12,11 +12,11 @@ namespace lazyroot::fixtures::selftest {
 
 struct CurlRequest {
     std::string url{};
-    std::string range{};  // CURLOPT_RANGE, e.g. "0-99"; empty: no Range header
+    std::string range{};                 // CURLOPT_RANGE, e.g. "0-99"; empty: no Range header
     std::vector<std::string> headers{};  // extra "Name: value" lines
     bool head = false;
     bool follow_redirects = false;
-    bool http2 = false;  // offer h2 via ALPN; otherwise HTTP/1.1 only
+    bool http2 = false;     // offer h2 via ALPN; otherwise HTTP/1.1 only
     std::string ca_file{};  // trust this CA (CURLOPT_CAINFO); empty: the system store
     std::string client_cert{}, client_key{};
     long timeout_ms = 10000;

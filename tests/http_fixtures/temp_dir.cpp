@@ -14,8 +14,7 @@ TempDir::TempDir(std::string_view prefix) {
     std::string tmpl = "/tmp/" + std::string(prefix) + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
-    if (!::mkdtemp(buf.data()))
-        throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+    if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
     path_ = buf.data();
 }
 
@@ -24,8 +23,7 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-std::filesystem::path TempDir::write_file(std::string_view name,
-                                          std::span<const uint8_t> bytes) const {
+std::filesystem::path TempDir::write_file(std::string_view name, std::span<const uint8_t> bytes) const {
     auto p = path_ / name;
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

@@ -30,9 +30,9 @@ TestCa::TestCa() {
     ca_key_ = (dir_ / "ca.key").string();
     std::vector<std::string> ca = {"req", "-x509"};
     ca.insert(ca.end(), kNewKey.begin(), kNewKey.end());
-    ca.insert(ca.end(), {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj",
-                         "/CN=lazyroot test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                         "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+    ca.insert(ca.end(),
+              {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj", "/CN=lazyroot test CA", "-addext",
+               "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
     openssl(ca);
 
     issue("server", "/CN=127.0.0.1",
@@ -53,8 +53,8 @@ TestCa::TestCa() {
     client_key_ = (dir_ / "client.key").string();
 }
 
-void TestCa::issue(const std::string& name, const std::string& subject,
-                   const std::string& extensions, int serial) {
+void TestCa::issue(const std::string& name, const std::string& subject, const std::string& extensions,
+                   int serial) {
     const std::string key = (dir_ / (name + ".key")).string();
     const std::string csr = (dir_ / (name + ".csr")).string();
     const std::string crt = (dir_ / (name + ".crt")).string();

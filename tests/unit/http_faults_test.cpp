@@ -1,0 +1,140 @@
+// The HTTP source against a server that misbehaves in the ways nginx can't:
+// each case must end in the right bytes or a clean -EIO, never wrong bytes.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "http/http_source.h"
+#include "io/event_loop.h"
+#include "tests/http_fixtures/fault_server.h"
+#include "tests/http_fixtures/test_image.h"
+#include "tests/unit/read_driver.h"
+
+using namespace lazyroot;
+using fixtures::Fault;
+using fixtures::FaultRule;
+using lazyroot::testing::matches;
+using lazyroot::testing::ReadOp;
+
+namespace {
+
+constexpr size_t kImageSize = 4 << 20;
+
+class HttpFaultTest : public ::testing::Test {
+protected:
+    HttpFaultTest() : image_(fixtures::make_test_image(kImageSize, 5)), server_(image_) {}
+
+    void open(std::chrono::milliseconds io_timeout = std::chrono::seconds(10),
+              std::chrono::milliseconds stall = std::chrono::seconds(1)) {
+        http::HttpOptions o;
+        o.urls = {server_.url()};
+        o.io_timeout = io_timeout;
+        o.stall_timeout = stall;
+        src_ = http::HttpSource::open(o);
+        src_->set_connections_per_queue(2);
+        ASSERT_EQ(loop_.init(64), 0);
+        reader_ = src_->open_queue(loop_, 16);
+    }
+
+    std::vector<ReadOp> read_ranges(size_t n, uint32_t seed) {
+        std::mt19937 rng(seed);
+        std::vector<ReadOp> ops(n);
+        for (auto& op : ops) {
+            size_t len = std::uniform_int_distribution<size_t>(4096, 128 * 1024)(rng);
+            op.offset = std::uniform_int_distribution<uint64_t>(0, kImageSize - len)(rng);
+            op.buf.resize(len);
+        }
+        lazyroot::testing::run_reads(loop_, *reader_, ops);
+        return ops;
+    }
+
+    void expect_all_correct(const std::vector<ReadOp>& ops) {
+        for (const auto& op : ops) {
+            EXPECT_EQ(op.result, 0) << "offset " << op.offset;
+            EXPECT_TRUE(matches(op, image_)) << "offset " << op.offset;
+        }
+    }
+
+    void expect_all_eio(const std::vector<ReadOp>& ops) {
+        for (const auto& op : ops) EXPECT_EQ(op.result, -EIO) << "offset " << op.offset;
+    }
+
+    std::vector<uint8_t> image_;
+    fixtures::FaultServer server_;
+    io::EventLoop loop_;
+    std::unique_ptr<http::HttpSource> src_;
+    std::unique_ptr<io::QueueReader> reader_;
+};
+
+}  // namespace
+
+TEST_F(HttpFaultTest, ConnectionDropMidBodyIsRetried) {
+    open();
+    server_.add_fault(Fault::DropMidBody, 2);
+    expect_all_correct(read_ranges(6, 1));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, WrongContentRangeIsRefusedAndRetried) {
+    open();
+    server_.add_fault(Fault::WrongContentRange, 2);
+    expect_all_correct(read_ranges(6, 2));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, FullBodyInsteadOf206IsRefusedAndRetried) {
+    open();
+    server_.add_fault(Fault::FullBodyInsteadOf206, 2);
+    expect_all_correct(read_ranges(6, 3));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, ShortBodyIsRetried) {
+    open();
+    server_.add_fault(Fault::ShortBody, 2);
+    expect_all_correct(read_ranges(6, 4));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, Status503ThenOk) {
+    open();
+    server_.add_fault(Fault::Status503, 3);
+    expect_all_correct(read_ranges(4, 5));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, AStallIsAbandonedAndRetried) {
+    open(std::chrono::seconds(10), std::chrono::seconds(1));
+    FaultRule r{.fault = Fault::Stall};
+    r.stall = std::chrono::seconds(4);
+    server_.add_fault(r);
+    expect_all_correct(read_ranges(3, 6));
+}
+
+TEST_F(HttpFaultTest, AServerThatNeverAnswersIsEioAfterTheTimeout) {
+    open(std::chrono::milliseconds(2500), std::chrono::seconds(1));
+    FaultRule r{.fault = Fault::Stall, .times = FaultRule::kForever};
+    server_.add_fault(r);
+    expect_all_eio(read_ranges(2, 7));
+}
+
+TEST_F(HttpFaultTest, PersistentGarbageIsEioNeverServed) {
+    open(std::chrono::milliseconds(1500));
+    server_.add_fault(FaultRule{.fault = Fault::WrongContentRange, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(3, 8));
+}
+
+TEST_F(HttpFaultTest, RedirectsAreFollowed) {
+    open();
+    server_.add_fault(Fault::Redirect, 3);
+    expect_all_correct(read_ranges(6, 9));
+    EXPECT_EQ(server_.pending_faults(), 0u);
+}
+
+TEST_F(HttpFaultTest, AChangedImageFailsAndNeverMixes) {
+    open();
+    expect_all_correct(read_ranges(2, 10));
+    server_.add_fault(Fault::ChangeIdentity);
+    auto ops = read_ranges(6, 11);
+    expect_all_eio(ops);
+}
