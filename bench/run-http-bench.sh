@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 env=(--env BENCH_RUNTIME=10)
 if [[ ${2:-} == --smoke ]]; then
-    env=(--env BENCH_RUNTIME=1 --env "BENCH_RTTS=0 20" --env BENCH_IMAGE=fio.img)
+    env=(--env BENCH_RUNTIME=1 --env "BENCH_RTTS=0 20" --env BENCH_IMAGE=fio.img --env BENCH_SEQ_MIB=8)
 fi
 "$repo/tests/vm/make-test-images.sh" "$build/vmtests/images"
 "$repo/tests/vm/make-http-image.sh" "$build/vmtests/images"
@@ -24,13 +24,13 @@ NGINX_ROOT=$build/vmtests/images LAZYROOT_VM_WORKDIR=$work \
 grep -q '^seq ' "$work/results.txt" || { echo "run-http-bench: no results" >&2; exit 1; }
 awk '
     function v(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } }
-    /^seq / { r = v("rtt"); order[++n] = r; curl[r] = v("curl_MBps"); lz[r] = v("lazyroot_MBps"); conns[r] = v("connections") }
+    /^seq / { r = v("rtt"); order[++n] = r; mib[r] = v("mib"); curl[r] = v("curl_MBps"); lz[r] = v("lazyroot_MBps"); conns[r] = v("connections") }
     /^rand / { iops[v("rtt"), v("qd")] = v("iops") }
     END {
-        print "| RTT | curl MB/s | lazyroot MB/s | ratio | connections | 4k QD1 IOPS | QD32 | QD128 |"
-        print "|---|---|---|---|---|---|---|---|"
+        print "| RTT | MiB read | curl MB/s | lazyroot MB/s | ratio | connections | 4k QD1 IOPS | QD32 | QD128 |"
+        print "|---|---|---|---|---|---|---|---|---|"
         for (i = 1; i <= n; i++) {
             r = order[i]
-            printf "| %s ms | %s | %s | %.2f | %s | %s | %s | %s |\n", r, curl[r], lz[r], lz[r] / curl[r], conns[r], iops[r, 1], iops[r, 32], iops[r, 128]
+            printf "| %s ms | %s | %s | %s | %.2f | %s | %s | %s | %s |\n", r, mib[r], curl[r], lz[r], lz[r] / curl[r], conns[r], iops[r, 1], iops[r, 32], iops[r, 128]
         }
     }' "$work/results.txt" | tee "$work/report.md"
