@@ -37,6 +37,10 @@ Command parse_command_line(int argc, const char* const* argv) {
                   "MiB fetched ahead of a sequential reader, per queue (0: off)")
         ->check(CLI::Range(0u, 1024u))
         ->capture_default_str();
+    a->add_option("--coalesce", attach.coalesce_kib,
+                  "KiB up to which adjacent reads are merged into one request")
+        ->check(CLI::Range(4u, 65536u))
+        ->capture_default_str();
     a->add_option("--io-timeout", attach.io_timeout_s,
                   "Seconds one block read may take, retries included, before it fails with EIO")
         ->check(CLI::Range(0.1, 3600.0))

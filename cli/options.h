@@ -17,6 +17,7 @@ struct AttachOptions {
     std::vector<std::string> mirrors;
     unsigned connections = 8;
     unsigned readahead_mib = 16;  // 0: off
+    unsigned coalesce_kib = 1024;
     double io_timeout_s = 30;
     bool insecure = false;
     std::string ca_file;

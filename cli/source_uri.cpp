@@ -69,6 +69,7 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             h.urls.push_back(uri.text);
             h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
             h.connections = o.connections;
+            h.max_request_bytes = o.coalesce_kib * 1024;
             h.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
             h.stall_timeout = std::min(h.stall_timeout, h.io_timeout);
             h.ca_file = o.ca_file;

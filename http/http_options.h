@@ -11,6 +11,7 @@ struct HttpOptions {
     unsigned connections = 8;       // in total, spread over the queues
     std::chrono::milliseconds io_timeout{30000};  // one block IO, retries included
     std::chrono::milliseconds stall_timeout{10000};  // no byte for this long: retry
+    uint32_t max_request_bytes = 1u << 20;  // adjacent reads merge up to this
     std::string ca_file;
     std::string cert_file;
     std::string key_file;

@@ -13,10 +13,16 @@ struct RangeReader::Transfer {
     RangeReader* owner = nullptr;
     EasyHandle easy;
     io::Timer retry;
+    struct Part {
+        std::span<std::byte> dst;
+        io::ReadCallback* cb;
+    };
     uint64_t offset = 0;
-    std::span<std::byte> dst;
+    uint64_t len = 0;
+    std::vector<Part> parts;  // adjacent reads served by this one request, in order
     size_t received = 0;
-    io::ReadCallback* cb = nullptr;
+    size_t part = 0;       // where the next body byte goes
+    size_t part_pos = 0;
     size_t url_index = 0;
     unsigned attempt = 0;
     io::Clock::time_point deadline;
@@ -33,6 +39,7 @@ RangeReader::RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth
                          unsigned connections)
     : source_(source),
       loop_(loop),
+      dispatch_timer_(loop, [this] { dispatch(); }),
       preconditions_(source.url_count()),
       rng_(std::random_device{}()),
       multi_(loop, static_cast<long>(connections),
@@ -53,16 +60,39 @@ RangeReader::Transfer* RangeReader::take() {
 }
 
 void RangeReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
-    Transfer& t = *take();
-    t.offset = offset;
-    t.dst = dst;
-    t.cb = &cb;
-    t.attempt = 0;
-    t.url_index = preferred_url_;
-    t.deadline = io::Clock::now() + source_.options().io_timeout;
-    // Start from the loop: the callback never runs inside read(), even for
-    // an empty read, and read() never re-enters curl.
-    t.retry.arm_in({});
+    // Requests go out from the loop: the callback never runs inside read(),
+    // read() never re-enters curl, and reads queued together can be merged.
+    queued_.push_back({offset, dst, &cb});
+    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
+}
+
+// Adjacent reads queued in one loop pass become one range request, up to the
+// coalescing limit: one round trip instead of several.
+void RangeReader::dispatch() {
+    std::vector<Queued> batch;
+    batch.swap(queued_);
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](const Queued& a, const Queued& b) { return a.offset < b.offset; });
+    const uint64_t limit = source_.options().max_request_bytes;
+    const auto deadline = io::Clock::now() + source_.options().io_timeout;
+    Transfer* t = nullptr;
+    for (const Queued& q : batch) {
+        const bool joins = t && !q.dst.empty() && t->len > 0 && q.offset == t->offset + t->len &&
+                           t->len + q.dst.size() <= limit;
+        if (!joins) {
+            if (t) start(*t);
+            t = take();
+            t->offset = q.offset;
+            t->len = 0;
+            t->parts.clear();
+            t->attempt = 0;
+            t->url_index = preferred_url_;
+            t->deadline = deadline;
+        }
+        t->parts.push_back({q.dst, q.cb});
+        t->len += q.dst.size();
+    }
+    if (t) start(*t);
 }
 
 curl_slist* RangeReader::precondition_for(size_t i) {
@@ -77,7 +107,7 @@ curl_slist* RangeReader::precondition_for(size_t i) {
 }
 
 void RangeReader::start(Transfer& t) {
-    if (t.dst.empty()) return finish(t, 0);
+    if (t.len == 0) return finish(t, 0);
     if (!t.easy) {
         t.easy.reset(curl_easy_init());
         if (!t.easy) return finish(t, -ENOMEM);
@@ -92,13 +122,15 @@ void RangeReader::start(Transfer& t) {
     const ImageUrl& u = source_.url(t.url_index);
     char range[64];
     std::snprintf(range, sizeof range, "%llu-%llu", static_cast<unsigned long long>(t.offset),
-                  static_cast<unsigned long long>(t.offset + t.dst.size() - 1));
+                  static_cast<unsigned long long>(t.offset + t.len - 1));
     curl_easy_setopt(e, CURLOPT_URL, u.url().c_str());
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, precondition_for(t.url_index));
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - io::Clock::now());
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
     t.received = 0;
+    t.part = 0;
+    t.part_pos = 0;
     t.head = ResponseHead{};
     t.body_checked = false;
     t.abort_why.clear();
@@ -136,7 +168,7 @@ size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
             return 0;
         }
         const auto& cr = h.content_range;
-        const uint64_t last = t.offset + t.dst.size() - 1;
+        const uint64_t last = t.offset + t.len - 1;
         if (!cr || cr->unsatisfied || cr->first != t.offset || cr->last != last) {
             t.abort_why = "Content-Range does not match the request bytes=" +
                           std::to_string(t.offset) + "-" + std::to_string(last);
@@ -158,11 +190,23 @@ size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
         }
         t.body_checked = true;
     }
-    if (len > t.dst.size() - t.received) {
+    if (len > t.len - t.received) {
         t.abort_why = "the body is longer than the range asked for";
         return 0;
     }
-    std::memcpy(t.dst.data() + t.received, data, len);
+    // Scatter into the reads this request serves.
+    size_t done = 0;
+    while (done < len) {
+        auto& p = t.parts[t.part];
+        const size_t n = std::min(len - done, p.dst.size() - t.part_pos);
+        std::memcpy(p.dst.data() + t.part_pos, data + done, n);
+        done += n;
+        t.part_pos += n;
+        if (t.part_pos == p.dst.size()) {
+            ++t.part;
+            t.part_pos = 0;
+        }
+    }
     t.received += len;
     return len;
 }
@@ -185,8 +229,8 @@ RangeReader::Verdict RangeReader::judge(Transfer& t, CURLcode rc, std::string& w
         why = "HTTP " + std::to_string(status);
         return Verdict::Retry;
     }
-    if (t.received != t.dst.size()) {
-        why = "short body: " + std::to_string(t.received) + " of " + std::to_string(t.dst.size()) +
+    if (t.received != t.len) {
+        why = "short body: " + std::to_string(t.received) + " of " + std::to_string(t.len) +
               " bytes";
         return Verdict::Retry;
     }
@@ -219,7 +263,8 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     auto backoff = std::chrono::milliseconds(static_cast<long>(base_ms * jitter(rng_)));
     if (io::Clock::now() + backoff >= t.deadline) {
-        log::error("giving up on %zu bytes at offset %llu after %u attempts: %s", t.dst.size(),
+        log::error("giving up on %llu bytes at offset %llu after %u attempts: %s",
+                   static_cast<unsigned long long>(t.len),
                    static_cast<unsigned long long>(t.offset), t.attempt, why.c_str());
         return finish(t, -EIO);
     }
@@ -228,10 +273,11 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
 }
 
 void RangeReader::finish(Transfer& t, int result) {
-    io::ReadCallback* cb = t.cb;
-    t.cb = nullptr;
+    // Release the transfer first: a callback may start new reads.
+    std::vector<Transfer::Part> parts = std::move(t.parts);
+    t.parts.clear();
     free_.push_back(&t);
-    cb->on_read_done(result);
+    for (const auto& p : parts) p.cb->on_read_done(result);
 }
 
 }  // namespace lazyroot::http

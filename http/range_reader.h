@@ -29,7 +29,14 @@ private:
     struct Transfer;
     enum class Verdict { Ok, Retry, Fatal };
 
+    struct Queued {
+        uint64_t offset;
+        std::span<std::byte> dst;
+        io::ReadCallback* cb;
+    };
+
     Transfer* take();
+    void dispatch();
     void start(Transfer& t);
     void on_done(CURL* easy, CURLcode rc);
     Verdict judge(Transfer& t, CURLcode rc, std::string& why);
@@ -43,6 +50,8 @@ private:
     io::EventLoop& loop_;
     std::deque<Transfer> pool_;  // deque: growth never moves a transfer in flight
     std::vector<Transfer*> free_;
+    std::vector<Queued> queued_;  // reads not yet turned into requests
+    io::Timer dispatch_timer_;
     std::vector<HeaderList> preconditions_;  // per URL; empty until its identity is known
     std::mt19937 rng_;
     size_t preferred_url_ = 0;  // the URL that answered last

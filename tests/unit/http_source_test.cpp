@@ -202,3 +202,38 @@ TEST_F(HttpSourceTest, MirrorTakesOverWhenThePrimaryIsDown) {
     }
     EXPECT_GT(mirror.total_body_bytes(), 0u);
 }
+
+TEST_F(HttpSourceTest, AdjacentReadsAreCoalescedIntoOneRequest) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    auto opts = options(nginx.url("img.raw"));
+    opts.max_request_bytes = 256 * 1024;
+    auto src = http::HttpSource::open(opts);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 16);
+    // Eight adjacent 64 KiB reads, issued out of order in one loop pass:
+    // two requests of 256 KiB (the limit), then one lone read elsewhere.
+    std::vector<ReadOp> ops(9);
+    const uint64_t base = 1 << 20;
+    const int order[] = {3, 0, 7, 1, 5, 2, 6, 4};
+    for (int i = 0; i < 8; ++i) {
+        ops[i].offset = base + order[i] * 65536;
+        ops[i].buf.resize(65536);
+    }
+    ops[8].offset = 5 << 20;
+    ops[8].buf.resize(4096);
+    run_reads(loop, *reader, ops);
+    for (const auto& op : ops) {
+        ASSERT_EQ(op.result, 0);
+        ASSERT_TRUE(matches(op, image_)) << op.offset;
+    }
+    ASSERT_TRUE(nginx.wait_for_log_lines(1 + 3));
+    auto log = nginx.access_log_entries();
+    ASSERT_EQ(log.size(), 4u);  // the probe, then three ranges
+    std::vector<std::string> ranges;
+    for (size_t i = 1; i < log.size(); ++i) ranges.push_back(log[i].range);
+    std::sort(ranges.begin(), ranges.end());
+    EXPECT_EQ(ranges, (std::vector<std::string>{"bytes=1048576-1310719", "bytes=1310720-1572863",
+                                                "bytes=5242880-5246975"}));
+}
