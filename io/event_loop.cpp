@@ -1,12 +1,66 @@
 #include "io/event_loop.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
+
+#include "io/unique_fd.h"
 
 namespace lazyroot::io {
 
+// Cross-thread posts: a queue of functions and an eventfd the loop keeps a
+// read armed on.
+class EventLoop::Mailbox final : public Completion {
+public:
+    explicit Mailbox(EventLoop& loop) : loop_(loop), fd_(::eventfd(0, EFD_CLOEXEC)) {}
+    bool ok() const { return static_cast<bool>(fd_); }
+
+    void arm() { io_uring_prep_read(loop_.sqe_for(this), fd_.get(), &counter_, sizeof counter_, 0); }
+
+    void post(std::function<void()> fn) {
+        {
+            std::lock_guard lock(mu_);
+            fns_.push_back(std::move(fn));
+        }
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = ::write(fd_.get(), &one, sizeof one);
+    }
+
+    void complete(int res, uint32_t) override {
+        if (res == -ECANCELED) return;
+        std::vector<std::function<void()>> batch;
+        {
+            std::lock_guard lock(mu_);
+            batch.swap(fns_);
+        }
+        arm();
+        for (auto& fn : batch) fn();
+    }
+
+private:
+    EventLoop& loop_;
+    io::UniqueFd fd_;
+    uint64_t counter_ = 0;
+    std::mutex mu_;
+    std::vector<std::function<void()>> fns_;
+};
+
 int EventLoop::init(unsigned entries, unsigned setup_flags) {
-    return ring_.init(entries, setup_flags);
+    int r = ring_.init(entries, setup_flags);
+    if (r < 0) return r;
+    mailbox_ = std::make_unique<Mailbox>(*this);
+    if (!mailbox_->ok()) return -errno;
+    mailbox_->arm();
+    return 0;
 }
+
+void EventLoop::post(std::function<void()> fn) { mailbox_->post(std::move(fn)); }
+
+EventLoop::EventLoop() = default;
+
+// The ring goes first: its pending mailbox read points into the mailbox.
+EventLoop::~EventLoop() { ring_.close(); }
 
 io_uring_sqe* EventLoop::sqe_for(Completion* c) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring_.raw());

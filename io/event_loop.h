@@ -1,6 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "io/ring.h"
 #include "io/timer.h"
@@ -24,7 +28,8 @@ public:
     // SQE128 is needed for ublk control commands and harmless elsewhere.
     static constexpr unsigned kSqe128 = IORING_SETUP_SQE128;
 
-    EventLoop() = default;
+    EventLoop();
+    ~EventLoop();
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
 
@@ -42,6 +47,10 @@ public:
     // Submits queued SQEs without waiting.
     int flush();
 
+    // Runs `fn` on this loop's thread soon. The one thread-safe call here:
+    // how other queues hand this one work (e.g. "the chunk you wait for landed").
+    void post(std::function<void()> fn);
+
     // Closes the ring; nothing in flight completes afterwards. Call before
     // freeing buffers or completions that in-flight operations still point at.
     void close() { ring_.close(); }
@@ -50,10 +59,12 @@ public:
 
 private:
     friend class Timer;
+    class Mailbox;
     void fire_expired_timers();
 
     Ring ring_;
     std::multimap<Clock::time_point, Timer*> timers_;
+    std::unique_ptr<Mailbox> mailbox_;
 };
 
 }  // namespace lazyroot::io

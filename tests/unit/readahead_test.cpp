@@ -128,10 +128,13 @@ TEST(Readahead, AFailingSourceIsAnErrorNeverStaleBytes) {
         op.offset = off;
         op.buf.resize(32 * 1024);
         read_one(loop, *reader, op);
-        if (op.result == 0)
+        if (op.result == 0) {
             ASSERT_TRUE(matches(op, img.bytes)) << off;
-        else
+        } else {
             ASSERT_EQ(op.result, -EIO) << off;
-        if (off >= (1u << 20) + (512u << 10)) EXPECT_EQ(op.result, -EIO) << off;
+        }
+        if (off >= (1u << 20) + (512u << 10)) {
+            EXPECT_EQ(op.result, -EIO) << off;
+        }
     }
 }
