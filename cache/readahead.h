@@ -27,6 +27,7 @@ public:
 
     uint64_t size() const override { return inner_->size(); }
     std::string describe() const override { return inner_->describe(); }
+    std::string identity() const override { return inner_->identity(); }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
 
     io::Source& inner() { return *inner_; }

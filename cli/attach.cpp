@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/source_stack.h"
 #include "cli/source_uri.h"
 #include "cli/state_file.h"
 #include "io/log.h"
@@ -90,7 +92,8 @@ int wait_for_daemon(int read_fd, pid_t child) {
 }
 
 nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev,
-                              const io::Source& src) {
+                              SourceStack& stack) {
+    const io::Source& src = stack.top();
     return {
         {"dev_id", dev.id()},
         {"block_device", dev.block_path()},
@@ -99,6 +102,8 @@ nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev,
         {"source", src.describe()},
         {"size", src.size()},
         {"name", o.name},
+        {"mode", o.mode},
+        {"cache", stack.cache_path()},
         {"queues", dev.info().nr_hw_queues},
         {"depth", dev.info().queue_depth},
         {"max_io_bytes", dev.info().max_io_buf_bytes},
@@ -121,21 +126,38 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     cfg.queues = o.queues ? o.queues
                           : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
-    std::unique_ptr<io::Source> source = open_source(uri, o, cfg.queues);
+    SourceStack stack(uri, o, cfg.queues);
     ublk::Control ctrl;
+    if (o.mode == "full") stack.download_all(o.connections);
+    std::unique_ptr<ublk::Device> dev = ublk::Device::create(ctrl, cfg, stack.top());
+    const unsigned id = dev->id();
+    const auto started = std::chrono::steady_clock::now();
+    auto publish = [&] {
+        write_status(id, dev->block_path(), stack,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    };
 
-    std::unique_ptr<ublk::Device> dev = ublk::Device::create(ctrl, cfg, *source);
-
-    write_state(dev->id(), describe_state(o, *dev, *source));
-    log::debug("serving %s on %s", source->describe().c_str(), dev->block_path().c_str());
+    write_state(id, describe_state(o, *dev, stack));
+    publish();
+    log::debug("serving %s on %s", stack.top().describe().c_str(), dev->block_path().c_str());
     report.ready(dev->block_path());
+    if (o.mode == "hydrate") stack.start_hydration(o.connections, o.hydrate_rate);
+    bool hydration_reported = false;
 
     int status = 0;
     pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {dev->queue_exit_fd(), POLLIN, 0}};
     for (;;) {
-        int n = ::poll(fds, 2, -1);
+        // Wake every second to publish the status file.
+        int n = ::poll(fds, 2, 1000);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+        if (!hydration_reported && stack.filler() && stack.filler()->complete()) {
+            hydration_reported = true;
+            stack.cached()->store().commit_now();
+            log::info("hydration complete: %s no longer needs the network", dev->block_path().c_str());
+        }
+        publish();
+        if (n == 0) continue;
         if (fds[0].revents) break;
         if (fds[1].revents) {
             log::error("a queue of %s stopped serving; removing the device",
@@ -144,8 +166,8 @@ int serve(const AttachOptions& o, ReadyReport& report) {
             break;
         }
     }
-    unsigned id = dev->id();
     if (dev->stop() < 0) status = 1;
+    stack.shut_down();
     remove_state(id);
     return status;
 }

@@ -8,5 +8,6 @@ namespace lazyroot::cli {
 int run_attach(const AttachOptions& opts);
 int run_detach(const DetachOptions& opts);
 int run_list(const ListOptions& opts);
+int run_status(const StatusOptions& opts);
 
 }  // namespace lazyroot::cli

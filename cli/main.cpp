@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
                 if constexpr (std::is_same_v<T, cli::AttachOptions>) return cli::run_attach(c);
                 if constexpr (std::is_same_v<T, cli::DetachOptions>) return cli::run_detach(c);
                 if constexpr (std::is_same_v<T, cli::ListOptions>) return cli::run_list(c);
+                if constexpr (std::is_same_v<T, cli::StatusOptions>) return cli::run_status(c);
                 if constexpr (std::is_same_v<T, cli::HelpRequest>) {
                     std::fputs(c.text.c_str(), stdout);
                     return 0;

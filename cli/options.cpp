@@ -27,6 +27,21 @@ Command parse_command_line(int argc, const char* const* argv) {
             return std::string();
         });
     a->add_flag("--daemon", attach.daemon, "Return once the device is ready; serve in the background");
+    a->add_option("--mode", attach.mode,
+                  "lazy: fetch on demand; full: download everything first; hydrate: lazy, plus a background fill")
+        ->check(CLI::IsMember({"lazy", "full", "hydrate"}))
+        ->capture_default_str();
+    a->add_option("--cache", attach.cache,
+                  "Persistent cache: a file (created sparse) or a block device; default none (RAM for full/hydrate)");
+    a->add_option("--chunk-size", attach.chunk_kib, "Cache chunk size in KiB (power of two)")
+        ->check(CLI::Range(4u, 16384u))
+        ->check([](const std::string& v) {
+            unsigned n = static_cast<unsigned>(std::stoul(v));
+            return (n & (n - 1)) == 0 ? std::string() : std::string("must be a power of two");
+        })
+        ->capture_default_str();
+    std::string hydrate_rate;
+    a->add_option("--hydrate-rate", hydrate_rate, "Cap on the background fill, bytes/s (K/M/G suffixes)");
     a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
         ->take_all()
         ->allow_extra_args(false);
@@ -63,10 +78,14 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto* l = app.add_subcommand("list", "List lazyroot devices");
     l->add_flag("--json", list.json, "Machine-readable output");
 
+    StatusOptions status;
+    auto* st = app.add_subcommand("status", "Per device: mode, bytes served and fetched, cache, hydration, latency");
+    st->add_flag("--json", status.json, "Machine-readable output");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, l})
+        for (auto* sub : {a, d, l, st})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
@@ -82,13 +101,38 @@ Command parse_command_line(int argc, const char* const* argv) {
     if (a->parsed()) {
         if (!attach.key_file.empty() && attach.cert_file.empty())
             throw UsageError("--key needs --cert");
+        if (!hydrate_rate.empty()) {
+            auto r = parse_byte_size(hydrate_rate);
+            if (!r || *r == 0) throw UsageError("--hydrate-rate: not a rate in bytes/s: " + hydrate_rate);
+            if (attach.mode != "hydrate") throw UsageError("--hydrate-rate needs --mode=hydrate");
+            attach.hydrate_rate = *r;
+        }
         return attach;
     }
     if (d->parsed()) {
         parse_device_ref(detach.device);
         return detach;
     }
+    if (st->parsed()) return status;
     return list;
+}
+
+std::optional<uint64_t> parse_byte_size(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    uint64_t mult = 1;
+    std::string digits = text;
+    switch (digits.back()) {
+        case 'k': case 'K': mult = 1ull << 10; break;
+        case 'm': case 'M': mult = 1ull << 20; break;
+        case 'g': case 'G': mult = 1ull << 30; break;
+        default: break;
+    }
+    if (mult != 1) digits.pop_back();
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    if (n > UINT64_MAX / mult) return std::nullopt;
+    return n * mult;
 }
 
 unsigned parse_device_ref(const std::string& ref) {

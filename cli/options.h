@@ -13,6 +13,10 @@ struct AttachOptions {
     unsigned depth = 128;
     std::string name = "lazyroot";
     bool daemon = false;
+    std::string mode = "lazy";     // lazy | full | hydrate
+    std::string cache;             // file or block device; empty: none
+    unsigned chunk_kib = 64;
+    uint64_t hydrate_rate = 0;     // bytes/s, 0: unlimited
     // Network sources.
     std::vector<std::string> mirrors;
     unsigned connections = 8;
@@ -34,11 +38,15 @@ struct ListOptions {
     bool json = false;
 };
 
+struct StatusOptions {
+    bool json = false;
+};
+
 struct HelpRequest {
     std::string text;
 };
 
-using Command = std::variant<AttachOptions, DetachOptions, ListOptions, HelpRequest>;
+using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, HelpRequest>;
 
 // A command line that can't be used; what() is one line for stderr.
 struct UsageError : std::runtime_error {
@@ -47,6 +55,9 @@ struct UsageError : std::runtime_error {
 
 // Parses argv (argv[0] included). Throws UsageError.
 Command parse_command_line(int argc, const char* const* argv);
+
+// "10M", "512k", "1G" or plain bytes (powers of 1024). nullopt if malformed.
+std::optional<uint64_t> parse_byte_size(const std::string& text);
 
 // "/dev/ublkb3", "/dev/ublkc3", "ublkb3" or "3" -> 3. Throws UsageError.
 unsigned parse_device_ref(const std::string& ref);

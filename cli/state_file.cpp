@@ -52,6 +52,9 @@ std::optional<nlohmann::json> read_state(unsigned dev_id) {
     return j;
 }
 
-void remove_state(unsigned dev_id) { std::remove(state_path(dev_id).c_str()); }
+void remove_state(unsigned dev_id) {
+    std::remove(state_path(dev_id).c_str());
+    std::remove((state_dir() + "/" + std::to_string(dev_id) + ".status.json").c_str());
+}
 
 }  // namespace lazyroot::cli

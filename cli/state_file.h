@@ -15,6 +15,7 @@ std::string state_path(unsigned dev_id);
 // state file must not take a working device down.
 bool write_state(unsigned dev_id, const nlohmann::json& state);
 std::optional<nlohmann::json> read_state(unsigned dev_id);
+// Removes the state and the status file.
 void remove_state(unsigned dev_id);
 
 }  // namespace lazyroot::cli

@@ -37,6 +37,9 @@ std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
                                      " bytes but " + size_from + " serves " + std::to_string(*size));
         size = p.identity.size;
         size_from = u;
+        if (src->identity_.empty())
+            src->identity_ = "size=" + std::to_string(p.identity.size) + ";etag=" + p.identity.etag +
+                             ";last-modified=" + p.identity.last_modified;
         image_url->learn(p.identity);
         log::debug("%s: %s", u.c_str(), p.identity.describe().c_str());
     }

@@ -50,6 +50,8 @@ public:
 
     uint64_t size() const override { return size_; }
     std::string describe() const override { return urls_.front()->url(); }
+    // Size and validators of the first URL that answered at attach.
+    std::string identity() const override { return identity_; }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
 
     // Connections each queue may open; set before open_queue().
@@ -65,6 +67,7 @@ private:
     HttpOptions opts_;
     std::vector<std::unique_ptr<ImageUrl>> urls_;
     uint64_t size_ = 0;
+    std::string identity_;
     unsigned per_queue_connections_ = 1;
 };
 

@@ -106,7 +106,12 @@ std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
         throw std::runtime_error(path + " is not a regular file or block device");
     }
     if (size == 0) throw std::runtime_error(path + " is empty");
-    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size));
+    const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size, mtime_ns));
+}
+
+std::string FileSource::identity() const {
+    return "file=" + path_ + ";size=" + std::to_string(size_) + ";mtime_ns=" + std::to_string(mtime_ns_);
 }
 
 std::unique_ptr<QueueReader> FileSource::open_queue(EventLoop& loop, unsigned depth) {

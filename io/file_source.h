@@ -15,15 +15,17 @@ public:
 
     uint64_t size() const override { return size_; }
     std::string describe() const override { return "file://" + path_; }
+    std::string identity() const override;
     std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) override;
 
 private:
-    FileSource(std::string path, UniqueFd fd, uint64_t size)
-        : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+    FileSource(std::string path, UniqueFd fd, uint64_t size, int64_t mtime_ns)
+        : path_(std::move(path)), fd_(std::move(fd)), size_(size), mtime_ns_(mtime_ns) {}
 
     std::string path_;
     UniqueFd fd_;
     uint64_t size_;
+    int64_t mtime_ns_;
 };
 
 }  // namespace lazyroot::io

@@ -37,6 +37,9 @@ public:
     virtual uint64_t size() const = 0;
     // A short human-readable name, such as the URI, for logs and status.
     virtual std::string describe() const = 0;
+    // What says "same image" across attaches: a persistent cache made from
+    // one identity is never used for another.
+    virtual std::string identity() const { return describe() + ";size=" + std::to_string(size()); }
     // `depth` is the most reads the queue will have in flight at once.
     virtual std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) = 0;
 };

@@ -2,11 +2,12 @@
 primary=http://10.0.2.100:80
 mirror=http://10.0.2.100:81
 
-# nginx_ctl CMD NAME — ask the host to start/stop a server or report totals.
+# nginx_ctl CMD NAME [ARG] — ask the host to start/stop a server, report
+# totals, or re-point an image name.
 nginx_ctl() {
     local answer
     exec 3<>/dev/tcp/10.0.2.100/90
-    echo "$1 $2" >&3
+    echo "$1 $2 ${3:-}" >&3
     read -r answer <&3
     exec 3<&-
     echo "$answer"
@@ -16,4 +17,9 @@ net_up() {
     ip link set lo up
     ip link set eth0 up
     ip addr add 10.0.2.15/24 dev eth0 2>/dev/null || true
+}
+
+# check_files MOUNTPOINT SUMFILE — every file's sha256, or fail.
+check_files() {
+    (cd "$1" && sha256sum --quiet -c "$2") || vm_die "checksum mismatch under $1"
 }

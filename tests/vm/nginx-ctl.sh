@@ -6,12 +6,19 @@
 #   bytes NAME               -> body bytes served (sum of $body_bytes_sent)
 #   requests NAME            -> requests logged
 #   connections NAME         -> distinct connections logged
+#   link NAME TARGET         -> serve image TARGET under the name NAME (both in $NGINX_ROOT)
 set -euo pipefail
 state=${LAZYROOT_NGINX_STATE:?}
 if [[ $# -eq 0 ]]; then
-    read -r cmd name || exit 1
+    read -r cmd name arg || exit 1
 else
-    cmd=$1 name=$2
+    cmd=$1 name=$2 arg=${3:-}
+fi
+if [[ $cmd == link ]]; then
+    [[ $name =~ ^[a-z0-9._-]+$ && $arg =~ ^[a-z0-9._-]+$ && -e $NGINX_ROOT/$arg ]] || { echo "bad link"; exit 1; }
+    ln -sfn "$NGINX_ROOT/$arg" "$state/root/$name"
+    echo ok
+    exit 0
 fi
 [[ $name == primary || $name == mirror ]] || { echo "bad name"; exit 1; }
 d=$state/$name

@@ -11,7 +11,11 @@ work=${LAZYROOT_VM_WORKDIR:?}
 # Beside the work dir, which run-vm.sh --clean empties after this starts.
 state=$work.nginx
 rm -rf "$state"
-mkdir -p "$state"
+mkdir -p "$state/root"
+# A docroot of our own with links to the images, so a test can re-point one
+# (nginx-ctl.sh link) without touching the shared image directory.
+for f in "$root"/*.img; do ln -s "$f" "$state/root/$(basename "$f")"; done
+export NGINX_ROOT=$root
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -36,7 +40,7 @@ http {
     log_format lazyroot '\$connection \$status \$request_method "\$http_range" \$body_bytes_sent';
     server {
         listen 127.0.0.1:$2;
-        root $root;
+        root $state/root;
         access_log $d/access.log lazyroot;
         keepalive_requests 100000;
         location / { }

@@ -1,0 +1,109 @@
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/cache_store.h"
+#include "cache/io_stats.h"
+#include "io/source.h"
+
+namespace lazyroot::io {
+class EventLoop;
+}
+
+namespace lazyroot::cache {
+
+// Chunks being fetched right now, by any queue. A second reader of a chunk
+// waits for the first fetch instead of fetching it again.
+class InflightChunks {
+public:
+    enum class Claim { Present, Mine, Waiting };
+    using Waiter = std::function<void(int result)>;
+
+    explicit InflightChunks(ChunkBitmap& map) : map_(map) {}
+    // Present: read it locally. Mine: the caller must fetch it and call
+    // finish(). Waiting: `waiter` runs on `loop` once the owner finishes.
+    Claim claim(uint64_t chunk, io::EventLoop& loop, const Waiter& waiter);
+    void finish(uint64_t chunk, int result);
+    size_t in_flight() const;
+
+private:
+    struct Entry {
+        io::EventLoop* loop;
+        Waiter fn;
+    };
+    ChunkBitmap& map_;
+    mutable std::mutex mu_;
+    std::unordered_map<uint64_t, std::vector<Entry>> waiting_;
+};
+
+// A source with a persistent local cache in front: chunks present are read
+// from the cache file; missing ones are fetched once, written to the cache,
+// and then read from it. The data is never served from anything the inner
+// source did not return as good.
+class CachedSource final : public io::Source {
+public:
+    CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store,
+                 IoStats& stats);
+    ~CachedSource() override;
+
+    uint64_t size() const override { return inner_->size(); }
+    std::string describe() const override { return inner_->describe(); }
+    std::string identity() const override { return inner_->identity(); }
+    std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
+
+    CacheStore& store() { return *store_; }
+    IoStats& stats() { return stats_; }
+    InflightChunks& inflight() { return inflight_; }
+    io::Source& inner() { return *inner_; }
+    bool complete() const { return store_->map().count_present() == store_->chunk_count(); }
+    // Demand fetches in flight; background filling yields to them.
+    std::atomic<int> demand_fetches{0};
+
+private:
+    std::unique_ptr<io::Source> inner_;
+    std::unique_ptr<CacheStore> store_;
+    IoStats& stats_;
+    InflightChunks inflight_;
+    std::unique_ptr<io::Source> local_;  // the cache's data file, read with io_uring
+};
+
+// The per-queue reader; also used by the background filler, which only
+// fetches (prefetch()) and never reads back.
+class CachedReader final : public io::QueueReader {
+public:
+    CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
+                 std::unique_ptr<io::QueueReader> local, bool demand);
+    ~CachedReader() override;
+
+    void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+
+    // Makes chunks [first, first+count) present (fetching those nobody has);
+    // `done(result)` runs on this loop when all of them are settled.
+    void prefetch(uint64_t first, uint64_t count, std::function<void(int)> done);
+    size_t fetches_in_flight() const { return fetches_in_flight_; }
+
+private:
+    struct Request;
+    struct Fetch;
+    void claim_range(uint64_t first, uint64_t last, Request& r);
+    void start_fetch(uint64_t first, uint64_t count, Request& r);
+    void fetch_fetched(Fetch& f, int result);
+    void fetch_written(Fetch& f, int result);
+    void settle(Fetch& f, int result);
+    void request_progress(Request& r, int result);
+    void release_network_if_done();
+
+    CachedSource& src_;
+    io::EventLoop& loop_;
+    std::unique_ptr<io::QueueReader> local_;
+    std::unique_ptr<io::QueueReader> inner_;
+    bool demand_;
+    size_t fetches_in_flight_ = 0;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace lazyroot::cache

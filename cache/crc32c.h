@@ -1,0 +1,11 @@
+#pragma once
+#include <cstdint>
+#include <span>
+
+namespace lazyroot::cache {
+
+// CRC-32C (Castagnoli), as in iSCSI and ext4: crc32c("123456789") == 0xE3069283.
+// One seam so the library behind it can change without touching the format.
+uint32_t crc32c(std::span<const uint8_t> data);
+
+}  // namespace lazyroot::cache

@@ -1,0 +1,118 @@
+#include "cache/filler.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "io/event_loop.h"
+#include "io/log.h"
+
+namespace lazyroot::cache {
+
+Filler::Filler(CachedSource& src, FillOptions opts) : src_(src), opts_(opts) {}
+
+Filler::~Filler() { stop(); }
+
+void Filler::start() {
+    thread_ = std::thread([this] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        run();
+    });
+}
+
+void Filler::stop() {
+    stop_ = true;
+    if (io::EventLoop* l = loop_.load()) l->post([] {});  // wake it
+    wait();
+}
+
+void Filler::wait() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Filler::run() {
+    io::EventLoop loop;
+    if (int r = loop.init(64); r < 0) {
+        log::error("background fill: %s", std::strerror(-r));
+        failed_ = true;
+        return;
+    }
+    loop_ = &loop;
+    CachedReader reader(src_, loop, opts_.parallel, nullptr, false);
+    ChunkBitmap& map = src_.store().map();
+    const uint64_t cs = src_.store().chunk_size();
+    const uint64_t run_chunks = std::max<uint64_t>(1, opts_.run_bytes / cs);
+    const auto started = std::chrono::steady_clock::now();
+    uint64_t issued_bytes = 0;
+    uint64_t cursor = 0;
+    unsigned in_flight = 0;
+    bool pass_had_errors = false;
+    std::function<void()> pump;
+    io::Timer wake(loop, [&] { pump(); });
+
+    pump = [&] {
+        while (!stop_) {
+            unsigned allowed = opts_.yield_to_demand && src_.demand_fetches.load() > 0 ? 1 : opts_.parallel;
+            if (in_flight >= allowed) return;
+            auto next = map.next_missing(cursor);
+            if (!next) {
+                if (in_flight > 0) return;
+                if (!pass_had_errors) {
+                    complete_ = true;
+                    return;
+                }
+                if (opts_.give_up_on_error) {
+                    failed_ = true;
+                    return;
+                }
+                // Some runs failed (the network is down?): start over a bit later.
+                pass_had_errors = false;
+                cursor = 0;
+                wake.arm_in(std::chrono::seconds(2));
+                return;
+            }
+            const uint64_t count = std::min(run_chunks, src_.store().chunk_count() - *next);
+            const uint64_t bytes = std::min(count * cs, src_.size() - *next * cs);
+            if (opts_.rate_bytes_per_s) {
+                auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                double budget = elapsed * static_cast<double>(opts_.rate_bytes_per_s);
+                if (static_cast<double>(issued_bytes + bytes) > budget) {
+                    double wait_s = (static_cast<double>(issued_bytes + bytes) - budget) /
+                                    static_cast<double>(opts_.rate_bytes_per_s);
+                    wake.arm_in(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(wait_s)));
+                    return;
+                }
+            }
+            issued_bytes += bytes;
+            cursor = *next + count;
+            ++in_flight;
+            reader.prefetch(*next, count, [&, bytes](int result) {
+                --in_flight;
+                if (result < 0)
+                    pass_had_errors = true;
+                else {
+                    filled_bytes_ += bytes;
+                    src_.stats().hydrated_bytes.fetch_add(bytes, std::memory_order_relaxed);
+                }
+                pump();
+            });
+        }
+    };
+    pump();
+    while (!stop_ && !complete_ && !failed_) {
+        if (loop.run_once() < 0) break;
+        pump();
+    }
+    // Let in-flight fetches settle so no chunk stays claimed by a dead loop.
+    while (in_flight > 0 && loop.run_once() >= 0) {
+    }
+    loop_ = nullptr;
+}
+
+}  // namespace lazyroot::cache

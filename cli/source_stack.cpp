@@ -1,0 +1,153 @@
+#include "cli/source_stack.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "cache/cache_store.h"
+#include "cache/metered_source.h"
+#include "cli/state_file.h"
+#include "io/log.h"
+
+namespace lazyroot::cli {
+
+SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues)
+    : mode_(o.mode), cache_path_(o.cache) {
+    std::unique_ptr<io::Source> net = open_source(uri, o, queues);
+    const bool needs_cache = !o.cache.empty() || o.mode != "lazy";
+    if (!needs_cache) {
+        top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
+        return;
+    }
+    if (cache_path_.empty()) {
+        // No persistent cache: keep the image in RAM, as the user asked for
+        // the network to be dropped.
+        char tmpl[] = "/dev/shm/lazyroot-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a RAM cache in /dev/shm");
+        ram_dir_ = tmpl;
+        cache_path_ = ram_dir_ + "/image";
+    }
+    cache::CacheStoreOptions so;
+    so.path = cache_path_;
+    so.chunk_size = o.chunk_kib * 1024;
+    so.image_size = net->size();
+    so.identity = net->identity();
+    auto store = cache::CacheStore::open(so);
+    log::debug("cache %s: %llu of %llu chunks present", cache_path_.c_str(),
+               static_cast<unsigned long long>(store->map().count_present()),
+               static_cast<unsigned long long>(store->chunk_count()));
+    auto metered = std::make_unique<cache::MeteredSource>(std::move(net), stats_, false);
+    auto cached = std::make_unique<cache::CachedSource>(std::move(metered), std::move(store), stats_);
+    cached_ = cached.get();
+    top_ = std::move(cached);
+}
+
+SourceStack::~SourceStack() {
+    shut_down();
+    top_.reset();
+    if (!ram_dir_.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(ram_dir_, ec);
+    }
+}
+
+void SourceStack::shut_down() {
+    if (filler_) filler_->stop();
+    if (cached_) cached_->store().commit_now();
+}
+
+void SourceStack::download_all(unsigned parallel) {
+    cache::FillOptions fo;
+    fo.parallel = parallel;
+    fo.yield_to_demand = false;
+    fo.give_up_on_error = true;
+    filler_ = std::make_unique<cache::Filler>(*cached_, fo);
+    auto& store = cached_->store();
+    const uint64_t total = cached_->size();
+    const bool tty = ::isatty(STDERR_FILENO);
+    const auto start = std::chrono::steady_clock::now();
+    filler_->start();
+    auto last_print = start;
+    while (!filler_->complete() && !filler_->failed()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 200 : 100));
+        auto now = std::chrono::steady_clock::now();
+        if (!tty && now - last_print < std::chrono::seconds(2)) continue;
+        last_print = now;
+        const double secs = std::chrono::duration<double>(now - start).count();
+        const double present = static_cast<double>(store.map().count_present()) /
+                               static_cast<double>(store.chunk_count());
+        const double mibps = static_cast<double>(filler_->filled_bytes()) / (1 << 20) / secs;
+        const double left_mib = (1.0 - present) * static_cast<double>(total) / (1 << 20);
+        const double eta = mibps > 0 ? left_mib / mibps : 0;
+        std::fprintf(stderr, "%slazyroot: fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s%s",
+                     tty ? "\r" : "", mibps, present * 100, eta, tty ? "" : "\n");
+    }
+    filler_->wait();
+    if (tty) std::fputc('\n', stderr);
+    if (filler_->failed()) throw std::runtime_error("full download of " + top_->describe() + " failed");
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log::info("downloaded %.1f MiB in %.1f s; serving from %s without the network",
+              static_cast<double>(filler_->filled_bytes()) / (1 << 20), secs, cache_path_.c_str());
+    filler_.reset();
+    if (int r = store.commit_now(); r < 0) log::warn("cache commit failed: %d", r);
+}
+
+void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
+    cache::FillOptions fo;
+    fo.parallel = std::max(1u, parallel / 2);
+    fo.rate_bytes_per_s = rate;
+    filler_ = std::make_unique<cache::Filler>(*cached_, fo);
+    filler_->start();
+}
+
+void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s, double uptime_s) {
+    auto& st = s.stats();
+    const uint64_t reads = st.reads.load();
+    nlohmann::json j = {
+        {"device", block_path},
+        {"pid", ::getpid()},
+        {"source", s.top().describe()},
+        {"mode", s.mode()},
+        {"size", s.top().size()},
+        {"uptime_s", uptime_s},
+        {"reads", reads},
+        {"bytes_served", st.bytes_served.load()},
+        {"fetches", st.fetches.load()},
+        {"bytes_fetched", st.bytes_fetched.load()},
+        {"fetch_errors", st.fetch_errors.load()},
+        {"cache_hit_ratio", reads ? static_cast<double>(st.cache_hit_reads.load()) / static_cast<double>(reads) : 0.0},
+        {"fetch_latency_us", {{"p50", st.latency_quantile_us(0.5)}, {"p99", st.latency_quantile_us(0.99)}}},
+    };
+    if (auto* c = s.cached()) {
+        auto& store = c->store();
+        const uint64_t present = store.map().count_present();
+        j["cache"] = {{"path", s.cache_path()},
+                      {"chunk_size", store.chunk_size()},
+                      {"chunks_present", present},
+                      {"chunks_total", store.chunk_count()},
+                      {"chunks_durable", store.durable_count()},
+                      {"complete", c->complete()}};
+        if (s.mode() == "hydrate") {
+            const double hydrated = static_cast<double>(st.hydrated_bytes.load());
+            j["hydration"] = {{"complete", c->complete()},
+                              {"progress", static_cast<double>(present) / static_cast<double>(store.chunk_count())},
+                              {"bytes", st.hydrated_bytes.load()},
+                              {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
+        }
+    }
+    const std::string path = state_dir() + "/" + std::to_string(dev_id) + ".status.json";
+    const std::string tmp = path + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+        std::fputs(j.dump(2).c_str(), f);
+        std::fputc('\n', f);
+        std::fclose(f);
+        std::rename(tmp.c_str(), path.c_str());
+    }
+}
+
+}  // namespace lazyroot::cli

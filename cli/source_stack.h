@@ -1,0 +1,54 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include "cache/cached_source.h"
+#include "cache/filler.h"
+#include "cache/io_stats.h"
+#include "cli/options.h"
+#include "cli/source_uri.h"
+#include "io/source.h"
+
+namespace lazyroot::cli {
+
+// Everything between the ublk device and the image, built from the options:
+//   network/file source [→ readahead] → metering [→ persistent cache]
+// plus, for full and hydrate modes, the filler that downloads it all.
+class SourceStack {
+public:
+    // Throws std::runtime_error (one line).
+    SourceStack(const SourceUri& uri, const AttachOptions& opts, unsigned queues);
+    ~SourceStack();
+    SourceStack(const SourceStack&) = delete;
+    SourceStack& operator=(const SourceStack&) = delete;
+
+    io::Source& top() { return *top_; }
+    cache::CachedSource* cached() { return cached_; }
+    cache::IoStats& stats() { return stats_; }
+    const std::string& mode() const { return mode_; }
+    const std::string& cache_path() const { return cache_path_; }
+
+    // full: downloads every missing chunk now, printing progress on stderr.
+    // Throws when the download fails.
+    void download_all(unsigned parallel);
+    // hydrate: starts the background fill.
+    void start_hydration(unsigned parallel, uint64_t rate);
+    cache::Filler* filler() { return filler_.get(); }
+    // Final commit of the cache and shutdown of the fill; called before exit.
+    void shut_down();
+
+private:
+    cache::IoStats stats_;  // first: outlives every source that counts into it
+    std::unique_ptr<io::Source> top_;
+    cache::CachedSource* cached_ = nullptr;
+    std::unique_ptr<cache::Filler> filler_;
+    std::string mode_;
+    std::string cache_path_;
+    std::string ram_dir_;  // full/hydrate without --cache: a tmpfs dir removed at exit
+};
+
+// Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).
+void write_status(unsigned dev_id, const std::string& block_path, SourceStack& stack,
+                  double uptime_s);
+
+}  // namespace lazyroot::cli
