@@ -113,6 +113,7 @@ CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned dept
 CachedReader::~CachedReader() { *alive_ = false; }
 
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+    release_network_if_done();
     auto* r = new Request;
     r->owner = this;
     r->offset = offset;

@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cache/cache_store.h"
+#include "cache/cached_source.h"
+#include "cache/metered_source.h"
+#include "io/event_loop.h"
+#include "io/file_source.h"
+#include "tests/http_fixtures/temp_dir.h"
+#include "tests/unit/read_driver.h"
+
+using namespace lazyroot;
+using lazyroot::testing::matches;
+using lazyroot::testing::ReadOp;
+
+namespace {
+
+constexpr uint32_t kChunk = 64 * 1024;
+
+struct Image {
+    fixtures::TempDir dir{"lazyroot-cached"};
+    std::vector<uint8_t> bytes;
+    std::string path;
+    explicit Image(size_t size) : bytes(size) {
+        std::mt19937_64 rng(size);
+        for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+        path = dir.write_file("image", bytes).string();
+    }
+};
+
+struct Stack {
+    cache::IoStats stats;
+    std::unique_ptr<cache::CachedSource> src;
+    Stack(const Image& img, const std::string& cache_path) {
+        auto inner = io::FileSource::open(img.path);
+        cache::CacheStoreOptions so;
+        so.path = cache_path;
+        so.chunk_size = kChunk;
+        so.image_size = inner->size();
+        so.identity = inner->identity();
+        auto store = cache::CacheStore::open(so);
+        auto metered = std::make_unique<cache::MeteredSource>(std::move(inner), stats, false);
+        src = std::make_unique<cache::CachedSource>(std::move(metered), std::move(store), stats);
+    }
+};
+
+std::vector<ReadOp> random_reads(size_t n, size_t size, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<ReadOp> ops(n);
+    for (auto& op : ops) {
+        size_t len = std::uniform_int_distribution<size_t>(1, 200 * 1024)(rng);
+        op.offset = std::uniform_int_distribution<uint64_t>(0, size - len)(rng);
+        op.buf.resize(len);
+    }
+    return ops;
+}
+
+std::set<uint64_t> chunks_of(const std::vector<ReadOp>& ops) {
+    std::set<uint64_t> s;
+    for (const auto& op : ops)
+        for (uint64_t c = op.offset / kChunk; c <= (op.offset + op.buf.size() - 1) / kChunk; ++c) s.insert(c);
+    return s;
+}
+
+}  // namespace
+
+TEST(CachedSource, ServesCorrectBytesAndFetchesEachChunkOnce) {
+    Image img(8 << 20);
+    Stack st(img, (img.dir / "cache").string());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = st.src->open_queue(loop, 32);
+    auto ops = random_reads(64, img.bytes.size(), 1);
+    lazyroot::testing::run_reads(loop, *reader, ops);
+    for (const auto& op : ops) {
+        ASSERT_EQ(op.result, 0);
+        ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
+    }
+    // Overlapping reads in flight together share fetches: every chunk once.
+    EXPECT_EQ(st.stats.bytes_fetched.load(), chunks_of(ops).size() * kChunk);
+    // Read again: all hits, nothing fetched.
+    const uint64_t fetched = st.stats.bytes_fetched.load();
+    auto again = ops;
+    for (auto& op : again) op.result = 1;
+    lazyroot::testing::run_reads(loop, *reader, again);
+    for (const auto& op : again) ASSERT_TRUE(matches(op, img.bytes));
+    EXPECT_EQ(st.stats.bytes_fetched.load(), fetched);
+}
+
+TEST(CachedSource, QueuesOnOtherThreadsWaitForOneFetch) {
+    Image img(8 << 20);
+    Stack st(img, (img.dir / "cache").string());
+    // Four "queues", each its own thread and loop, reading the same ranges.
+    auto ops_for = [&](int) { return random_reads(48, img.bytes.size(), 7); };
+    std::vector<std::thread> threads;
+    std::atomic<int> bad{0};
+    for (int q = 0; q < 4; ++q) {
+        threads.emplace_back([&, q] {
+            io::EventLoop loop;
+            if (loop.init(64) != 0) return bad++, void();
+            auto reader = st.src->open_queue(loop, 48);
+            auto ops = ops_for(q);
+            lazyroot::testing::run_reads(loop, *reader, ops);
+            for (const auto& op : ops)
+                if (op.result != 0 || !matches(op, img.bytes)) bad++;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_EQ(st.stats.bytes_fetched.load(), chunks_of(ops_for(0)).size() * kChunk);
+}
+
+TEST(CachedSource, ASecondAttachReadsFromTheCacheOnly) {
+    Image img(4 << 20);
+    const std::string cache = (img.dir / "cache").string();
+    {
+        Stack st(img, cache);
+        io::EventLoop loop;
+        ASSERT_EQ(loop.init(64), 0);
+        auto reader = st.src->open_queue(loop, 8);
+        std::vector<ReadOp> all(16);
+        for (size_t i = 0; i < all.size(); ++i) {
+            all[i].offset = i * (256 * 1024);
+            all[i].buf.resize(256 * 1024);
+        }
+        lazyroot::testing::run_reads(loop, *reader, all);
+        ASSERT_TRUE(st.src->complete());
+    }
+    Stack st(img, cache);
+    EXPECT_TRUE(st.src->complete());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = st.src->open_queue(loop, 8);
+    auto ops = random_reads(32, img.bytes.size(), 3);
+    lazyroot::testing::run_reads(loop, *reader, ops);
+    for (const auto& op : ops) ASSERT_TRUE(matches(op, img.bytes));
+    EXPECT_EQ(st.stats.fetches.load(), 0u);
+}
