@@ -1,6 +1,7 @@
 # Helpers for the HTTP guest scripts (served by nginx-host.sh on the host).
 primary=http://10.0.2.100:80
 mirror=http://10.0.2.100:81
+capped=http://10.0.2.100:82
 
 # nginx_ctl CMD NAME [ARG] — ask the host to start/stop a server, report
 # totals, or re-point an image name.

@@ -3,7 +3,8 @@
 # HOST_WRAPPER for add_vm_test). Starts two real nginx servers on loopback
 # serving $NGINX_ROOT (the "primary" and a "mirror"), plus a control port the
 # guest uses to stop/start them and to read their access-log totals. Guest
-# view: http://10.0.2.100:80/ (primary), :81 (mirror), :90 (control).
+# view: http://10.0.2.100:80/ (primary), :81 (mirror), :82 (each connection
+# rate-capped), :90 (control).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=${NGINX_ROOT:?NGINX_ROOT must name the directory to serve}
@@ -21,7 +22,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-write_conf() {  # NAME PORT
+write_conf() {  # NAME PORT [EXTRA-DIRECTIVES]
     local d=$state/$1
     mkdir -p "$d"
     cat >"$d/nginx.conf" <<CONF
@@ -43,6 +44,7 @@ http {
         root $state/root;
         access_log $d/access.log lazyroot;
         keepalive_requests 100000;
+        $3
         location / { }
     }
 }
@@ -52,18 +54,22 @@ CONF
 primary_port=$(free_port)
 mirror_port=$(free_port)
 ctl_port=$(free_port)
+capped_port=$(free_port)
 write_conf primary "$primary_port"
 write_conf mirror "$mirror_port"
+# Each connection capped, as CDNs and busy servers do: parallel ranges win here.
+write_conf capped "$capped_port" "limit_rate ${NGINX_CAPPED_RATE:-2m};"
 export LAZYROOT_NGINX_STATE=$state
 "$here/nginx-ctl.sh" start primary >/dev/null
 "$here/nginx-ctl.sh" start mirror >/dev/null
+"$here/nginx-ctl.sh" start capped >/dev/null
 
 socat TCP-LISTEN:"$ctl_port",bind=127.0.0.1,reuseaddr,fork EXEC:"$here/nginx-ctl.sh" &
 ctl_pid=$!
 cleanup() {
     kill "$ctl_pid" 2>/dev/null || true
-    for n in primary mirror; do "$here/nginx-ctl.sh" stop "$n" >/dev/null 2>&1 || true; done
+    for n in primary mirror capped; do "$here/nginx-ctl.sh" stop "$n" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 
-"$@" --fwd 80:"$primary_port" --fwd 81:"$mirror_port" --fwd 90:"$ctl_port"
+"$@" --fwd 80:"$primary_port" --fwd 81:"$mirror_port" --fwd 82:"$capped_port" --fwd 90:"$ctl_port"
