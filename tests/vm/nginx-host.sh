@@ -44,7 +44,7 @@ http {
         root $state/root;
         access_log $d/access.log lazyroot;
         keepalive_requests 100000;
-        $3
+        ${3:-}
         location / { }
     }
 }
