@@ -33,8 +33,8 @@ loop=$(losetup -r -f --show /dev/shm/warm.img)
 for kind in loop ublk; do
     d=$loop
     [[ $kind == ublk ]] && d=$dev
-    read -r iops _ < <(fio_job "$d" --rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting)
-    read -r _ kibs < <(fio_job "$d" --rw=read --bs=1M --iodepth=8)
+    read -r iops _ <<<"$(fio_job "$d" --rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting)"
+    read -r _ kibs <<<"$(fio_job "$d" --rw=read --bs=1M --iodepth=8)"
     echo "warm kind=$kind rand4k_iops=$iops seq1m_MBps=$(awk -v k="$kibs" 'BEGIN {printf "%.1f", k * 1.024 / 1000}')" | tee -a results.txt
 done
 losetup -d "$loop"
@@ -60,7 +60,7 @@ tc qdisc del dev eth0 root
 # 3. Hydration's cost to foreground random reads (cold device either way).
 for mode in lazy hydrate; do
     dev=$("$lazyroot" attach "$primary/$image" --insecure --mode "$mode" --cache /dev/shm/h.img --daemon)
-    read -r iops _ < <(fio_job "$dev" --rw=randread --bs=4k --iodepth=32)
+    read -r iops _ <<<"$(fio_job "$dev" --rw=randread --bs=4k --iodepth=32)"
     "$lazyroot" detach "$dev"
     rm -f /dev/shm/h.img /dev/shm/h.img.lzmeta
     echo "hydrate mode=$mode rand4k_qd32_iops=$iops" | tee -a results.txt

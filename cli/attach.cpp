@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -16,6 +17,8 @@
 #include "cli/commands.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
+#include "cli/verity_plan.h"
+#include "verity/activate.h"
 #include "cli/state_file.h"
 #include "io/log.h"
 #include "io/unique_fd.h"
@@ -92,7 +95,7 @@ int wait_for_daemon(int read_fd, pid_t child) {
 }
 
 nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev,
-                              SourceStack& stack) {
+                              SourceStack& stack, const std::string& mapper) {
     const io::Source& src = stack.top();
     return {
         {"dev_id", dev.id()},
@@ -104,6 +107,7 @@ nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev,
         {"name", o.name},
         {"mode", o.mode},
         {"cache", stack.cache_path()},
+        {"verity_device", mapper},
         {"queues", dev.info().nr_hw_queues},
         {"depth", dev.info().queue_depth},
         {"max_io_bytes", dev.info().max_io_buf_bytes},
@@ -126,6 +130,8 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     cfg.queues = o.queues ? o.queues
                           : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
+    std::optional<VerityPlan> verity_plan;
+    if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
     SourceStack stack(uri, o, cfg.queues);
     ublk::Control ctrl;
     if (o.mode == "full") stack.download_all(o.connections);
@@ -137,10 +143,19 @@ int serve(const AttachOptions& o, ReadyReport& report) {
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     };
 
-    write_state(id, describe_state(o, *dev, stack));
+    std::string ready_path = dev->block_path();
+    if (verity_plan) {
+        verity::ActivateOptions va;
+        va.data_device = va.hash_device = dev->block_path();
+        va.hash_offset = verity_plan->hash_offset;
+        va.root_hash_hex = verity_plan->root_hash_hex;
+        va.name = o.name;
+        ready_path = verity::activate(va);
+    }
+    write_state(id, describe_state(o, *dev, stack, verity_plan ? ready_path : ""));
     publish();
-    log::debug("serving %s on %s", stack.top().describe().c_str(), dev->block_path().c_str());
-    report.ready(dev->block_path());
+    log::debug("serving %s on %s", stack.top().describe().c_str(), ready_path.c_str());
+    report.ready(ready_path);
     if (o.mode == "hydrate") stack.start_hydration(o.connections, o.hydrate_rate);
     bool hydration_reported = false;
 
@@ -164,6 +179,13 @@ int serve(const AttachOptions& o, ReadyReport& report) {
                        dev->block_path().c_str());
             status = 1;
             break;
+        }
+    }
+    // The mapping sits on the ublk device: it goes first.
+    if (verity_plan) {
+        if (int r = verity::deactivate(o.name); r < 0) {
+            log::error("cannot remove /dev/mapper/%s: %s", o.name.c_str(), std::strerror(-r));
+            status = 1;
         }
     }
     if (dev->stop() < 0) status = 1;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -14,6 +15,7 @@
 #include "io/log.h"
 #include "io/unique_fd.h"
 #include "ublk/control.h"
+#include "verity/activate.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -39,10 +41,24 @@ bool wait_exit(pid_t pid, unsigned timeout_s) {
     }
 }
 
+// "/dev/mapper/NAME" names the verity mapping a daemon recorded in its state file.
+unsigned resolve_device(const std::string& ref) {
+    if (ref.rfind("/dev/mapper/", 0) != 0) return parse_device_ref(ref);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(state_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.find(".status.") != std::string::npos || e.path().extension() != ".json") continue;
+        std::ifstream in(e.path());
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        if (!j.is_discarded() && j.value("verity_device", "") == ref) return j.value("dev_id", 0u);
+    }
+    throw std::runtime_error("no lazyroot device behind " + ref);
+}
+
 }  // namespace
 
 int run_detach(const DetachOptions& opts) {
-    const unsigned id = parse_device_ref(opts.device);
+    const unsigned id = resolve_device(opts.device);
     const std::string dev = "/dev/ublkb" + std::to_string(id);
     ublk::Control ctrl;
 
@@ -60,8 +76,13 @@ int run_detach(const DetachOptions& opts) {
                                      " did not exit within " + std::to_string(opts.timeout_s) + " s");
     }
 
-    // A daemon that died without cleaning up leaves the device behind: remove it here.
+    // A daemon that died without cleaning up leaves the device behind: remove
+    // it here, the verity mapping on top first.
     if (ctrl.get_dev_info(id, info) == 0) {
+        if (auto state = read_state(id)) {
+            std::string mapper = state->value("verity_device", "");
+            if (!mapper.empty()) verity::deactivate(mapper.substr(std::string("/dev/mapper/").size()));
+        }
         ctrl.stop_dev(id);
         if (int r = ctrl.del_dev(id); r < 0 && r != -ENODEV)
             throw std::runtime_error("cannot delete " + dev + ": " + std::strerror(-r));

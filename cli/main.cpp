@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "io/log.h"
+#include "verity/prepare.h"
 
 int main(int argc, char** argv) {
     using namespace lazyroot;
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
                 if constexpr (std::is_same_v<T, cli::DetachOptions>) return cli::run_detach(c);
                 if constexpr (std::is_same_v<T, cli::ListOptions>) return cli::run_list(c);
                 if constexpr (std::is_same_v<T, cli::StatusOptions>) return cli::run_status(c);
+                if constexpr (std::is_same_v<T, cli::PrepareOptions>) return verity::run_prepare(c);
                 if constexpr (std::is_same_v<T, cli::HelpRequest>) {
                     std::fputs(c.text.c_str(), stdout);
                     return 0;

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 
+#include "verity/encoding.h"
+
 namespace lazyroot::cli {
 
 Command parse_command_line(int argc, const char* const* argv) {
@@ -40,6 +42,12 @@ Command parse_command_line(int argc, const char* const* argv) {
             return (n & (n - 1)) == 0 ? std::string() : std::string("must be a power of two");
         })
         ->capture_default_str();
+    a->add_option("--verity", attach.verity,
+                  "Stack dm-verity: the root hash (hex), or 'manifest' to take it from the signed SOURCE.manifest.json");
+    a->add_option("--hash-offset", attach.hash_offset,
+                  "Byte offset of the verity superblock in SOURCE (default: from SOURCE.manifest.json)");
+    a->add_option("--trust", attach.trust_file, "Certificate that must have signed the manifest (with --verity=manifest)")
+        ->check(CLI::ExistingFile);
     std::string hydrate_rate;
     a->add_option("--hydrate-rate", hydrate_rate, "Cap on the background fill, bytes/s (K/M/G suffixes)");
     a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
@@ -69,7 +77,7 @@ Command parse_command_line(int argc, const char* const* argv) {
 
     DetachOptions detach;
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");
-    d->add_option("DEV", detach.device, "/dev/ublkbN or N")->required();
+    d->add_option("DEV", detach.device, "/dev/ublkbN, N, or the /dev/mapper/NAME it printed")->required();
     d->add_option("--timeout", detach.timeout_s, "Seconds to wait for the daemon to finish")
         ->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
@@ -82,10 +90,30 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto* st = app.add_subcommand("status", "Per device: mode, bytes served and fetched, cache, hydration, latency");
     st->add_flag("--json", status.json, "Machine-readable output");
 
+    PrepareOptions prepare;
+    auto* pr = app.add_subcommand(
+        "prepare", "Hash IMAGE for dm-verity: append the tree, write IMAGE.manifest.json, print the root hash");
+    pr->add_option("IMAGE", prepare.image, "Image file; its size must be a multiple of 4096")
+        ->required()
+        ->check(CLI::ExistingFile);
+    pr->add_option("--salt", prepare.salt_hex, "Salt, hex (at most 256 bytes) or - for none; default: 32 random bytes")
+        ->check([](const std::string& v) {
+            auto salt = verity::from_hex(v);
+            if (v == "-" || (salt && salt->size() <= 256)) return std::string();
+            return std::string("must be hex, at most 256 bytes");
+        });
+    auto* sign_key = pr->add_option("--sign-key", prepare.sign_key, "PEM private key to sign the root hash with")
+                         ->check(CLI::ExistingFile);
+    auto* sign_cert = pr->add_option("--sign-cert", prepare.sign_cert, "PEM certificate of --sign-key")
+                          ->check(CLI::ExistingFile);
+    sign_key->needs(sign_cert);
+    sign_cert->needs(sign_key);
+    pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, l, st})
+        for (auto* sub : {a, d, l, st, pr})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
@@ -101,6 +129,12 @@ Command parse_command_line(int argc, const char* const* argv) {
     if (a->parsed()) {
         if (!attach.key_file.empty() && attach.cert_file.empty())
             throw UsageError("--key needs --cert");
+        if (attach.verity == "manifest" && attach.trust_file.empty())
+            throw UsageError("--verity=manifest needs --trust=CERT.pem");
+        if (!attach.verity.empty() && attach.verity != "manifest" &&
+            (attach.verity.size() != 64 ||
+             attach.verity.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+            throw UsageError("--verity: not a sha256 root hash (64 hex digits): " + attach.verity);
         if (!hydrate_rate.empty()) {
             auto r = parse_byte_size(hydrate_rate);
             if (!r || *r == 0) throw UsageError("--hydrate-rate: not a rate in bytes/s: " + hydrate_rate);
@@ -110,10 +144,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         return attach;
     }
     if (d->parsed()) {
-        parse_device_ref(detach.device);
+        if (detach.device.rfind("/dev/mapper/", 0) != 0) parse_device_ref(detach.device);
         return detach;
     }
     if (st->parsed()) return status;
+    if (pr->parsed()) return prepare;
     return list;
 }
 

@@ -5,6 +5,8 @@
 #include <variant>
 #include <vector>
 
+#include "verity/prepare.h"
+
 namespace lazyroot::cli {
 
 struct AttachOptions {
@@ -17,6 +19,10 @@ struct AttachOptions {
     std::string cache;             // file or block device; empty: none
     unsigned chunk_kib = 64;
     uint64_t hydrate_rate = 0;     // bytes/s, 0: unlimited
+    // dm-verity on top of the device.
+    std::string verity;            // root hash hex, or "manifest"; empty: no verity
+    std::optional<uint64_t> hash_offset;
+    std::string trust_file;        // CA/cert that must have signed the manifest's root hash
     // Network sources.
     std::vector<std::string> mirrors;
     unsigned connections = 8;
@@ -42,11 +48,14 @@ struct StatusOptions {
     bool json = false;
 };
 
+// lazyroot prepare IMAGE: defined next to run_prepare, which cli doesn't own.
+using PrepareOptions = verity::PrepareOptions;
+
 struct HelpRequest {
     std::string text;
 };
 
-using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, HelpRequest>;
+using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, PrepareOptions, HelpRequest>;
 
 // A command line that can't be used; what() is one line for stderr.
 struct UsageError : std::runtime_error {

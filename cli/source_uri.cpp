@@ -50,7 +50,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
         if (!starts_with(u, "http://") && !starts_with(u, "https://"))
             throw UsageError("--mirror must be an http(s):// URL: " + u);
         // Without verity nothing authenticates plain-HTTP bytes.
-        if (starts_with(u, "http://") && !o.insecure)
+        if (starts_with(u, "http://") && !o.insecure && o.verity.empty())
             throw UsageError("plain http:// without verity needs --insecure: " + u);
     }
 }

@@ -15,7 +15,7 @@ rm -rf "$state"
 mkdir -p "$state/root"
 # A docroot of our own with links to the images, so a test can re-point one
 # (nginx-ctl.sh link) without touching the shared image directory.
-for f in "$root"/*.img; do ln -s "$f" "$state/root/$(basename "$f")"; done
+for f in "$root"/*; do ln -s "$f" "$state/root/$(basename "$f")"; done
 export NGINX_ROOT=$root
 
 free_port() {

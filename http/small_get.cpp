@@ -1,0 +1,49 @@
+#include "http/small_get.h"
+
+#include <stdexcept>
+
+#include "http/curl_setup.h"
+
+namespace lazyroot::http {
+namespace {
+
+struct Body {
+    std::string data;
+    size_t max;
+    bool too_big = false;
+};
+
+size_t on_body(char* p, size_t size, size_t n, void* user) {
+    auto* b = static_cast<Body*>(user);
+    if (b->data.size() + size * n > b->max) {
+        b->too_big = true;
+        return 0;
+    }
+    b->data.append(p, size * n);
+    return size * n;
+}
+
+}  // namespace
+
+std::string small_get(const std::string& url, const HttpOptions& opts, size_t max_bytes) {
+    ensure_curl_global_init();
+    EasyHandle easy(curl_easy_init());
+    if (!easy) throw std::runtime_error("cannot create a libcurl handle");
+    Body body{{}, max_bytes};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    apply_common_options(easy.get(), opts);
+    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(opts.io_timeout.count()));
+    CURLcode rc = curl_easy_perform(easy.get());
+    if (body.too_big) throw std::runtime_error(url + ": larger than " + std::to_string(max_bytes) + " bytes");
+    if (rc != CURLE_OK) throw std::runtime_error(url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+    long status = 0;
+    curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) throw std::runtime_error(url + ": HTTP " + std::to_string(status));
+    return body.data;
+}
+
+}  // namespace lazyroot::http

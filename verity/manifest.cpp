@@ -1,0 +1,157 @@
+#include "verity/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "verity/encoding.h"
+#include "verity/hash_tree.h"
+#include "verity/superblock.h"
+
+namespace lazyroot::verity {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& field, const std::string& why) {
+    throw ManifestError("manifest: " + field + ": " + why);
+}
+
+// Reads the fields of one JSON object; `prefix` names it in errors ("signature.").
+class Fields {
+public:
+    Fields(const json& obj, std::string prefix) : obj_(obj), prefix_(std::move(prefix)) {}
+
+    bool has(const char* name) const { return obj_.contains(name); }
+
+    const json& get(const char* name) const {
+        auto it = obj_.find(name);
+        if (it == obj_.end()) bad(prefix_ + name, "missing");
+        return *it;
+    }
+
+    uint64_t u64(const char* name) const {
+        const json& v = get(name);
+        if (!v.is_number_unsigned()) bad(prefix_ + name, "must be a non-negative integer");
+        return v.get<uint64_t>();
+    }
+
+    std::string string(const char* name) const {
+        const json& v = get(name);
+        if (!v.is_string()) bad(prefix_ + name, "must be a string");
+        return v.get<std::string>();
+    }
+
+    std::vector<uint8_t> hex(const char* name, size_t min_bytes, size_t max_bytes) const {
+        auto bytes = from_hex(string(name));
+        if (!bytes) bad(prefix_ + name, "not hex");
+        if (min_bytes == max_bytes && bytes->size() != min_bytes)
+            bad(prefix_ + name, "must be " + std::to_string(2 * min_bytes) + " hex characters");
+        if (bytes->size() < min_bytes || bytes->size() > max_bytes)
+            bad(prefix_ + name, "must be at most " + std::to_string(2 * max_bytes) + " hex characters");
+        return *bytes;
+    }
+
+    uint32_t block_size(const char* name) const {
+        const uint64_t v = u64(name);
+        if (v > UINT32_MAX || !valid_block_size(static_cast<uint32_t>(v)))
+            bad(prefix_ + name, "must be a power of two from 512 to 524288");
+        return static_cast<uint32_t>(v);
+    }
+
+private:
+    const json& obj_;
+    std::string prefix_;
+};
+
+ManifestSignature parse_signature(const json& j, const std::string& root_hash) {
+    if (!j.is_object()) bad("signature", "must be an object");
+    Fields f(j, "signature.");
+    ManifestSignature s;
+    s.root_hash = to_hex(f.hex("rootHash", kDigestBytes, kDigestBytes));
+    if (s.root_hash != root_hash) bad("signature.rootHash", "differs from rootHash");
+    s.certificate_fingerprint = to_hex(f.hex("certificateFingerprint", kDigestBytes, kDigestBytes));
+    auto sig = from_base64(f.string("signature"));
+    if (!sig) bad("signature.signature", "not base64");
+    if (sig->empty()) bad("signature.signature", "empty");
+    s.signature = std::move(*sig);
+    return s;
+}
+
+}  // namespace
+
+std::string manifest_path(const std::string& image_path) { return image_path + ".manifest.json"; }
+
+std::string format_manifest(const Manifest& m) {
+    nlohmann::ordered_json j;
+    j["rootHash"] = m.root_hash;
+    j["dataSize"] = m.data_size;
+    j["hashOffset"] = m.hash_offset;
+    j["dataBlockSize"] = m.data_block_size;
+    j["hashBlockSize"] = m.hash_block_size;
+    j["salt"] = to_hex(m.salt);
+    j["algorithm"] = m.algorithm;
+    j["imageSize"] = m.image_size;
+    j["hashType"] = m.hash_type;
+    j["uuid"] = m.uuid;
+    if (m.hash_file) j["hashFile"] = *m.hash_file;
+    if (m.signature) {
+        j["signature"] = {
+            {"rootHash", m.signature->root_hash},
+            {"certificateFingerprint", m.signature->certificate_fingerprint},
+            {"signature", to_base64(m.signature->signature)},
+        };
+    }
+    return j.dump(2) + "\n";
+}
+
+Manifest parse_manifest(std::string_view text) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        std::string why = e.what();
+        for (char& c : why)
+            if (c == '\n' || c == '\r') c = ' ';
+        throw ManifestError("manifest: not JSON: " + why);
+    }
+    if (!j.is_object()) throw ManifestError("manifest: not a JSON object");
+
+    Fields f(j, "");
+    Manifest m;
+    m.root_hash = to_hex(f.hex("rootHash", kDigestBytes, kDigestBytes));
+    m.data_block_size = f.block_size("dataBlockSize");
+    m.hash_block_size = f.block_size("hashBlockSize");
+    m.data_size = f.u64("dataSize");
+    if (m.data_size == 0 || m.data_size % m.data_block_size != 0)
+        bad("dataSize", "must be a positive multiple of dataBlockSize");
+    m.hash_offset = f.u64("hashOffset");
+    if (m.hash_offset % 512 != 0) bad("hashOffset", "must be a multiple of 512");
+    m.salt = f.hex("salt", 0, kMaxSaltBytes);
+    m.algorithm = f.string("algorithm");
+    if (m.algorithm != "sha256") bad("algorithm", "unsupported (only sha256)");
+    m.image_size = f.u64("imageSize");
+    m.hash_type = static_cast<uint32_t>(std::min<uint64_t>(f.u64("hashType"), UINT32_MAX));
+    if (m.hash_type != 1) bad("hashType", "unsupported (only 1)");
+    auto uuid = parse_uuid(f.string("uuid"));
+    if (!uuid) bad("uuid", "not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+    m.uuid = format_uuid(*uuid);
+    if (f.has("hashFile")) {
+        m.hash_file = f.string("hashFile");
+        if (m.hash_file->empty()) bad("hashFile", "empty");
+    }
+
+    // The image must be able to hold what the manifest says is in it.
+    if (m.image_size < m.data_size) bad("imageSize", "smaller than dataSize");
+    if (!m.hash_file) {
+        if (m.hash_offset < m.data_size) bad("hashOffset", "inside the data (below dataSize)");
+        const VerityParams p{m.data_block_size, m.hash_block_size, m.salt, m.data_size / m.data_block_size};
+        const uint64_t area = tree_layout(p).hash_area_bytes;
+        if (m.hash_offset > m.image_size || m.image_size - m.hash_offset < area)
+            bad("imageSize", "too small for the hash tree at hashOffset");
+    }
+    if (f.has("signature")) m.signature = parse_signature(f.get("signature"), m.root_hash);
+    return m;
+}
+
+}  // namespace lazyroot::verity

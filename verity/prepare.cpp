@@ -1,0 +1,235 @@
+#include "verity/prepare.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include "io/log.h"
+#include "io/unique_fd.h"
+#include "verity/encoding.h"
+#include "verity/file_io.h"
+#include "verity/hash_tree.h"
+#include "verity/manifest.h"
+#include "verity/signature.h"
+#include "verity/superblock.h"
+
+namespace lazyroot::verity {
+namespace {
+
+constexpr uint32_t kBlockSize = 4096;
+constexpr size_t kDefaultSaltBytes = 32;
+
+[[noreturn]] void fail_errno(const std::string& what, int err) {
+    throw std::runtime_error(what + ": " + std::strerror(err));
+}
+
+void check(int r, const std::string& what) {
+    if (r < 0) fail_errno(what, r == -ENODATA ? EIO : -r);
+}
+
+std::optional<std::string> read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return std::nullopt;
+    return text.str();
+}
+
+std::string read_required(const std::string& path, const char* option) {
+    auto text = read_text(path);
+    if (!text) throw std::runtime_error(std::string(option) + " " + path + ": cannot read");
+    return *text;
+}
+
+// The rule in prepare.h: a manifest whose data size a superblock in the image confirms.
+std::optional<uint64_t> previous_data_size(int fd, const std::string& image, uint64_t file_size) {
+    const std::string path = manifest_path(image);
+    auto text = read_text(path);
+    if (!text) return std::nullopt;
+    Manifest m;
+    try {
+        m = parse_manifest(*text);
+    } catch (const ManifestError& e) {
+        log::warn("ignoring %s: %s", path.c_str(), e.what());
+        return std::nullopt;
+    }
+    std::vector<uint64_t> candidates{m.data_size};
+    if (!m.hash_file) candidates.push_back(m.hash_offset);
+    for (uint64_t at : candidates) {
+        std::vector<uint8_t> buf(kSuperblockBytes);
+        if (at > file_size || file_size - at < buf.size() || pread_full(fd, buf, at) < 0) continue;
+        auto sb = decode_superblock(buf);
+        if (sb && m.data_size % sb->data_block_size == 0 && sb->data_blocks == m.data_size / sb->data_block_size)
+            return m.data_size;
+    }
+    return std::nullopt;
+}
+
+std::vector<uint8_t> choose_salt(const std::string& hex) {
+    if (hex == "-") return {};  // no salt, as veritysetup spells it
+    if (hex.empty()) {
+        std::vector<uint8_t> salt(kDefaultSaltBytes);
+        if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1)
+            throw std::runtime_error("cannot get random bytes for the salt");
+        return salt;
+    }
+    auto salt = from_hex(hex);
+    if (!salt || salt->size() > kMaxSaltBytes) throw std::runtime_error("--salt: must be hex, at most 256 bytes");
+    return *salt;
+}
+
+// An unlinked file in the image's directory (same filesystem, nothing left behind).
+io::UniqueFd temporary_file_near(const std::string& path) {
+    auto dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    io::UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (fd) return fd;
+    std::string name = path + ".verity-XXXXXX";  // filesystems without O_TMPFILE
+    fd.reset(::mkostemp(name.data(), O_CLOEXEC));
+    if (!fd) fail_errno(dir.string() + ": cannot create a temporary file", errno);
+    ::unlink(name.c_str());
+    return fd;
+}
+
+void copy_range(int from, uint64_t from_offset, int to, uint64_t to_offset, uint64_t len, const std::string& to_name) {
+    std::vector<uint8_t> buf(1u << 20);
+    while (len > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(len, buf.size()));
+        check(pread_full(from, {buf.data(), n}, from_offset), "reading back the hash tree");
+        check(pwrite_full(to, {buf.data(), n}, to_offset), to_name + ": writing the hash tree");
+        from_offset += n;
+        to_offset += n;
+        len -= n;
+    }
+}
+
+void sync_data(int fd, const std::string& name) {
+    if (::fdatasync(fd) != 0) fail_errno(name + ": fdatasync", errno);
+}
+
+// Written to a temporary name, synced, then renamed over the old one.
+void write_manifest_file(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    io::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) fail_errno(tmp, errno);
+    check(pwrite_full(fd.get(), {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0), tmp);
+    if (::fsync(fd.get()) != 0) fail_errno(tmp + ": fsync", errno);
+    fd.reset();
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("renaming " + tmp, errno);
+    check(fsync_parent_dir(path), path + ": fsync of its directory");
+}
+
+ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
+    const std::string key = read_required(o.sign_key, "--sign-key");
+    const std::string cert = read_required(o.sign_cert, "--sign-cert");
+    std::vector<uint8_t> der = sign_root_hash(root_hex, key, cert);
+    // An expired or unusable certificate fails here rather than at boot.
+    if (auto v = verify_signature(root_hex, der, cert); !v)
+        throw std::runtime_error("the signature does not verify against --sign-cert: " + v.reason);
+    return {root_hex, certificate_fingerprint(cert), std::move(der)};
+}
+
+}  // namespace
+
+int run_prepare(const PrepareOptions& o) {
+    if (o.sign_key.empty() != o.sign_cert.empty()) throw std::runtime_error("--sign-key and --sign-cert go together");
+    const bool append = o.hash_out.empty();
+
+    io::UniqueFd image(::open(o.image.c_str(), (append ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+    if (!image) fail_errno(o.image, errno);
+    struct stat st {};
+    if (::fstat(image.get(), &st) != 0) fail_errno(o.image, errno);
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error(o.image + ": not a regular file");
+    const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+
+    const auto previous = previous_data_size(image.get(), o.image, file_size);
+    const uint64_t data_size = previous.value_or(file_size);
+    if (data_size == 0) throw std::runtime_error(o.image + ": empty image");
+    if (data_size % kBlockSize != 0)
+        throw std::runtime_error(o.image + ": size " + std::to_string(data_size) +
+                                 " is not a multiple of 4096 bytes (pad it: truncate -s %4096 " + o.image + ")");
+    if (previous && data_size < file_size)
+        log::info("%s: replacing the hash tree at %llu (data size from %s)", o.image.c_str(),
+                  static_cast<unsigned long long>(data_size), manifest_path(o.image).c_str());
+
+    const VerityParams p{kBlockSize, kBlockSize, choose_salt(o.salt_hex), data_size / kBlockSize};
+    const TreeLayout layout = tree_layout(p);
+    Superblock sb;
+    sb.uuid = random_uuid();
+    sb.data_block_size = p.data_block_size;
+    sb.hash_block_size = p.hash_block_size;
+    sb.data_blocks = p.data_blocks;
+    sb.salt = p.salt;
+    std::vector<uint8_t> sb_block = encode_superblock(sb);
+    sb_block.resize(layout.tree_offset, 0);
+
+    // The hash area goes straight to --hash-out, or first to a temporary file.
+    io::UniqueFd out;
+    std::string out_name = o.hash_out;
+    if (append) {
+        out = temporary_file_near(o.image);
+        out_name = "temporary hash file";
+    } else {
+        out.reset(::open(o.hash_out.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!out) fail_errno(o.hash_out, errno);
+        struct stat ost {};
+        if (::fstat(out.get(), &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino)
+            throw std::runtime_error("--hash-out is the image itself (leave it out to append the tree)");
+    }
+    if (::ftruncate(out.get(), static_cast<off_t>(layout.hash_area_bytes)) != 0) fail_errno(out_name, errno);
+    check(pwrite_full(out.get(), sb_block, 0), out_name + ": writing the superblock");
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string root_hex = to_hex(build_hash_tree(o.image, data_size, p, out.get(), 0));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    Manifest m;
+    m.root_hash = root_hex;
+    m.data_size = data_size;
+    m.hash_offset = append ? data_size : 0;
+    m.data_block_size = p.data_block_size;
+    m.hash_block_size = p.hash_block_size;
+    m.salt = p.salt;
+    m.image_size = append ? data_size + layout.hash_area_bytes : file_size;
+    m.uuid = format_uuid(sb.uuid);
+    if (!append) m.hash_file = o.hash_out;
+    if (!o.sign_key.empty()) m.signature = sign(root_hex, o);
+
+    if (!append) {
+        sync_data(out.get(), out_name);
+        write_manifest_file(manifest_path(o.image), format_manifest(m));
+    } else {
+        // Manifest, then superblock (synced), then tree: see prepare.h.
+        write_manifest_file(manifest_path(o.image), format_manifest(m));
+        check(pwrite_full(image.get(), sb_block, data_size), o.image + ": writing the superblock");
+        sync_data(image.get(), o.image);
+        copy_range(out.get(), layout.tree_offset, image.get(), data_size + layout.tree_offset,
+                   layout.hash_area_bytes - layout.tree_offset, o.image);
+        if (::ftruncate(image.get(), static_cast<off_t>(m.image_size)) != 0) fail_errno(o.image, errno);
+        sync_data(image.get(), o.image);
+    }
+
+    log::info("%s: %llu blocks hashed in %.2f s (%.2f GB/s); %llu-byte hash area at %llu in %s; %s",
+              o.image.c_str(), static_cast<unsigned long long>(p.data_blocks), seconds,
+              seconds > 0 ? static_cast<double>(data_size) / seconds / 1e9 : 0.0,
+              static_cast<unsigned long long>(layout.hash_area_bytes),
+              static_cast<unsigned long long>(m.hash_offset), append ? o.image.c_str() : o.hash_out.c_str(),
+              manifest_path(o.image).c_str());
+    std::printf("%s\n", root_hex.c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
+}  // namespace lazyroot::verity
