@@ -71,8 +71,10 @@ struct CachedReader::Request final : io::ReadCallback {
     unsigned pending = 1;                    // 1 = the claiming pass itself
     int error = 0;
     bool hit = true;
+    bool direct = false;  // read from the source, bypassing the cache
 
-    void on_read_done(int result) override {  // the local read
+    void on_read_done(int result) override {  // the local (or direct) read
+        if (result == -EBADMSG) result = -EIO;
         CachedReader* o = owner;
         IoStats& st = o->src_.stats();
         if (result == 0) {
@@ -114,6 +116,21 @@ CachedReader::~CachedReader() { *alive_ = false; }
 
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     release_network_if_done();
+    const uint64_t cs = src_.store().chunk_size();
+    if (!dst.empty()) {
+        // The common case once warm: every chunk present. A lock-free check,
+        // and the local read completes straight to the caller.
+        const uint64_t first = offset / cs, last = (offset + dst.size() - 1) / cs;
+        bool all = true;
+        for (uint64_t c = first; c <= last && all; ++c) all = src_.store().map().present(c);
+        if (all) {
+            IoStats& st = src_.stats();
+            st.reads.fetch_add(1, std::memory_order_relaxed);
+            st.bytes_served.fetch_add(dst.size(), std::memory_order_relaxed);
+            st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
+            return local_->read(offset, dst, cb);
+        }
+    }
     auto* r = new Request;
     r->owner = this;
     r->offset = offset;
@@ -123,7 +140,6 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
         r->hit = true;
         return local_->read(offset, dst, *r);
     }
-    const uint64_t cs = src_.store().chunk_size();
     claim_range(offset / cs, (offset + dst.size() - 1) / cs, *r);
 }
 
@@ -223,7 +239,16 @@ void CachedReader::request_progress(Request& r, int result) {
         delete &r;
         return done(e);
     }
+    if (r.error == -EBADMSG && !r.direct && inner_) {
+        // A chunk failed verification, so it is not cached; the blocks this
+        // read wants may still be good: fetch just them, uncached.
+        r.direct = true;
+        r.error = 0;
+        r.pending = 1;
+        return inner_->read(r.offset, r.dst, r);
+    }
     if (r.error) {
+        if (r.error == -EBADMSG) r.error = -EIO;
         io::ReadCallback* cb = r.cb;
         int e = r.error;
         delete &r;

@@ -44,6 +44,13 @@ public:
     ~ReadaheadReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    void prefer_another_source() override {
+        drop_idle_chunks();  // they came from the source being abandoned
+        streak_ = 0;
+        window_ = 0;
+        inner_->prefer_another_source();
+    }
+    std::string current_source() const override { return inner_->current_source(); }
 
     // For tests and status: bytes requested from the inner source as prefetch.
     uint64_t prefetched_bytes() const { return prefetched_bytes_; }

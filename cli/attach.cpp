@@ -132,7 +132,7 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     cfg.depth = o.depth;
     std::optional<VerityPlan> verity_plan;
     if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
-    SourceStack stack(uri, o, cfg.queues);
+    SourceStack stack(uri, o, cfg.queues, verity_plan ? &*verity_plan : nullptr);
     ublk::Control ctrl;
     if (o.mode == "full") stack.download_all(o.connections);
     std::unique_ptr<ublk::Device> dev = ublk::Device::create(ctrl, cfg, stack.top());

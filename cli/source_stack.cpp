@@ -11,13 +11,16 @@
 #include "cache/cache_store.h"
 #include "cache/metered_source.h"
 #include "cli/state_file.h"
+#include "verity/verifying_source.h"
 #include "io/log.h"
 
 namespace lazyroot::cli {
 
-SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues)
+SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues,
+                         const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
     std::unique_ptr<io::Source> net = open_source(uri, o, queues);
+    if (verity) net = verity::VerifyingSource::open(std::move(net), verity->hash_offset, verity->root_hash_hex);
     const bool needs_cache = !o.cache.empty() || o.mode != "lazy";
     if (!needs_cache) {
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);

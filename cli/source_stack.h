@@ -7,6 +7,7 @@
 #include "cache/io_stats.h"
 #include "cli/options.h"
 #include "cli/source_uri.h"
+#include "cli/verity_plan.h"
 #include "io/source.h"
 
 namespace lazyroot::cli {
@@ -17,7 +18,9 @@ namespace lazyroot::cli {
 class SourceStack {
 public:
     // Throws std::runtime_error (one line).
-    SourceStack(const SourceUri& uri, const AttachOptions& opts, unsigned queues);
+    // With `verity`, every fetched block is checked against the tree first.
+    SourceStack(const SourceUri& uri, const AttachOptions& opts, unsigned queues,
+                const VerityPlan* verity = nullptr);
     ~SourceStack();
     SourceStack(const SourceStack&) = delete;
     SourceStack& operator=(const SourceStack&) = delete;

@@ -59,6 +59,7 @@ public:
 
     const HttpOptions& options() const { return opts_; }
     ImageUrl& url(size_t i) { return *urls_[i]; }
+    const ImageUrl& url(size_t i) const { return *urls_[i]; }
     size_t url_count() const { return urls_.size(); }
 
 private:

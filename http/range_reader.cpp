@@ -66,6 +66,12 @@ void RangeReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallba
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
 }
 
+void RangeReader::prefer_another_source() {
+    preferred_url_ = (preferred_url_ + 1) % source_.url_count();
+}
+
+std::string RangeReader::current_source() const { return source_.url(preferred_url_).url(); }
+
 // Adjacent reads queued in one loop pass become one range request, up to the
 // coalescing limit: one round trip instead of several.
 void RangeReader::dispatch() {

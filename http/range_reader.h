@@ -24,6 +24,8 @@ public:
     ~RangeReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    void prefer_another_source() override;
+    std::string current_source() const override;
 
 private:
     struct Transfer;

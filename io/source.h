@@ -27,6 +27,11 @@ public:
     // `offset + dst.size()` must not exceed Source::size(). The callback always
     // runs later, from the loop, never from inside read().
     virtual void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) = 0;
+    // Bytes from the current server failed a check above this layer: use
+    // another one (a mirror) for what follows, and forget anything buffered.
+    virtual void prefer_another_source() {}
+    // Where the next read goes, for logs ("" when there is only one place).
+    virtual std::string current_source() const { return {}; }
 };
 
 // Where image bytes come from (a file, HTTP, NVMe/TCP). Shared by all queues;

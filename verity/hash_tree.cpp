@@ -159,8 +159,9 @@ TreeLayout tree_layout(const VerityParams& p) {
 }
 
 std::array<uint8_t, kDigestBytes> hash_block(std::span<const uint8_t> salt, std::span<const uint8_t> block) {
+    thread_local Hasher hasher;  // verify_block runs once per fetched block: fetch SHA-256 once per thread
     std::array<uint8_t, kDigestBytes> out{};
-    Hasher().hash(salt, block, out.data());
+    hasher.hash(salt, block, out.data());
     return out;
 }
 

@@ -1,6 +1,7 @@
 // libFuzzer harness for parse_manifest: any input either parses or throws
 // ManifestError; a parsed manifest survives format → parse unchanged.
-// Build: cmake -DCMAKE_CXX_COMPILER=clang++ -DLAZYROOT_FUZZ=ON; run: manifest_fuzz CORPUS_DIR
+// Build: cmake -DCMAKE_CXX_COMPILER=clang++ -DLAZYROOT_FUZZ=ON, then
+//   manifest_fuzz -dict=verity/fuzz/manifest.dict CORPUS_DIR
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>

@@ -1,0 +1,233 @@
+#include "verity/verifying_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "io/event_loop.h"
+#include "io/log.h"
+#include "verity/encoding.h"
+#include "verity/superblock.h"
+
+namespace lazyroot::verity {
+namespace {
+
+constexpr unsigned kAttempts = 3;  // first source, another one, then once more
+
+// A blocking read through a source, for attach time on the main thread.
+int read_now(io::Source& src, uint64_t offset, std::span<std::byte> dst) {
+    struct Done final : io::ReadCallback {
+        int result = 1;
+        void on_read_done(int r) override { result = r; }
+    } done;
+    io::EventLoop loop;
+    if (int r = loop.init(16); r < 0) return r;
+    auto reader = src.open_queue(loop, 4);
+    reader->read(offset, dst, done);
+    while (done.result == 1)
+        if (int r = loop.run_once(); r < 0) return r;
+    return done.result;
+}
+
+class VerifyingReader;
+
+// One device read: up to three segments (verified data, the in-memory tree,
+// anything else passed through) that complete independently.
+struct Request final {
+    VerifyingReader* owner = nullptr;
+    io::ReadCallback* cb = nullptr;
+    unsigned pending = 1;
+    int error = 0;
+};
+
+// The data-area part of a read, widened to whole blocks when it is not aligned.
+struct DataRead final : io::ReadCallback {
+    VerifyingReader* owner = nullptr;
+    Request* req = nullptr;
+    uint64_t offset = 0;              // aligned
+    std::span<std::byte> target;      // where it goes: dst itself, or bounce
+    std::vector<std::byte> bounce;    // when dst was not block-aligned
+    std::span<std::byte> dst;         // the caller's part
+    uint64_t dst_offset = 0;
+    unsigned attempt = 0;
+    void on_read_done(int result) override;
+};
+
+struct PassThrough final : io::ReadCallback {
+    PassThrough(Request* r, VerifyingReader* o) : req(r), owner(o) {}
+    Request* req;
+    VerifyingReader* owner;
+    void on_read_done(int result) override;
+};
+
+class VerifyingReader final : public io::QueueReader {
+public:
+    VerifyingReader(const VerifyingSource& src, std::unique_ptr<io::QueueReader> inner)
+        : src_(src), inner_(std::move(inner)) {}
+
+    void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
+        auto* req = new Request{this, &cb};
+        const uint64_t end = offset + dst.size();
+        const uint64_t data_end = src_.data_bytes();
+        const uint64_t hash_begin = src_.hash_offset();
+        const uint64_t hash_end = hash_begin + src_.hash_area().size();
+        uint64_t pos = offset;
+        while (pos < end) {
+            std::span<std::byte> part;
+            if (pos < data_end) {
+                const uint64_t stop = std::min(end, data_end);
+                part = dst.subspan(pos - offset, stop - pos);
+                start_data(*req, pos, part);
+                pos = stop;
+            } else if (pos >= hash_begin && pos < hash_end) {
+                // Served from the verified copy: dm-verity reads its tree here.
+                const uint64_t stop = std::min(end, hash_end);
+                std::memcpy(dst.data() + (pos - offset), src_.hash_area().data() + (pos - hash_begin), stop - pos);
+                pos = stop;
+            } else {
+                const uint64_t stop = std::min(end, pos < hash_begin ? hash_begin : end);
+                ++req->pending;
+                auto* p = new PassThrough(req, this);
+                inner_->read(pos, dst.subspan(pos - offset, stop - pos), *p);
+                pos = stop;
+            }
+        }
+        if (req->pending == 1) {
+            // Nothing asynchronous was started (all from memory): still
+            // complete from the loop, through a zero-length inner read.
+            ++req->pending;
+            inner_->read(offset, {}, *new PassThrough(req, this));
+        }
+        part_done(*req, 0);
+    }
+
+    void prefer_another_source() override { inner_->prefer_another_source(); }
+    std::string current_source() const override { return inner_->current_source(); }
+
+    void start_data(Request& req, uint64_t pos, std::span<std::byte> part) {
+        ++req.pending;
+        const uint64_t bs = src_.params().data_block_size;
+        auto* d = new DataRead;
+        d->owner = this;
+        d->req = &req;
+        d->dst = part;
+        d->dst_offset = pos;
+        d->offset = pos / bs * bs;
+        const uint64_t aligned_end = (pos + part.size() + bs - 1) / bs * bs;
+        if (d->offset == pos && aligned_end == pos + part.size()) {
+            d->target = part;
+        } else {
+            d->bounce.resize(aligned_end - d->offset);
+            d->target = d->bounce;
+        }
+        issue(*d);
+    }
+
+    void issue(DataRead& d) { inner_->read(d.offset, d.target, d); }
+
+    void data_done(DataRead& d, int result) {
+        if (result == 0) {
+            const uint64_t bs = src_.params().data_block_size;
+            uint64_t bad = UINT64_MAX;
+            for (uint64_t off = 0; off < d.target.size(); off += bs) {
+                auto block = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(d.target.data()) + off, bs);
+                const uint64_t index = (d.offset + off) / bs;
+                if (!verify_block(index, block, src_.leaf_hashes(), src_.params())) {
+                    bad = index;
+                    break;
+                }
+            }
+            if (bad == UINT64_MAX) {
+                if (!d.bounce.empty())
+                    std::memcpy(d.dst.data(), d.bounce.data() + (d.dst_offset - d.offset), d.dst.size());
+                Request* req = d.req;
+                delete &d;
+                return part_done(*req, 0);
+            }
+            const std::string from = inner_->current_source();
+            log::error("block %llu from %s failed verification%s", static_cast<unsigned long long>(bad),
+                       from.empty() ? src_.describe().c_str() : from.c_str(),
+                       d.attempt + 1 < kAttempts ? "; trying another source" : "; failing the read");
+            // EBADMSG, not EIO: a cache above may still serve the good blocks
+            // around this one by reading them on their own.
+            result = -EBADMSG;
+            if (++d.attempt < kAttempts) {
+                inner_->prefer_another_source();
+                return issue(d);
+            }
+        }
+        Request* req = d.req;
+        delete &d;
+        part_done(*req, result);
+    }
+
+    void part_done(Request& req, int result) {
+        if (result < 0) req.error = result;
+        if (--req.pending > 0) return;
+        io::ReadCallback* cb = req.cb;
+        int e = req.error;
+        delete &req;
+        cb->on_read_done(e);
+    }
+
+private:
+    const VerifyingSource& src_;
+    std::unique_ptr<io::QueueReader> inner_;
+};
+
+void DataRead::on_read_done(int result) { owner->data_done(*this, result); }
+
+void PassThrough::on_read_done(int result) {
+    Request* r = req;
+    VerifyingReader* o = owner;
+    delete this;
+    o->part_done(*r, result);
+}
+
+}  // namespace
+
+std::unique_ptr<VerifyingSource> VerifyingSource::open(std::unique_ptr<io::Source> inner, uint64_t hash_offset,
+                                                       const std::string& root_hash_hex) {
+    std::unique_ptr<VerifyingSource> v(new VerifyingSource(std::move(inner)));
+    v->hash_offset_ = hash_offset;
+    const auto root = from_hex(root_hash_hex);
+    if (!root || root->size() != kDigestBytes) throw std::runtime_error("--verity: not a sha256 root hash");
+
+    std::vector<std::byte> sb_bytes(4096);
+    if (hash_offset + sb_bytes.size() > v->inner_->size())
+        throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + ": past the image");
+    if (int r = read_now(*v->inner_, hash_offset, sb_bytes); r < 0)
+        throw std::runtime_error(std::string("cannot read the verity superblock: ") + std::strerror(-r));
+    auto sb = decode_superblock({reinterpret_cast<const uint8_t*>(sb_bytes.data()), 512});
+    if (!sb) throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset));
+    v->params_.data_block_size = sb->data_block_size;
+    v->params_.hash_block_size = sb->hash_block_size;
+    v->params_.salt = sb->salt;
+    v->params_.data_blocks = sb->data_blocks;
+    v->layout_ = tree_layout(v->params_);
+    if (hash_offset + v->layout_.hash_area_bytes > v->inner_->size())
+        throw std::runtime_error("the verity hash area runs past the end of the image");
+
+    v->hash_area_.resize(v->layout_.hash_area_bytes);
+    if (int r = read_now(*v->inner_, hash_offset,
+                         {reinterpret_cast<std::byte*>(v->hash_area_.data()), v->hash_area_.size()});
+        r < 0)
+        throw std::runtime_error(std::string("cannot read the verity hash tree: ") + std::strerror(-r));
+    if (!verify_tree(v->hash_area_, v->params_, *root))
+        throw std::runtime_error("the image does not match root hash " + root_hash_hex +
+                                 " (its hash tree does not hash to it)");
+    return v;
+}
+
+std::span<const uint8_t> VerifyingSource::leaf_hashes() const {
+    const TreeLevel& leaf = layout_.levels.front();
+    return {hash_area_.data() + leaf.offset, leaf.blocks * params_.hash_block_size};
+}
+
+std::unique_ptr<io::QueueReader> VerifyingSource::open_queue(io::EventLoop& loop, unsigned depth) {
+    return std::make_unique<VerifyingReader>(*this, inner_->open_queue(loop, depth));
+}
+
+}  // namespace lazyroot::verity

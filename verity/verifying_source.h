@@ -1,0 +1,43 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/source.h"
+#include "verity/hash_tree.h"
+
+namespace lazyroot::verity {
+
+// Checks image bytes against the dm-verity tree as they arrive, before the
+// cache stores them or the kernel sees them: a tampered or corrupted block
+// is refetched from another source, and is an EIO if none has it right.
+// The hash area is loaded whole at attach (1/128 of the data) and checked
+// against the root hash, so every later check is local.
+class VerifyingSource final : public io::Source {
+public:
+    // Blocking (attach time). Throws std::runtime_error with a one-line reason.
+    static std::unique_ptr<VerifyingSource> open(std::unique_ptr<io::Source> inner, uint64_t hash_offset,
+                                                 const std::string& root_hash_hex);
+
+    uint64_t size() const override { return inner_->size(); }
+    std::string describe() const override { return inner_->describe(); }
+    std::string identity() const override { return inner_->identity(); }
+    std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
+
+    const VerityParams& params() const { return params_; }
+    uint64_t data_bytes() const { return params_.data_blocks * params_.data_block_size; }
+    uint64_t hash_offset() const { return hash_offset_; }
+    const std::vector<uint8_t>& hash_area() const { return hash_area_; }
+    std::span<const uint8_t> leaf_hashes() const;
+
+private:
+    VerifyingSource(std::unique_ptr<io::Source> inner) : inner_(std::move(inner)) {}
+
+    std::unique_ptr<io::Source> inner_;
+    VerityParams params_;
+    TreeLayout layout_;
+    uint64_t hash_offset_ = 0;
+    std::vector<uint8_t> hash_area_;  // superblock + tree, verified
+};
+
+}  // namespace lazyroot::verity
