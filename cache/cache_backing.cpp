@@ -10,7 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "cache/file_io.h"
+#include "io/file_io.h"
 
 namespace lazyroot::cache {
 namespace {
@@ -88,7 +88,7 @@ CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t
     }
     // A new name must be durable before metadata naming its contents is.
     if (b.created)
-        if (int r = fsync_parent_dir(path); r < 0) fail_errno(path, "fsync of its directory", -r);
+        if (int r = io::fsync_parent_dir(path); r < 0) fail_errno(path, "fsync of its directory", -r);
     return b;
 }
 

@@ -34,7 +34,7 @@
 #include <stdexcept>
 
 #include "cache/cache_format.h"
-#include "cache/file_io.h"
+#include "io/file_io.h"
 #include "io/log.h"
 
 namespace lazyroot::cache {
@@ -92,7 +92,7 @@ void CacheStore::load_or_reset() {
     const int meta = backing_.meta_fd.get();
     const uint64_t off = backing_.meta_offset;
     std::vector<uint8_t> page(kHeaderBytes, 0);
-    const int r = pread_full(meta, page, off);
+    const int r = io::pread_full(meta, page, off);
     if (r < 0 && r != -ENODATA)
         throw std::runtime_error("cache " + backing_.meta_name + ": read: " + std::strerror(-r));
     // All zeros (or nothing): a new cache, or a reset that a crash interrupted.
@@ -122,7 +122,7 @@ void CacheStore::load_or_reset() {
         return reset(why);
     }
     std::vector<uint8_t> bits(h->bitmap_bytes);
-    if (pread_full(meta, bits, off + h->bitmap_offset) < 0) return reset("its bitmap is unreadable");
+    if (io::pread_full(meta, bits, off + h->bitmap_offset) < 0) return reset("its bitmap is unreadable");
     map_.load(bits);
     durable_.load(bits);
     durable_count_ = durable_.count_present();
@@ -151,7 +151,7 @@ void CacheStore::reset(const std::string& why) {
                                      std::strerror(-r));
     };
     // Invalidate first: until the last step below, a crash leaves no header at all.
-    check(write_zeros(meta, off, kHeaderBytes), "clearing the header");
+    check(io::write_zeros(meta, off, kHeaderBytes), "clearing the header");
     check(sync_fd(meta), "fdatasync");
     if (crash_here(StoreStep::reset_invalidated_header)) return;
 
@@ -172,12 +172,12 @@ void CacheStore::reset(const std::string& why) {
         check(::ftruncate(meta, kHeaderBytes) == 0 ? 0 : -errno, "truncating the metadata");
         check(::ftruncate(meta, static_cast<off_t>(meta_bytes)) == 0 ? 0 : -errno, "sizing the metadata");
     } else {
-        check(write_zeros(meta, off + kHeaderBytes, meta_bytes - kHeaderBytes), "clearing the bitmap");
+        check(io::write_zeros(meta, off + kHeaderBytes, meta_bytes - kHeaderBytes), "clearing the bitmap");
     }
     check(sync_fd(meta), "fdatasync");
     if (crash_here(StoreStep::reset_zeroed_bitmap)) return;
 
-    check(pwrite_full(meta, encode_header(make_header(chunk_size_, image_size_, identity_)), off),
+    check(io::pwrite_full(meta, encode_header(make_header(chunk_size_, image_size_, identity_)), off),
           "writing the header");
     check(sync_fd(meta), "fdatasync");
     crash_here(StoreStep::reset_wrote_header);
@@ -244,7 +244,7 @@ int CacheStore::commit(const std::vector<uint64_t>& batch) {
     std::vector<uint8_t> page(kBitmapPageBytes);
     for (uint64_t p : dirty_pages_) {
         durable_.copy_bytes(p * kBitmapPageBytes, page);  // zeros past the last chunk
-        if (int r = pwrite_full(meta, page, bitmap_at + p * kBitmapPageBytes); r < 0)
+        if (int r = io::pwrite_full(meta, page, bitmap_at + p * kBitmapPageBytes); r < 0)
             return metadata_failed(r, "write");
     }
     if (crash_here(StoreStep::commit_wrote_bitmap)) return -ECANCELED;

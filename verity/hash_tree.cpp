@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "io/unique_fd.h"
-#include "verity/file_io.h"
+#include "io/file_io.h"
 #include "verity/superblock.h"
 
 namespace lazyroot::verity {
@@ -101,7 +101,7 @@ void hash_level(Source src, uint64_t src_offset, uint64_t blocks, uint32_t block
                 const uint64_t first = item * in_per_item;
                 const uint64_t n = std::min(in_per_item, blocks - first);
                 const uint64_t from = src_offset + first * block_size;
-                if (int r = pread_full(src.fd, {in.data(), n * block_size}, from); r < 0)
+                if (int r = io::pread_full(src.fd, {in.data(), n * block_size}, from); r < 0)
                     return fail(std::string(src.name) + ": reading at byte " + std::to_string(from) + ": " +
                                 errno_text(r));
                 const uint64_t n_out = div_round_up(n, hashes_per_block);
@@ -110,7 +110,7 @@ void hash_level(Source src, uint64_t src_offset, uint64_t blocks, uint32_t block
                     hasher.hash(p.salt, {in.data() + k * block_size, block_size},
                                 out.data() + slot_offset(k, hashes_per_block, p.hash_block_size));
                 const uint64_t at = dst_offset + item * out_per_item * p.hash_block_size;
-                if (int r = pwrite_full(dst_fd, {out.data(), n_out * p.hash_block_size}, at); r < 0)
+                if (int r = io::pwrite_full(dst_fd, {out.data(), n_out * p.hash_block_size}, at); r < 0)
                     return fail("the hash tree: writing at byte " + std::to_string(at) + ": " + errno_text(r));
             }
         } catch (const std::exception& e) {
@@ -193,7 +193,7 @@ std::vector<uint8_t> build_hash_tree(const std::string& image_path, uint64_t dat
     std::vector<uint8_t> top(no_tree ? p.data_block_size : p.hash_block_size);
     const int top_fd = no_tree ? image.get() : out_fd;
     const uint64_t top_at = no_tree ? 0 : out_offset + layout.levels.back().offset;
-    if (int r = pread_full(top_fd, top, top_at); r < 0)
+    if (int r = io::pread_full(top_fd, top, top_at); r < 0)
         throw std::runtime_error((no_tree ? image_path : std::string("the hash tree")) + ": reading back: " +
                                  errno_text(r));
     const auto root = hash_block(p.salt, top);

@@ -18,7 +18,7 @@
 #include "io/log.h"
 #include "io/unique_fd.h"
 #include "verity/encoding.h"
-#include "verity/file_io.h"
+#include "io/file_io.h"
 #include "verity/hash_tree.h"
 #include "verity/manifest.h"
 #include "verity/signature.h"
@@ -69,7 +69,7 @@ std::optional<uint64_t> previous_data_size(int fd, const std::string& image, uin
     if (!m.hash_file) candidates.push_back(m.hash_offset);
     for (uint64_t at : candidates) {
         std::vector<uint8_t> buf(kSuperblockBytes);
-        if (at > file_size || file_size - at < buf.size() || pread_full(fd, buf, at) < 0) continue;
+        if (at > file_size || file_size - at < buf.size() || io::pread_full(fd, buf, at) < 0) continue;
         auto sb = decode_superblock(buf);
         if (sb && m.data_size % sb->data_block_size == 0 && sb->data_blocks == m.data_size / sb->data_block_size)
             return m.data_size;
@@ -107,8 +107,8 @@ void copy_range(int from, uint64_t from_offset, int to, uint64_t to_offset, uint
     std::vector<uint8_t> buf(1u << 20);
     while (len > 0) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(len, buf.size()));
-        check(pread_full(from, {buf.data(), n}, from_offset), "reading back the hash tree");
-        check(pwrite_full(to, {buf.data(), n}, to_offset), to_name + ": writing the hash tree");
+        check(io::pread_full(from, {buf.data(), n}, from_offset), "reading back the hash tree");
+        check(io::pwrite_full(to, {buf.data(), n}, to_offset), to_name + ": writing the hash tree");
         from_offset += n;
         to_offset += n;
         len -= n;
@@ -124,11 +124,11 @@ void write_manifest_file(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     io::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd) fail_errno(tmp, errno);
-    check(pwrite_full(fd.get(), {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0), tmp);
+    check(io::pwrite_full(fd.get(), {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0), tmp);
     if (::fsync(fd.get()) != 0) fail_errno(tmp + ": fsync", errno);
     fd.reset();
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("renaming " + tmp, errno);
-    check(fsync_parent_dir(path), path + ": fsync of its directory");
+    check(io::fsync_parent_dir(path), path + ": fsync of its directory");
 }
 
 ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
@@ -189,7 +189,7 @@ int run_prepare(const PrepareOptions& o) {
             throw std::runtime_error("--hash-out is the image itself (leave it out to append the tree)");
     }
     if (::ftruncate(out.get(), static_cast<off_t>(layout.hash_area_bytes)) != 0) fail_errno(out_name, errno);
-    check(pwrite_full(out.get(), sb_block, 0), out_name + ": writing the superblock");
+    check(io::pwrite_full(out.get(), sb_block, 0), out_name + ": writing the superblock");
 
     const auto t0 = std::chrono::steady_clock::now();
     const std::string root_hex = to_hex(build_hash_tree(o.image, data_size, p, out.get(), 0));
@@ -213,7 +213,7 @@ int run_prepare(const PrepareOptions& o) {
     } else {
         // Manifest, then superblock (synced), then tree: see prepare.h.
         write_manifest_file(manifest_path(o.image), format_manifest(m));
-        check(pwrite_full(image.get(), sb_block, data_size), o.image + ": writing the superblock");
+        check(io::pwrite_full(image.get(), sb_block, data_size), o.image + ": writing the superblock");
         sync_data(image.get(), o.image);
         copy_range(out.get(), layout.tree_offset, image.get(), data_size + layout.tree_offset,
                    layout.hash_area_bytes - layout.tree_offset, o.image);

@@ -1,14 +1,16 @@
-#include "verity/file_io.h"
+#include "io/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <vector>
 
 #include "io/unique_fd.h"
 
-namespace lazyroot::verity {
+namespace lazyroot::io {
 
 int pread_full(int fd, std::span<uint8_t> buf, uint64_t offset) {
     while (!buf.empty()) {
@@ -34,6 +36,17 @@ int pwrite_full(int fd, std::span<const uint8_t> buf, uint64_t offset) {
     return 0;
 }
 
+int write_zeros(int fd, uint64_t offset, uint64_t len) {
+    const std::vector<uint8_t> zeros(static_cast<size_t>(std::min<uint64_t>(len, 1u << 20)), 0);
+    while (len > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
+        if (int r = pwrite_full(fd, {zeros.data(), n}, offset); r < 0) return r;
+        offset += n;
+        len -= n;
+    }
+    return 0;
+}
+
 int fsync_parent_dir(const std::string& path) {
     auto dir = std::filesystem::path(path).parent_path();
     if (dir.empty()) dir = ".";
@@ -42,4 +55,4 @@ int fsync_parent_dir(const std::string& path) {
     return ::fsync(fd.get()) == 0 ? 0 : -errno;
 }
 
-}  // namespace lazyroot::verity
+}  // namespace lazyroot::io
