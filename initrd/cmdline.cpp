@@ -1,0 +1,96 @@
+#include "initrd/cmdline.h"
+
+#include <algorithm>
+#include <array>
+
+namespace lazyroot::initrd {
+namespace {
+
+// Options that take a value, named as on the lazyroot attach command line.
+constexpr std::array kValued = {"mode",     "cache",        "chunk-size", "hydrate-rate", "verity",
+                                "hash-source", "hash-offset", "trust",     "mirror",       "name",
+                                "connections", "io-timeout",  "readahead", "coalesce",     "queues",
+                                "depth",    "ca",           "cert",       "key"};
+constexpr std::array kFlags = {"insecure"};
+
+bool is_one_of(std::string_view s, const auto& list) {
+    return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+}  // namespace
+
+std::vector<std::string> split_kernel_cmdline(std::string_view cmdline) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool in_quotes = false, have = false;
+    for (char c : cmdline) {
+        if (c == '"') {
+            in_quotes = !in_quotes;
+            have = true;
+            continue;
+        }
+        if (!in_quotes && (c == ' ' || c == '\t' || c == '\n')) {
+            if (have) out.push_back(cur);
+            cur.clear();
+            have = false;
+            continue;
+        }
+        cur.push_back(c);
+        have = true;
+    }
+    if (have) out.push_back(cur);
+    return out;
+}
+
+std::optional<RootSpec> parse_root_spec(std::string_view cmdline) {
+    constexpr std::string_view key = "rd.lazyroot=";
+    std::optional<std::string> value;
+    for (const auto& p : split_kernel_cmdline(cmdline))
+        if (p.rfind(key, 0) == 0) value = p.substr(key.size());
+    if (!value) return std::nullopt;
+
+    RootSpec spec;
+    std::string_view rest = *value;
+    const size_t comma = rest.find(',');
+    spec.source = std::string(rest.substr(0, comma));
+    if (spec.source.empty()) throw CmdlineError("rd.lazyroot=: the image SOURCE is missing");
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+
+    while (!rest.empty()) {
+        const size_t next = rest.find(',');
+        std::string_view item = rest.substr(0, next);
+        rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 1);
+        if (item.empty()) throw CmdlineError("rd.lazyroot=: empty option (two commas in a row?)");
+        const size_t eq = item.find('=');
+        const std::string_view name = item.substr(0, eq);
+        if (eq == std::string_view::npos) {
+            if (name == "bootorigin") {
+                spec.bootorigin = true;
+            } else if (is_one_of(name, kFlags)) {
+                spec.args.push_back("--" + std::string(name));
+            } else if (is_one_of(name, kValued)) {
+                throw CmdlineError("rd.lazyroot=: " + std::string(name) + " needs a value (" +
+                                   std::string(name) + "=…)");
+            } else {
+                throw CmdlineError("rd.lazyroot=: unknown option " + std::string(name));
+            }
+            continue;
+        }
+        const std::string_view val = item.substr(eq + 1);
+        if (!is_one_of(name, kValued)) {
+            if (is_one_of(name, kFlags) || name == "bootorigin")
+                throw CmdlineError("rd.lazyroot=: " + std::string(name) + " takes no value");
+            throw CmdlineError("rd.lazyroot=: unknown option " + std::string(name));
+        }
+        if (val.empty()) throw CmdlineError("rd.lazyroot=: " + std::string(name) + "= has no value");
+        spec.args.push_back("--" + std::string(name) + "=" + std::string(val));
+    }
+    const bool absolute = spec.source.find("://") != std::string::npos;
+    if (spec.bootorigin && absolute)
+        throw CmdlineError("rd.lazyroot=: bootorigin needs a relative SOURCE, not " + spec.source);
+    if (!spec.bootorigin && !absolute)
+        throw CmdlineError("rd.lazyroot=: SOURCE must be a URL (or add bootorigin): " + spec.source);
+    return spec;
+}
+
+}  // namespace lazyroot::initrd
