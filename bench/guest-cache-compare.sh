@@ -9,11 +9,9 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
 runtime=${BENCH_RUNTIME:-10}
 image=${BENCH_IMAGE:-ext4.img}
-net_up
-load_module ublk_drv
+guest_up
 modprobe loop
 modprobe sch_netem
 now() { date +%s.%N; }

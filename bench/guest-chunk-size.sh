@@ -4,10 +4,8 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
 runtime=${BENCH_RUNTIME:-8}
-net_up
-load_module ublk_drv
+guest_up
 modprobe sch_netem
 : >results.txt
 for rtt in 0 20; do

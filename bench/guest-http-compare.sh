@@ -7,7 +7,6 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
 rtts=${BENCH_RTTS:-0 20 100}
 runtime=${BENCH_RUNTIME:-10}
 image=${BENCH_IMAGE:-http1g.img}
@@ -17,8 +16,7 @@ connections=${BENCH_CONNECTIONS:-8}
 # 20 ms): the whole 1 GiB image only at 0 ms, a prefix of it above.
 declare -A seq_mib=([0]=1024 [20]=128 [100]=32)
 [[ -n ${BENCH_SEQ_MIB:-} ]] && for r in $rtts; do seq_mib[$r]=$BENCH_SEQ_MIB; done
-net_up
-load_module ublk_drv
+guest_up
 modprobe sch_netem
 url=$primary/$image
 

@@ -6,21 +6,13 @@
 #include <stdexcept>
 
 #include "verity/encoding.h"
+#include "io/le_bytes.h"
 
 namespace lazyroot::verity {
 namespace {
 
-template <typename T>
-void put_le(std::span<uint8_t> out, size_t off, T v) {
-    for (size_t i = 0; i < sizeof(T); ++i) out[off + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-template <typename T>
-T get_le(std::span<const uint8_t> in, size_t off) {
-    T v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(in[off + i]) << (8 * i);
-    return v;
-}
+using io::get_le;
+using io::put_le;
 
 constexpr size_t kAlgorithmField = sb_offset::data_block_size - sb_offset::algorithm;  // 32
 

@@ -6,11 +6,8 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
-images=$LAZYROOT_BUILD_DIR/vmtests/images
 runs=${CRASH_RUNS:-20}
-net_up
-load_module ublk_drv
+guest_up
 mkdir -p /mnt/c
 mismatches=0
 for i in $(seq 1 "$runs"); do

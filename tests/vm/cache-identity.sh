@@ -4,10 +4,7 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
-images=$LAZYROOT_BUILD_DIR/vmtests/images
-net_up
-load_module ublk_drv
+guest_up
 
 [[ $(nginx_ctl link swap.img ext4.img) == ok ]] || vm_die "cannot link swap.img"
 dev=$("$lazyroot" attach "$primary/swap.img" --insecure --cache /tmp/id-cache.img --daemon)

@@ -6,10 +6,7 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
-images=$LAZYROOT_BUILD_DIR/vmtests/images
-net_up
-load_module ublk_drv
+guest_up
 modprobe loop
 mkdir -p /mnt/c
 

@@ -5,10 +5,7 @@
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
-lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
-images=$LAZYROOT_BUILD_DIR/vmtests/images
-net_up
-load_module ublk_drv
+guest_up
 want_big=$(awk '$2 == "./big.bin" {print $1}' "$images/http1g.sha256")
 
 # 1. nginx killed for 5 s in the middle of reading a 64 MiB file.

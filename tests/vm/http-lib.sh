@@ -1,4 +1,6 @@
 # Helpers for the HTTP guest scripts (served by nginx-host.sh on the host).
+lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
+images=$LAZYROOT_BUILD_DIR/vmtests/images
 primary=http://10.0.2.100:80
 mirror=http://10.0.2.100:81
 capped=http://10.0.2.100:82
@@ -23,4 +25,10 @@ net_up() {
 # check_files MOUNTPOINT SUMFILE — every file's sha256, or fail.
 check_files() {
     (cd "$1" && sha256sum --quiet -c "$2") || vm_die "checksum mismatch under $1"
+}
+
+# guest_up — the network to the host's servers, and ublk.
+guest_up() {
+    net_up
+    load_module ublk_drv
 }
