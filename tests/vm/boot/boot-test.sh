@@ -3,9 +3,11 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity
-# Prints "boot-test: MODE ... fetched X of Y MiB" lines; exit 0 when every
-# check holds.
+#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | local
+# local boots the same image as a virtio disk (the baseline). Prints one
+# "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
+# boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
+# byte to and from nginx that long each way (host side).
 set -euo pipefail
 mode=$1
 build=$(realpath "$2")
@@ -34,7 +36,7 @@ boot() {
     local rc=0
     LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
         "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
-        --append "$append" "$@" || rc=$?
+        --append "$append" --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" "$@" || rc=$?
     fetched=$(awk '{s += $NF} END {print s + 0}' "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
     local marker
     marker=$(grep -a -o "LAZYROOT_BOOT_MARKER .*" "$console" | tr -d '\r' | tail -1 || true)
@@ -72,6 +74,11 @@ full)
     ;;
 verity)
     boot verity "rd.lazyroot=$url,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
+    ;;
+local)
+    # The baseline: no lazyroot, the image as a local disk (a copy: qemu locks it).
+    cp --sparse=always "$boot/www/root.img" "$work/root.raw"
+    boot local "root=/dev/vda ro" --disk "$work/root.raw"
     ;;
 *) fail "unknown mode" ;;
 esac

@@ -26,7 +26,9 @@ if [[ ! -s $out/www/root.img || $out/rootfs.stamp -nt $out/www/root.img ]]; then
     mkdir -p "$out/www"
     rm -f "$out/www/root.img"*
     mib=$(( $(du -sm "$out/rootfs" | cut -f1) * 5 / 4 + 64 ))
-    mkfs.ext4 -q -F -L lazyroot-root -d "$out/rootfs" "$out/www/root.img.tmp" "${mib}M"
+    # 4 KiB blocks, as real root images have (and dm-verity needs: mke2fs picks
+    # 1 KiB for small file systems).
+    mkfs.ext4 -q -F -b 4096 -L lazyroot-root -d "$out/rootfs" "$out/www/root.img.tmp" "${mib}M"
     "$lazyroot" prepare "$out/www/root.img.tmp" >/dev/null
     mv "$out/www/root.img.tmp.manifest.json" "$out/www/root.img.manifest.json"
     mv "$out/www/root.img.tmp" "$out/www/root.img"
