@@ -65,8 +65,10 @@ cache)
     boot first "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
     first=$fetched
     boot second "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
-    # The second boot reads the same blocks: only the attach probe goes out.
-    ((fetched * 100 < first)) || fail "second boot fetched $fetched bytes (first: $first)"
+    # The second boot reads (nearly) the same blocks from the cache: what goes
+    # out is the probe and the few blocks this boot reads differently.
+    ((fetched * 50 < image_bytes && fetched * 20 < first)) ||
+        fail "second boot fetched $fetched bytes (first: $first, image: $image_bytes)"
     ;;
 full)
     boot full "rd.lazyroot=$url,insecure,mode=full root=/dev/ublkb0 ro $net"
