@@ -52,7 +52,8 @@ echo "hash-source over http: every file verified"
 attach_and_check sepf "$primary/separate.img" --verity "$root" --hash-source "file://$images/separate.img.verity"
 echo "hash-source file://: every file verified"
 # A tree that isn't there, a tree of another image, a wrong root hash.
-expect_attach_failure "hash-source" "$primary/separate.img" --verity "$root" --hash-source "$primary/missing.verity"
+expect_attach_failure "hash-source: .*missing.verity: HTTP 404" "$primary/separate.img" --verity "$root" \
+    --hash-source "$primary/missing.verity"
 expect_attach_failure "hash-source" "$primary/separate.img" --verity "$root" --hash-source "file:///nonexistent.verity"
 expect_attach_failure "no verity superblock" "$primary/separate.img" --verity "$root" \
     --hash-source "$primary/files.sha256"
