@@ -1007,3 +1007,46 @@ TEST(VerityDdiPlan, UntrustedOrTamperedSignaturesAndBadDisksAreOneLineErrors) {
     auto read_at = [&](uint64_t off, uint64_t len) { return img.read(off, len); };
     EXPECT_THROW(lazyroot::cli::plan_ddi(130 * 512, read_at, s.cert_pem), std::runtime_error);
 }
+
+TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
+    TempDir dir("lazyroot-verity");
+    auto image = dir.write_file("img", fixtures::make_test_image(64 * kBlock, 32));
+    const Signer s = keys().self_signed(keys().a.get(), "signer");
+    PrepareOptions o;
+    o.image = image.string();
+    o.hash_out = (dir / "img.verity").string();
+    o.sign_key = dir.write_file("key.pem", s.key_pem).string();
+    o.sign_cert = dir.write_file("cert.pem", s.cert_pem).string();
+    ASSERT_EQ(run_prepare(o), 0);
+    const Manifest m = read_manifest(image);
+    const auto uri = lazyroot::cli::parse_source_uri("file://" + image.string());
+
+    // A root hash and --hash-source: no manifest needed, the superblock leads the tree.
+    lazyroot::cli::AttachOptions a;
+    a.verity = m.root_hash;
+    a.hash_source = "file://" + o.hash_out;
+    auto plan = lazyroot::cli::plan_verity(uri, a);
+    EXPECT_EQ(plan.hash_offset, 0u);
+    EXPECT_EQ(plan.hash_source, a.hash_source);
+    EXPECT_EQ(plan.root_hash_hex, m.root_hash);
+
+    // The manifest says the tree is separate: without --hash-source that is an error.
+    a.hash_source.clear();
+    try {
+        lazyroot::cli::plan_verity(uri, a);
+        ADD_FAILURE() << "a manifest with hashFile was used without --hash-source";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("name it with --hash-source"), std::string::npos) << e.what();
+    }
+
+    // --verity=manifest with --hash-source: the signed root hash, the manifest's offset in the tree.
+    a.verity = "manifest";
+    a.trust_file = o.sign_cert;
+    a.hash_source = "file://" + o.hash_out;
+    a.verity_sig_keyring = true;
+    plan = lazyroot::cli::plan_verity(uri, a);
+    EXPECT_EQ(plan.root_hash_hex, m.root_hash);
+    EXPECT_EQ(plan.hash_offset, 0u);
+    EXPECT_TRUE(plan.kernel_checks_signature);
+    EXPECT_EQ(plan.signature, m.signature->signature);
+}
