@@ -11,11 +11,12 @@
 #   ddi.img                                    a DDI built with sfdisk and veritysetup: GPT with
 #                                              x86-64 root (ext4.img), root-verity and root-verity-sig
 #                                              (signed by trust.pem, with openssl smime)
+#   ddi-tampered.img                           ddi.img with tampered.img's flipped byte
 set -euo pipefail
 build=$(cd "${1:?usage: make-verity-images.sh BUILD_DIR}" && pwd)
 out=$build/vmtests/images
 lazyroot=$build/cli/lazyroot
-[[ -s $out/tampered.img && -s $out/signed.img.manifest.json && -s $out/ddi.img && -s $out/separate.img.verity &&
+[[ -s $out/tampered.img && -s $out/signed.img.manifest.json && -s $out/ddi-tampered.img && -s $out/separate.img.verity &&
     $out/verity.img -nt $lazyroot ]] && exit 0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -79,6 +80,11 @@ dd if="$tmp/root.part" of="$tmp/ddi.img" bs=512 seek=2048 conv=notrunc status=no
 dd if="$tmp/verity.part" of="$tmp/ddi.img" bs=512 seek=$((2048 + root_s)) conv=notrunc status=none
 dd if="$tmp/sig.part" of="$tmp/ddi.img" bs=512 seek=$((2048 + root_s + verity_s)) conv=notrunc status=none
 echo "$ddi_root" >"$tmp/ddi.img.roothash"
+# The same byte as in tampered.img, flipped inside the DDI's root partition.
+cp "$tmp/ddi.img" "$tmp/ddi-tampered.img"
+dd if="$tmp/tampered.img" bs=1 skip=$((blk * 4096 + 100)) count=1 status=none |
+    dd of="$tmp/ddi-tampered.img" bs=1 seek=$((2048 * 512 + blk * 4096 + 100)) conv=notrunc status=none
+cmp -s "$tmp/ddi.img" "$tmp/ddi-tampered.img" && { echo "tampering did not change the DDI" >&2; exit 1; }
 
-mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/tampered.* "$tmp"/separate.img* "$tmp"/ddi.img* \
+mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/tampered.* "$tmp"/separate.img* "$tmp"/ddi.img* "$tmp/ddi-tampered.img" \
     "$tmp/trust.pem" "$tmp/wrong-trust.pem" "$out/"

@@ -65,6 +65,23 @@ expect_attach_failure "does not match root hash" "$primary/separate.img" --verit
 #    its root-verity partition, the root partition as the device.
 attach_and_check ddi "$primary/ddi.img" --verity=ddi --trust "$images/trust.pem" --cache /tmp/ddi-cache.img
 echo "ddi: every file verified"
+# Fetch-time verification inside the root partition: the file with the
+# flipped byte is EIO, everything else reads, the log names the block.
+bad=$(cat "$images/tampered.file")
+blk=$(cat "$images/tampered.block")
+dev=$("$lazyroot" attach "$primary/ddi-tampered.img" --verity=ddi --trust "$images/trust.pem" --daemon \
+    2>/tmp/ddi-tamper.log)
+mount -o ro "$dev" /mnt/v
+if cat "/mnt/v/$bad" >/dev/null 2>/tmp/cat.err; then vm_die "the tampered file $bad read fine"; fi
+grep -q "Input/output error" /tmp/cat.err || vm_die "reading $bad: $(cat /tmp/cat.err)"
+grep -v " ./$bad\$" "$images/files.sha256" >/tmp/others.sha256
+check_files /mnt/v /tmp/others.sha256
+umount /mnt/v
+"$lazyroot" detach "$dev"
+nothing_left "after the tampered DDI"
+grep -q "block $blk from http://10.0.2.100:80/ddi-tampered.img failed verification" /tmp/ddi-tamper.log ||
+    vm_die "the log does not name the bad block: $(cat /tmp/ddi-tamper.log)"
+echo "tampered ddi: $bad is EIO, the rest verified"
 expect_attach_failure "untrusted signature" "$primary/ddi.img" --verity=ddi --trust "$images/wrong-trust.pem"
 expect_attach_failure "no GPT header" "$primary/verity.img" --verity=ddi --trust "$images/trust.pem"
 
