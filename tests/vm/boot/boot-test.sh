@@ -3,7 +3,7 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | local
+#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | errors | local
 # local boots the same image as a virtio disk (the baseline). Prints one
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
 # boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
@@ -53,7 +53,33 @@ boot() {
         "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %)"
 }
 
+# boot_fails NAME "KERNEL CMDLINE" REGEX: the boot must stop in the initrd with
+# lazyroot's one-line reason (REGEX) on the console, then the emergency action
+# (rd.emergency=poweroff) must power the machine off.
+boot_fails() {
+    local name=$1 append=$2 want=$3
+    local console=$work/$name.console rc=0
+    LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
+        "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
+        --append "$append rd.shell=0 rd.emergency=poweroff" --timeout 600 || rc=$?
+    [[ $rc -eq 0 ]] || { tail -40 "$console" >&2; fail "$name: qemu exited $rc (console: $console)"; }
+    local line
+    line=$(grep -a -E -m1 "$want" "$console" | tr -d '\r' || true)
+    [[ -n $line ]] || { tail -40 "$console" >&2; fail "$name: no console line matching: $want"; }
+    grep -a -q "Boot has failed" "$console" || fail "$name: did not go to the emergency target"
+    ! grep -a -q "LAZYROOT_BOOT_MARKER" "$console" || fail "$name: booted although it should not have"
+    echo "boot-test: $mode/$name: stopped in the initrd with: ${line#*]: }"
+}
+
 case $mode in
+errors)
+    boot_fails missing "rd.lazyroot=http://10.0.2.100/missing.img,insecure root=/dev/ublkb0 ro $net" \
+        "lazyroot: error: .*missing.img.*404"
+    boot_fails malformed "rd.lazyroot=http://10.0.2.100/root.img,no-such-option=1 root=/dev/ublkb0 ro $net" \
+        "lazyroot: rd.lazyroot=.*no-such-option"
+    boot_fails wrong_hash "rd.lazyroot=$url,verity=$(printf '%064d' 0) root=/dev/mapper/lazyroot ro $net" \
+        "lazyroot: error: .*does not match root hash"
+    ;;
 lazy)
     boot lazy "rd.lazyroot=$url,insecure root=/dev/ublkb0 ro $net"
     # The boot reads the check's 96 MiB file plus what systemd touches: far
