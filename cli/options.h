@@ -33,6 +33,7 @@ struct AttachOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
+    std::string hostnqn;           // nvme+tcp: empty means /etc/nvme/hostnqn or generated
 };
 
 struct DetachOptions {
