@@ -86,12 +86,20 @@ void IoQueue::dispatch() {
         return;
     }
     const unsigned limit = ctrl_.io_entries() - 1u;
+    const auto now = io::Clock::now();
     bool sent = false;
     while (!pending_.empty() && !free_cids_.empty() && in_flight_ < limit) {
         Piece* p = pending_.front();
         pending_.pop_front();
         if (p->read->error || p->nlb == 0) {
             piece_done(*p, p->read->error);
+            continue;
+        }
+        if (now >= p->read->deadline) {
+            log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
+                       cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
+                       static_cast<long long>(cfg_.io_timeout.count()));
+            piece_done(*p, -ETIMEDOUT);
             continue;
         }
         issue(*p);
