@@ -2,7 +2,8 @@
 # Guest half of bench/run-nvme-bench.sh: one nvmet-tcp target (kernel,
 # configfs, 127.0.0.1:4420) and the same fio jobs through the kernel's
 # nvme-tcp initiator (/dev/nvmeXnY) and through lazyroot's userspace
-# initiator (/dev/ublkbN), in one boot, so that only ratios are read.
+# initiator (/dev/ublkbN), in one boot, so that only ratios are read; and
+# ublk over the same file (no network) for what ublk itself costs.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/nvmet-lib.sh"
@@ -47,5 +48,10 @@ echo 1 >/sys/class/nvme/nvme0/delete_controller
 ublk=$("$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --daemon)
 echo "lazyroot: $ublk"
 jobs lazyroot "$ublk"
+"$lazyroot" detach "$ublk"
+
+# Context: ublk over the same file, no network, to show what ublk alone costs.
+ublk=$("$lazyroot" attach "file://$img" --queues 2 --daemon)
+jobs file "$ublk"
 "$lazyroot" detach "$ublk"
 cat results.txt

@@ -19,17 +19,17 @@ mkdir -p "$work"
     --env BENCH_RUNTIME=$runtime --env BENCH_SIZE_MB=$size \
     "$here/guest-nvme-compare.sh" "$work" >/dev/null
 
-[[ $(wc -l <"$work/results.txt") -eq 6 ]] || { echo "run-nvme-bench: expected 6 results, got:" >&2; cat "$work/results.txt" >&2; exit 1; }
+[[ $(wc -l <"$work/results.txt") -eq 9 ]] || { echo "run-nvme-bench: expected 9 results, got:" >&2; cat "$work/results.txt" >&2; exit 1; }
 awk '
     { split($1, p, "."); iops[p[1], p[2]] = $2; bw[p[1], p[2]] = $3; jobs[p[1]] = 1 }
     END {
-        printf "| job | kernel nvme-tcp | lazyroot (ublk) | ratio lazyroot/kernel |\n|---|---|---|---|\n"
+        printf "| job | kernel nvme-tcp | lazyroot (ublk) | ratio lazyroot/kernel | ublk over the file, no network |\n|---|---|---|---|---|\n"
         n = split("randread4k_qd1 randread4k_qd32 seqread1m_qd8", order, " ")
         for (i = 1; i <= n; i++) {
             j = order[i]
             if (j ~ /^rand/)
-                printf "| %s | %d IOPS | %d IOPS | %.2f |\n", j, iops[j, "kernel"], iops[j, "lazyroot"], iops[j, "lazyroot"] / iops[j, "kernel"]
+                printf "| %s | %d IOPS | %d IOPS | %.2f | %d IOPS |\n", j, iops[j, "kernel"], iops[j, "lazyroot"], iops[j, "lazyroot"] / iops[j, "kernel"], iops[j, "file"]
             else
-                printf "| %s | %.1f MB/s | %.1f MB/s | %.2f |\n", j, bw[j, "kernel"] * 1.024 / 1000, bw[j, "lazyroot"] * 1.024 / 1000, bw[j, "lazyroot"] / bw[j, "kernel"]
+                printf "| %s | %.1f MB/s | %.1f MB/s | %.2f | %.1f MB/s |\n", j, bw[j, "kernel"] * 1.024 / 1000, bw[j, "lazyroot"] * 1.024 / 1000, bw[j, "lazyroot"] / bw[j, "kernel"], bw[j, "file"] * 1.024 / 1000
         }
     }' "$work/results.txt" | tee "$work/report.md"

@@ -11,6 +11,10 @@
 
 namespace lazyroot::nvmetcp {
 
+namespace {
+constexpr uint32_t kDirectMin = 16 * 1024;
+}  // namespace
+
 Endpoint resolve(const std::string& host, uint16_t port) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -138,7 +142,16 @@ void Connection::receive() {
     const uint64_t gen = generation_;
     // Bounded so one busy connection can't starve the queue's other work.
     for (int round = 0; round < 16; ++round) {
-        ssize_t n = ::recv(fd_.get(), in_.data(), in_.size(), MSG_DONTWAIT);
+        // A large payload goes straight to its destination: one copy fewer.
+        uint8_t* buf = in_.data();
+        size_t room = in_.size();
+        if (const uint32_t left = parser_.c2h_remaining(); left >= kDirectMin) {
+            if (uint8_t* dst = listener_.data_destination(*this, cur_data_, parser_.c2h_at(), left)) {
+                buf = dst;
+                room = left;
+            }
+        }
+        ssize_t n = ::recv(fd_.get(), buf, room, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -146,12 +159,12 @@ void Connection::receive() {
         }
         if (n == 0) return report_failure("connection closed by " + peer_);
         feed_gen_ = gen;
-        if (!parser_.feed({in_.data(), static_cast<size_t>(n)}, *this)) {
+        if (!parser_.feed({buf, static_cast<size_t>(n)}, *this)) {
             if (gen != generation_) return;
             return fail("protocol error from " + peer_ + ": " + parser_.error().why, parser_.error().fes);
         }
         if (gen != generation_ || state_ == State::Failed) return;
-        if (static_cast<size_t>(n) < in_.size()) return;
+        if (static_cast<size_t>(n) < room) return;
     }
 }
 

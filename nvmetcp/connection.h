@@ -42,6 +42,12 @@ public:
         virtual void on_data(Connection& c, const DataHeader& h, uint32_t at,
                              std::span<const uint8_t> bytes) = 0;
         virtual void on_data_end(Connection& c, const DataHeader& h) = 0;
+        // Where C2HData bytes [at, at + n) of `h` go, so that they can be
+        // received there directly (on_data then sees that same memory); null
+        // when they must be copied.
+        virtual uint8_t* data_destination(Connection&, const DataHeader&, uint32_t /*at*/, uint32_t /*n*/) {
+            return nullptr;
+        }
 
     protected:
         ~Listener() = default;

@@ -205,6 +205,11 @@ void Controller::on_data(Connection& c, const DataHeader& h, uint32_t at, std::s
     s.received += static_cast<uint32_t>(bytes.size());
 }
 
+uint8_t* Controller::data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) {
+    if (&c != &io_ || phase_ != Phase::Live) return nullptr;
+    return owner_.io_data_destination(h, at, n);
+}
+
 void Controller::on_data_end(Connection& c, const DataHeader& h) {
     if (&c == &io_) return owner_.on_io_data_end(h);
     if (!h.success) return;

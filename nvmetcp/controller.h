@@ -44,6 +44,9 @@ public:
         virtual void on_io_response(const Cqe& cqe) = 0;
         virtual void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) = 0;
         virtual void on_io_data_end(const DataHeader& h) = 0;
+        virtual uint8_t* io_data_destination(const DataHeader&, uint32_t /*at*/, uint32_t /*n*/) {
+            return nullptr;
+        }
 
     protected:
         ~Owner() = default;
@@ -98,6 +101,7 @@ private:
     void on_response(Connection& c, const Cqe& cqe) override;
     void on_data(Connection& c, const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
     void on_data_end(Connection& c, const DataHeader& h) override;
+    uint8_t* data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) override;
 
     io::EventLoop& loop_;
     ControllerConfig cfg_;

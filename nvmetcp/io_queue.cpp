@@ -174,8 +174,19 @@ void IoQueue::on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8
                                    ") does not continue command " + std::to_string(h.cccid) + " (" +
                                    std::to_string(p->received) + " of " + std::to_string(p->dst.size()) + " bytes)",
                                TermFes::DataOutOfRange);
-    std::memcpy(p->dst.data() + off, bytes.data(), bytes.size());
+    auto* to = reinterpret_cast<uint8_t*>(p->dst.data()) + off;
+    if (to != bytes.data()) std::memcpy(to, bytes.data(), bytes.size());  // else received in place
     p->received += static_cast<uint32_t>(bytes.size());
+}
+
+uint8_t* IoQueue::io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) {
+    if (h.cccid >= slots_.size() || !slots_[h.cccid]) return nullptr;
+    Piece* p = slots_[h.cccid];
+    const uint64_t off = uint64_t{h.offset} + at;
+    // Only where on_io_data would accept the bytes; anything else takes the
+    // checked path and fails there.
+    if (off != p->received || off + n > p->dst.size()) return nullptr;
+    return reinterpret_cast<uint8_t*>(p->dst.data()) + off;
 }
 
 void IoQueue::on_io_data_end(const DataHeader& h) {

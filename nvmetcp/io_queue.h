@@ -80,6 +80,7 @@ private:
     void on_io_response(const Cqe& cqe) override;
     void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
     void on_io_data_end(const DataHeader& h) override;
+    uint8_t* io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) override;
 
     io::EventLoop& loop_;
     IoQueueConfig cfg_;

@@ -148,6 +148,13 @@ public:
     bool feed(std::span<const uint8_t> bytes, PduSink& sink);
 
     State state() const { return state_; }
+    // Inside a C2HData payload: the bytes still to come, and where the next
+    // one belongs within the PDU's data (0 when elsewhere). Lets the caller
+    // receive a large payload straight into its destination.
+    uint32_t c2h_remaining() const {
+        return state_ == State::AwaitPayload && type_ == PduType::C2HData ? data_len_ - data_have_ : 0;
+    }
+    uint32_t c2h_at() const { return data_have_; }
     const ParseError& error() const { return error_; }
     // The header bytes of the PDU being parsed (for a termination request).
     std::span<const uint8_t> current_header() const { return {hdr_.data(), hdr_have_}; }
