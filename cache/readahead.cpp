@@ -13,6 +13,8 @@ struct ReadaheadReader::Chunk final : io::ReadCallback {
     std::unique_ptr<std::byte[]> data;
     bool ready = false;
     bool orphaned = false;  // dropped while in flight: free it when it lands
+    bool consumed = false;  // its last byte was read: the stream has moved past it
+    uint64_t last_use = 0;
     std::vector<Waiter*> waiters;  // waiting for this chunk to land
     unsigned pins = 0;             // waiters that will copy from it: keep it
 
@@ -57,25 +59,33 @@ bool ReadaheadReader::covered(uint64_t offset, size_t len) const {
     return true;
 }
 
+ReadaheadReader::Stream& ReadaheadReader::stream_for(uint64_t offset) {
+    Stream* lru = &streams_[0];
+    for (Stream& s : streams_) {
+        if (s.next == offset) {
+            ++s.streak;
+            return s;
+        }
+        if (s.last_use < lru->last_use) lru = &s;
+    }
+    // A new stream replaces the least recently used one. Chunks fetched for
+    // the old one stay until consumed or evicted: the stream may come back.
+    *lru = Stream{};
+    return *lru;
+}
+
 void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     if (dst.empty()) return inner_->read(offset, dst, cb);
-    if (offset == next_expected_) {
-        ++streak_;
-    } else {
-        // The stream broke: what was fetched ahead of it is unlikely to be read.
-        streak_ = 0;
-        window_ = 0;
-        drop_idle_chunks();
-    }
-    next_expected_ = offset + dst.size();
-    release_consumed(offset);
+    Stream& s = stream_for(offset);
+    s.next = offset + dst.size();
+    s.last_use = ++tick_;
 
     if (covered(offset, dst.size()))
         wait_for_chunks(offset, dst, cb);
     else
         inner_->read(offset, dst, cb);
 
-    if (streak_ >= opts_.trigger) prefetch_ahead();
+    if (s.streak >= opts_.trigger) prefetch_ahead(s);
 }
 
 void ReadaheadReader::wait_for_chunks(uint64_t offset, std::span<std::byte> dst,
@@ -94,6 +104,7 @@ void ReadaheadReader::wait_for_chunks(uint64_t offset, std::span<std::byte> dst,
     for (uint64_t i = first; i <= last; ++i) {
         Chunk& c = *chunks_.at(i);
         ++c.pins;
+        c.last_use = tick_;
         w.pinned.push_back(&c);
         if (!c.ready) {
             ++w.pending;
@@ -133,31 +144,64 @@ void ReadaheadReader::waiter_progress(Waiter& w, bool chunk_failed) {
         const uint64_t to = std::min(end, c->offset + c->len);
         std::memcpy(w.dst.data() + (from - w.offset), c->data.get() + (from - c->offset), to - from);
         --c->pins;
+        if (to == c->offset + c->len) c->consumed = true;
+    }
+    for (Chunk* c : w.pinned) {
+        if (!c->consumed || c->pins > 0) continue;
+        if (auto it = chunks_.find(c->index); it != chunks_.end() && it->second.get() == c) free_chunk(it);
     }
     free_waiters_.push_back(&w);
     cb->on_read_done(0);
 }
 
-void ReadaheadReader::prefetch_ahead() {
-    window_ = std::min<uint64_t>(opts_.max_window_bytes,
-                                 window_ ? window_ * 2 : 2ull * opts_.chunk_bytes);
-    const uint64_t from = next_expected_ / opts_.chunk_bytes;
-    const uint64_t until = std::min(size_, next_expected_ + window_);
+void ReadaheadReader::prefetch_ahead(Stream& s) {
+    s.window = std::min<uint64_t>(opts_.max_window_bytes,
+                                  s.window ? s.window * 2 : opts_.chunk_bytes);
+    const uint64_t from = s.next / opts_.chunk_bytes;
+    const uint64_t until = std::min(size_, s.next + s.window);
     const size_t max_buffers = opts_.max_window_bytes / opts_.chunk_bytes;
     for (uint64_t i = from; i * opts_.chunk_bytes < until; ++i) {
         if (chunks_.count(i)) continue;
-        if (buffers_out_ >= max_buffers) break;
+        if (buffers_out_ >= max_buffers && !evict_one_idle()) break;
         auto c = std::make_unique<Chunk>();
         c->owner = this;
         c->index = i;
         c->offset = i * opts_.chunk_bytes;
         c->len = static_cast<size_t>(std::min<uint64_t>(opts_.chunk_bytes, size_ - c->offset));
         c->data = take_buffer();
+        c->last_use = tick_;
         Chunk& ref = *c;
         chunks_.emplace(i, std::move(c));
         prefetched_bytes_ += ref.len;
         inner_->read(ref.offset, {ref.data.get(), ref.len}, ref);
     }
+}
+
+// Frees the least recently used landed, unpinned chunk that no stream is
+// about to read; false when there is none (the budget is in flight or ahead
+// of live streams: evicting those would only fetch them again).
+bool ReadaheadReader::evict_one_idle() {
+    auto ahead_of_a_stream = [&](const Chunk& c) {
+        for (const Stream& s : streams_)
+            if (s.next != UINT64_MAX && c.offset + c.len > s.next && c.offset < s.next + s.window)
+                return true;
+        return false;
+    };
+    auto victim = chunks_.end();
+    for (auto it = chunks_.begin(); it != chunks_.end(); ++it) {
+        const Chunk& c = *it->second;
+        if (!c.ready || c.pins > 0 || ahead_of_a_stream(c)) continue;
+        if (victim == chunks_.end() || c.last_use < victim->second->last_use) victim = it;
+    }
+    if (victim == chunks_.end()) return false;
+    free_chunk(victim);
+    return true;
+}
+
+void ReadaheadReader::free_chunk(std::map<uint64_t, std::unique_ptr<Chunk>>::iterator it) {
+    free_buffers_.push_back(std::move(it->second->data));
+    --buffers_out_;
+    chunks_.erase(it);
 }
 
 std::unique_ptr<std::byte[]> ReadaheadReader::take_buffer() {
@@ -184,20 +228,6 @@ void ReadaheadReader::chunk_done(Chunk& c, int result) {
         else delete &c;  // orphaned: no longer in the map, owned here
     }
     for (Waiter* w : waiters) waiter_progress(*w, !ok);
-}
-
-void ReadaheadReader::release_consumed(uint64_t below) {
-    for (auto it = chunks_.begin(); it != chunks_.end();) {
-        Chunk& c = *it->second;
-        if (c.offset + c.len > below) break;
-        if (c.ready && c.pins == 0) {
-            free_buffers_.push_back(std::move(c.data));
-            --buffers_out_;
-            it = chunks_.erase(it);
-        } else {
-            ++it;
-        }
-    }
 }
 
 void ReadaheadReader::drop_idle_chunks() {

@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -13,7 +14,9 @@ namespace lazyroot::cache {
 struct ReadaheadOptions {
     uint32_t chunk_bytes = 1u << 20;    // one prefetch request
     uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of the reader, per queue
-    unsigned trigger = 2;               // sequential reads in a row before prefetching
+    // Sequential reads in a row before prefetching: a boot reads many short
+    // files in two or three requests each; prefetching those is waste.
+    unsigned trigger = 4;
 };
 
 // Wraps a (network) source: when a queue reads sequentially, fetch ahead of it
@@ -46,8 +49,7 @@ public:
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
     void prefer_another_source() override {
         drop_idle_chunks();  // they came from the source being abandoned
-        streak_ = 0;
-        window_ = 0;
+        streams_ = {};
         inner_->prefer_another_source();
     }
     std::string current_source() const override { return inner_->current_source(); }
@@ -58,13 +60,23 @@ public:
 private:
     struct Chunk;
     struct Waiter;
+    // One sequential reader. Several interleave on a queue during a boot
+    // (a file read while services start), so each is followed on its own.
+    struct Stream {
+        uint64_t next = UINT64_MAX;
+        unsigned streak = 0;
+        uint64_t window = 0;
+        uint64_t last_use = 0;
+    };
 
     bool covered(uint64_t offset, size_t len) const;
     void wait_for_chunks(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb);
-    void prefetch_ahead();
+    Stream& stream_for(uint64_t offset);
+    void prefetch_ahead(Stream& s);
+    bool evict_one_idle();
+    void free_chunk(std::map<uint64_t, std::unique_ptr<Chunk>>::iterator it);
     void chunk_done(Chunk& c, int result);
     void waiter_progress(Waiter& w, bool chunk_failed);
-    void release_consumed(uint64_t below);
     void drop_idle_chunks();
     std::unique_ptr<std::byte[]> take_buffer();
     void flush_deferred();
@@ -79,9 +91,8 @@ private:
     std::vector<Waiter*> free_waiters_;
     std::vector<Waiter*> deferred_;  // satisfied at once; completed from the loop
     io::Timer deferred_timer_;
-    uint64_t next_expected_ = UINT64_MAX;
-    unsigned streak_ = 0;
-    uint64_t window_ = 0;
+    std::array<Stream, 4> streams_{};
+    uint64_t tick_ = 0;
     uint64_t prefetched_bytes_ = 0;
 };
 

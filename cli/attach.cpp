@@ -20,6 +20,7 @@
 #include "cli/verity_plan.h"
 #include "verity/activate.h"
 #include "cli/state_file.h"
+#include "cli/root_daemon.h"
 #include "io/log.h"
 #include "io/unique_fd.h"
 #include "ublk/control.h"
@@ -156,6 +157,7 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     publish();
     log::debug("serving %s on %s", stack.top().describe().c_str(), ready_path.c_str());
     report.ready(ready_path);
+    notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
     if (o.mode == "hydrate") stack.start_hydration(o.connections, o.hydrate_rate);
     bool hydration_reported = false;
 

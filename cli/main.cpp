@@ -1,17 +1,47 @@
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/root_daemon.h"
+#include "initrd/generator.h"
 #include "io/log.h"
 #include "verity/prepare.h"
 
+namespace {
+
+bool invoked_as(const char* argv0, const char* name) {
+    const char* slash = std::strrchr(argv0, '/');
+    return std::strcmp(slash ? slash + 1 : argv0, name) == 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace lazyroot;
+    // The systemd generator is this binary under another name (see initrd/dracut).
+    if (argc > 0 && invoked_as(argv[0], "lazyroot-generator")) return initrd::run_generator(argc, argv);
     try {
-        cli::Command cmd = cli::parse_command_line(argc, argv);
+        if (argc == 2 && std::strcmp(argv[1], "cmdline") == 0) return initrd::run_cmdline_check();
+        // `attach-cmdline`: attach what rd.lazyroot= on the kernel command line asks for.
+        std::vector<std::string> from_kernel;
+        std::vector<char*> args(argv, argv + argc);
+        if (argc == 2 && std::strcmp(argv[1], "attach-cmdline") == 0) {
+            from_kernel = initrd::kernel_attach_arguments();
+            args.resize(1);
+            for (auto& a : from_kernel) args.push_back(a.data());
+            std::string line = "lazyroot";
+            for (const auto& a : from_kernel) line += " " + a;
+            log::info("rd.lazyroot=: %s", line.c_str());
+        }
+        cli::Command cmd = cli::parse_command_line(static_cast<int>(args.size()), args.data());
+        if (std::holds_alternative<cli::AttachOptions>(cmd) && cli::in_initrd())
+            cli::become_root_storage_daemon(argv[0]);
         return std::visit(
             [](auto& c) -> int {
                 using T = std::decay_t<decltype(c)>;

@@ -1,5 +1,7 @@
 #include "cli/source_stack.h"
 
+#include "cli/root_daemon.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -86,8 +88,11 @@ void SourceStack::download_all(unsigned parallel) {
         const double mibps = static_cast<double>(filler_->filled_bytes()) / (1 << 20) / secs;
         const double left_mib = (1.0 - present) * static_cast<double>(total) / (1 << 20);
         const double eta = mibps > 0 ? left_mib / mibps : 0;
-        std::fprintf(stderr, "%slazyroot: fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s%s",
-                     tty ? "\r" : "", mibps, present * 100, eta, tty ? "" : "\n");
+        char line[160];
+        std::snprintf(line, sizeof line, "fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s",
+                      mibps, present * 100, eta);
+        std::fprintf(stderr, "%slazyroot: %s%s", tty ? "\r" : "", line, tty ? "" : "\n");
+        notify_status(line);
     }
     filler_->wait();
     if (tty) std::fputc('\n', stderr);

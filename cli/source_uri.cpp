@@ -1,5 +1,7 @@
 #include "cli/source_uri.h"
 
+#include "cli/root_daemon.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -91,6 +93,9 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             h.ca_file = o.ca_file;
             h.cert_file = o.cert_file;
             h.key_file = o.key_file;
+            // In the initrd the root will be the device served: read TLS files
+            // and resolve names now, never after switch_root.
+            h.pin_at_attach = in_initrd();
             auto src = http::HttpSource::open(h);
             src->set_connections_per_queue((o.connections + queues - 1) / queues);
             if (o.readahead_mib == 0) return src;

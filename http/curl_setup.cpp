@@ -1,5 +1,7 @@
 #include "http/curl_setup.h"
 
+#include "http/pinned_resources.h"
+
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
@@ -36,6 +38,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     if (!o.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, o.ca_file.c_str());
     if (!o.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, o.cert_file.c_str());
     if (!o.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, o.key_file.c_str());
+    apply_pinned_resources(e, o);
 }
 
 }  // namespace lazyroot::http

@@ -15,6 +15,11 @@ struct HttpOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
+    // Read the TLS files and resolve every host once, at attach, and never
+    // again: a daemon serving the root must not open files (or resolver
+    // configuration) from the device it serves after switch_root. Set in the
+    // initrd.
+    bool pin_at_attach = false;
 };
 
 }  // namespace lazyroot::http

@@ -1,5 +1,7 @@
 #include "http/http_source.h"
 
+#include "http/pinned_resources.h"
+
 #include <stdexcept>
 
 #include "http/probe.h"
@@ -21,6 +23,7 @@ ImageIdentity ImageUrl::learn(const ImageIdentity& seen) {
 
 std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
     if (opts.urls.empty()) throw std::runtime_error("no URL given");
+    pin_resources(opts);
     std::unique_ptr<HttpSource> src(new HttpSource(opts));
     std::string first_error;
     std::optional<uint64_t> size;

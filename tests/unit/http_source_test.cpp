@@ -237,3 +237,42 @@ TEST_F(HttpSourceTest, AdjacentReadsAreCoalescedIntoOneRequest) {
     EXPECT_EQ(ranges, (std::vector<std::string>{"bytes=1048576-1310719", "bytes=1310720-1572863",
                                                 "bytes=5242880-5246975"}));
 }
+
+// In the initrd the TLS files live on the root being served: pinned at attach,
+// they are never read again. New connections after the CA file is gone work
+// only because of that (and fail without it: the test can tell).
+TEST_F(HttpSourceTest, PinnedTlsMaterialOutlivesTheFiles) {
+    for (bool pin : {true, false}) {
+        fixtures::TestCa ca;
+        fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
+                                     .cert = ca.server_cert(), .key = ca.server_key(),
+                                     .require_client_cert = true, .client_ca = ca.ca_cert()});
+        nginx.start();
+        fixtures::TempDir tls("lazyroot-tls");
+        std::filesystem::copy_file(ca.ca_cert(), tls.path() / "ca.pem");
+        std::filesystem::copy_file(ca.client_cert(), tls.path() / "client.pem");
+        std::filesystem::copy_file(ca.client_key(), tls.path() / "client.key");
+        auto opts = options(nginx.url("img.raw"));
+        opts.ca_file = tls.path() / "ca.pem";
+        opts.cert_file = tls.path() / "client.pem";
+        opts.key_file = tls.path() / "client.key";
+        opts.pin_at_attach = pin;
+        opts.io_timeout = std::chrono::seconds(2);
+        auto src = http::HttpSource::open(opts);
+        std::filesystem::remove_all(tls.path());
+        src->set_connections_per_queue(2);
+        io::EventLoop loop;
+        ASSERT_EQ(loop.init(64), 0);
+        auto reader = src->open_queue(loop, 8);
+        auto ops = random_reads(4, kImageSize, 11);
+        run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            if (pin) {
+                ASSERT_EQ(op.result, 0);
+                ASSERT_TRUE(matches(op, image_));
+            } else {
+                EXPECT_EQ(op.result, -EIO);
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+#include "initrd/generator.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+#include "initrd/boot_origin.h"
+
+namespace lazyroot::initrd {
+namespace {
+
+// Modules first, network up, then the device before the root can mount.
+// IgnoreOnIsolate keeps the service through initrd-switch-root.target's
+// isolate, and no Conflicts=shutdown.target keeps it through shutdown: it
+// serves the root until systemd-shutdown remounts it read-only and halts.
+// The daemon marks itself argv[0][0]='@' so the killing sprees pass it by.
+constexpr const char* kServiceHead = R"([Unit]
+Description=lazyroot: the root image from %s
+Documentation=https://github.com/lazyroot/lazyroot#kernel-command-line
+DefaultDependencies=no
+Wants=network-online.target
+After=network-online.target systemd-modules-load.service
+Before=initrd-root-device.target
+ConditionPathExists=/etc/initrd-release
+IgnoreOnIsolate=yes
+SurviveFinalKillSignal=yes
+OnFailure=emergency.target
+OnFailureJobMode=replace-irreversibly
+
+[Service]
+Type=notify
+NotifyAccess=main
+TimeoutStartSec=infinity
+StandardOutput=journal+console
+StandardError=journal+console
+)";
+
+std::string format_head(std::string_view source) {
+    // Description= expands specifiers too.
+    std::string s;
+    for (char c : source) {
+        if (c == '%') s += '%';
+        s += c;
+    }
+    std::string out(std::strlen(kServiceHead) + s.size(), '\0');
+    int n = std::snprintf(out.data(), out.size() + 1, kServiceHead, s.c_str());
+    out.resize(static_cast<size_t>(n));
+    return out;
+}
+
+GeneratedFile wanted_by(std::string_view target) {
+    return {std::string(target) + ".wants/" + kServiceName, "", std::string("../") + kServiceName};
+}
+
+}  // namespace
+
+std::string device_unit_name(std::string_view dev_path) {
+    while (dev_path.size() > 1 && dev_path.front() == '/') dev_path.remove_prefix(1);
+    while (dev_path.size() > 1 && dev_path.back() == '/') dev_path.remove_suffix(1);
+    std::string out;
+    for (size_t i = 0; i < dev_path.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(dev_path[i]);
+        if (c == '/') {
+            out += '-';
+        } else if (std::isalnum(c) || c == '_' || c == ':' || (c == '.' && i != 0)) {
+            out += static_cast<char>(c);
+        } else {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    return out + ".device";
+}
+
+std::vector<std::string> attach_arguments(const RootSpec& spec, const std::string& boot_url) {
+    std::string source = spec.source;
+    if (spec.bootorigin) {
+        if (boot_url.empty())
+            throw CmdlineError("rd.lazyroot=: bootorigin is set but the firmware gave no boot URL (StubDeviceURL)");
+        auto resolved = resolve_boot_origin(boot_url, spec.source);
+        if (!resolved) throw CmdlineError("rd.lazyroot=: cannot resolve " + spec.source + " against " + boot_url);
+        source = *resolved;
+    }
+    std::vector<std::string> args{"attach", source};
+    args.insert(args.end(), spec.args.begin(), spec.args.end());
+    return args;
+}
+
+std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
+                                        std::string_view binary) {
+    std::string unit = format_head(spec.source);
+    // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
+    unit += "ExecStart=@" + std::string(binary) + " @lazyroot attach-cmdline\n";
+
+    std::vector<GeneratedFile> files{{kServiceName, unit, ""}, wanted_by("initrd-root-device.target")};
+    // The root device appears only once the daemon is serving (after the whole
+    // download in full mode): wait for it as long as the service is starting.
+    if (root.rfind("/dev/", 0) == 0) {
+        files.push_back({device_unit_name(root) + ".d/50-lazyroot.conf",
+                         "[Unit]\nJobRunningTimeoutSec=infinity\n", ""});
+    }
+    return files;
+}
+
+std::vector<GeneratedFile> render_error_units(std::string_view binary) {
+    std::string unit = format_head("the kernel command line (malformed rd.lazyroot=)");
+    unit += "Type=oneshot\nExecStart=" + std::string(binary) + " cmdline\n";
+    return {{kServiceName, unit, ""}, wanted_by("initrd-root-device.target")};
+}
+
+namespace {
+
+std::string read_text(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string boot_url_from_efivarfs() {
+    std::string raw = read_text(kStubDeviceUrlPath);
+    if (raw.empty()) return {};
+    auto url = decode_stub_device_url(
+        std::span(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()));
+    return url.value_or("");
+}
+
+int write_file(const std::string& dir, const GeneratedFile& f) {
+    const std::string path = dir + "/" + f.path;
+    const std::string parent = path.substr(0, path.rfind('/'));
+    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return -errno;
+    if (!f.link_to.empty()) {
+        ::unlink(path.c_str());
+        return ::symlink(f.link_to.c_str(), path.c_str()) == 0 ? 0 : -errno;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << "# Written by lazyroot-generator from rd.lazyroot= on the kernel command line.\n"
+        << f.contents;
+    out.close();
+    return out ? 0 : -EIO;
+}
+
+constexpr const char* kPersistentUnitDir = "/run/systemd/system";
+
+std::optional<std::string> root_parameter(std::string_view cmdline) {
+    std::optional<std::string> root;
+    for (const auto& p : split_kernel_cmdline(cmdline))
+        if (p.rfind("root=", 0) == 0) root = p.substr(5);
+    return root;
+}
+
+}  // namespace
+
+int run_generator(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "lazyroot-generator: usage: lazyroot-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
+        return 1;
+    }
+    // Only in the initrd: after switch_root the daemon is already running.
+    if (::access("/etc/initrd-release", F_OK) != 0) return 0;
+    const std::string cmdline = read_text("/proc/cmdline");
+    const char* binary = "/usr/bin/lazyroot";
+    std::vector<GeneratedFile> files;
+    try {
+        auto spec = parse_root_spec(cmdline);
+        if (!spec) return 0;
+        files = render_units(*spec, root_parameter(cmdline).value_or(""), binary);
+    } catch (const CmdlineError&) {
+        files = render_error_units(binary);
+    }
+    for (const auto& f : files) {
+        // The real root's systemd re-runs generators (without this one) and
+        // would find the running service without a unit file, so without
+        // IgnoreOnIsolate= its isolate would stop the root's daemon. A copy
+        // in /run/systemd/system (carried across switch_root) keeps it known.
+        std::vector<std::string> dirs{argv[1]};
+        if (f.path == kServiceName) dirs.push_back(kPersistentUnitDir);
+        for (const auto& dir : dirs) {
+            if (int r = write_file(dir, f); r < 0) {
+                std::fprintf(stderr, "lazyroot-generator: cannot write %s/%s: %s\n", dir.c_str(),
+                             f.path.c_str(), std::strerror(-r));
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+std::vector<std::string> kernel_attach_arguments() {
+    auto spec = parse_root_spec(read_text("/proc/cmdline"));
+    if (!spec) throw CmdlineError("no rd.lazyroot= on the kernel command line");
+    return attach_arguments(*spec, spec->bootorigin ? boot_url_from_efivarfs() : "");
+}
+
+int run_cmdline_check() {
+    try {
+        std::string line = "lazyroot";
+        for (const auto& a : kernel_attach_arguments()) line += " " + a;
+        std::printf("%s\n", line.c_str());
+        return 0;
+    } catch (const CmdlineError& e) {
+        std::fprintf(stderr, "lazyroot: %s\n", e.what());
+        return 1;
+    }
+}
+
+}  // namespace lazyroot::initrd

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Boots the lazyroot initrd under qemu (KVM when usable, else TCG) with the
+# kernel command line given, until the guest powers off.
+#   boot-qemu.sh --initrd IMG --append "CMDLINE" --console LOG [--disk RAW]...
+#                [--mem MiB] [--timeout S] [--delay-ms N] --fwd GUESTPORT:HOSTPORT...
+# --delay-ms adds N ms each way to every forwarded connection (host side: the
+# guest's own netem cannot run before the initrd's network is up).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+vmdir=$(cd "$here/.." && pwd)
+cache=${LAZYROOT_VM_CACHE:-$(cd "$here/../../.." && pwd)/build/vm}
+initrd='' append='' console='' mem=2048 timeout_s=600 delay_ms=0
+disks=() fwds=()
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --initrd) initrd=$2; shift 2 ;;
+    --append) append=$2; shift 2 ;;
+    --console) console=$2; shift 2 ;;
+    --disk) disks+=("$2"); shift 2 ;;
+    --mem) mem=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    --delay-ms) delay_ms=$2; shift 2 ;;
+    --fwd) fwds+=("$2"); shift 2 ;;
+    *) echo "boot-qemu: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[[ -n $initrd && -n $console ]] || { echo "boot-qemu: --initrd and --console are required" >&2; exit 2; }
+
+netdev="user,id=n0,restrict=on"
+for f in "${fwds[@]}"; do
+    [[ $f =~ ^([0-9]+):([0-9]+)$ ]] || { echo "boot-qemu: bad --fwd $f" >&2; exit 2; }
+    if ((delay_ms > 0)); then
+        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:python3 $here/delay-proxy.py $delay_ms 127.0.0.1 ${BASH_REMATCH[2]}"
+    else
+        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat - TCP:127.0.0.1:${BASH_REMATCH[2]}"
+    fi
+done
+drives=()
+for d in "${disks[@]}"; do drives+=(-drive "file=$d,if=virtio,format=raw,cache=unsafe"); done
+
+# KVM only when it can run this stock kernel: some hosts' /dev/kvm (kvm_pvm)
+# fails in the decompressor. The probe boots the kernel to its "no root" panic.
+kvm_works() {
+    [[ -w /dev/kvm && -z ${LAZYROOT_BOOT_NO_KVM:-} ]] || return 1
+    local verdict=$cache/boot-kvm-probe
+    if [[ ! -s $verdict ]]; then
+        local log
+        log=$(timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nographic -no-reboot \
+            -kernel "$cache/kernel/vmlinuz" -append "console=ttyS0 panic=-1" </dev/null 2>&1 || true)
+        if grep -q "Kernel panic" <<<"$log"; then echo yes >"$verdict"; else echo no >"$verdict"; fi
+    fi
+    [[ $(cat "$verdict") == yes ]]
+}
+accel=(-accel tcg,thread=multi -cpu max)
+accel_name=TCG
+if kvm_works; then
+    accel=(-accel kvm -cpu host)
+    accel_name=KVM
+fi
+echo "boot-qemu: $accel_name" >&2
+
+start=$(date +%s.%N)
+set +e
+timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 \
+    -nographic -no-reboot \
+    -kernel "$cache/kernel/vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 $append" \
+    -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
+    "${drives[@]}" </dev/null >"$console" 2>&1
+rc=$?
+set -e
+end=$(date +%s.%N)
+echo "boot-qemu: qemu exited $rc after $(python3 -c "print(f'{$end-$start:.1f}')") s" >&2
+exit $rc

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Builds the lazyroot initrd the way a user would: `dracut --add lazyroot`, run
+# inside the Debian root the tests boot (so the initrd matches that OS), for
+# the guest's 6.12 kernel.
+#   make-initrd.sh ROOTFS KERNEL_DIR LAZYROOT_BINARY OUT.img
+set -euo pipefail
+rootfs=$1 kdir=$2 binary=$3 out=$4
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+kver=$(cat "$kdir/kver")
+
+# What `make install` would put in place: the binary and the dracut module.
+install -m 0755 "$binary" "$rootfs/usr/bin/lazyroot"
+rm -rf "$rootfs/usr/lib/dracut/modules.d/90lazyroot"
+cp -r "$repo/initrd/dracut/90lazyroot" "$rootfs/usr/lib/dracut/modules.d/"
+if [[ ! -e $rootfs/lib/modules/$kver/modules.dep ]]; then
+    mkdir -p "$rootfs/lib/modules"
+    cp -a "$kdir/root/lib/modules/$kver" "$rootfs/lib/modules/"
+fi
+
+# Only the drivers a virtio guest needs (--drivers is exclusive): a small
+# initrd unpacks fast under TCG. No microcode, no host probing.
+chroot "$rootfs" dracut --force --no-hostonly --no-early-microcode --kver "$kver" \
+    --add lazyroot --omit "plymouth resume crypt lvm mdraid multipath nvmf iscsi nbd nfs" \
+    --drivers "virtio_pci virtio_net virtio_blk ext4 ublk_drv dm_verity af_packet" \
+    /tmp/lazyroot-initrd.img >"$out.log" 2>&1 || { tail -30 "$out.log"; exit 1; }
+mv "$rootfs/tmp/lazyroot-initrd.img" "$out"
