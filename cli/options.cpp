@@ -76,6 +76,10 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
     a->add_option("--hostnqn", attach.hostnqn,
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
+    a->add_option("--nvme-transport", attach.nvme_transport,
+                  "nvme+tcp: user (lazyroot's initiator) or kernel (the kernel's nvme-tcp, through libnvme)")
+        ->check(CLI::IsMember({"user", "kernel"}))
+        ->capture_default_str();
 
     DetachOptions detach;
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");

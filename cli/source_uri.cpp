@@ -10,6 +10,7 @@
 #include "http/http_source.h"
 #include "io/file_source.h"
 #include "nvmetcp/host_identity.h"
+#include "nvmetcp/kernel_source.h"
 #include "nvmetcp/nvme_source.h"
 #include "nvmetcp/target_uri.h"
 
@@ -50,6 +51,8 @@ SourceUri parse_source_uri(const std::string& text) {
 
 void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     const bool http = uri.kind == SourceUri::Kind::Http;
+    if (o.nvme_transport != "user" && uri.kind != SourceUri::Kind::NvmeTcp)
+        throw UsageError("--nvme-transport needs an nvme+tcp:// SOURCE");
     if (!o.hostnqn.empty()) {
         if (uri.kind != SourceUri::Kind::NvmeTcp) throw UsageError("--hostnqn needs an nvme+tcp:// SOURCE");
         try {
@@ -109,7 +112,9 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             n.uri = uri.text;
             n.hostnqn = o.hostnqn;
             n.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
-            std::unique_ptr<io::Source> src = nvmetcp::NvmeTcpSource::open(n);
+            std::unique_ptr<io::Source> src = o.nvme_transport == "kernel"
+                                                  ? nvmetcp::open_kernel_source(n, queues)
+                                                  : nvmetcp::NvmeTcpSource::open(n);
             if (o.readahead_mib == 0) return src;
             cache::ReadaheadOptions ra;
             ra.max_window_bytes = o.readahead_mib << 20;

@@ -1,0 +1,19 @@
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "io/source.h"
+
+namespace lazyroot::nvmetcp {
+
+struct NvmeTcpOptions;
+
+// --nvme-transport=kernel: the kernel's nvme-tcp initiator connects (through
+// libnvme's nvmf_add_ctrl), and the namespace's block device is read like a
+// file. For initrds that carry nvme-tcp anyway, and as a benchmark baseline.
+// The controller is disconnected when the source goes away.
+// Throws std::runtime_error (one line).
+std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsigned queues);
+
+}  // namespace lazyroot::nvmetcp
