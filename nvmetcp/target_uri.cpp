@@ -77,14 +77,15 @@ TargetUri parse_target_uri(const std::string& text) {
             if (!to_uint(val, u.nsid) || u.nsid == 0 || u.nsid == 0xffffffffu)
                 bad(text, "bad nsid '" + std::string(val) + "'");
         } else if (key == "digest") {
+            // '+' too: rd.lazyroot= values cannot hold commas.
             while (!val.empty()) {
-                const size_t comma = val.find(',');
+                const size_t comma = val.find_first_of(",+");
                 std::string_view d = val.substr(0, comma);
                 val = comma == std::string_view::npos ? std::string_view() : val.substr(comma + 1);
                 if (d == "header") u.digests.header = true;
                 else if (d == "data") u.digests.data = true;
                 else if (d == "none") {}
-                else bad(text, "unknown digest '" + std::string(d) + "' (header, data or none)");
+                else bad(text, "unknown digest '" + std::string(d) + "' (header, data or none, joined by , or +)");
             }
         } else if (key == "discover") {
             if (eq != std::string_view::npos) bad(text, "discover takes no value");

@@ -383,6 +383,7 @@ TEST(NvmeTcpUri, ParsesEveryPart) {
     EXPECT_TRUE(u.discover);
     EXPECT_EQ(u.port, 4420);
     EXPECT_EQ(u.digests, (Digests{false, true}));
+    EXPECT_EQ(parse_target_uri("nvme+tcp://h/nqn.x:y?digest=header+data").digests, (Digests{true, true}));
 
     for (const char* bad : {"nvme+tcp://host", "nvme+tcp:///nqn.x", "nvme+tcp://host:0/nqn.x",
                             "nvme+tcp://host:70000/nqn.x", "nvme+tcp://host/notnqn", "nvme+tcp://host/nqn.x?nsid=0",
