@@ -48,7 +48,13 @@ public:
     uint64_t cap() const { return ctrl_->cap(); }
 
     ~BlockingAdmin() {
-        ctrl_->stop();
+        ctrl_.reset();
+        // Let the closed sockets' poll cancellations come back, so that
+        // their watches free themselves before the ring goes.
+        bool drained = false;
+        loop_.post([&] { drained = true; });
+        while (!drained && loop_.run_once() >= 0) {
+        }
         loop_.close();
     }
 

@@ -63,7 +63,7 @@ std::vector<uint8_t> encode_term(PduType type, const TermReq& t) {
     put_ch(b, type, 0, kTermHlen, 0, static_cast<uint32_t>(kTermHlen + n));
     put_le<uint16_t>(b, 8, t.fes);
     put_le<uint32_t>(b, 10, t.fei);
-    std::memcpy(b.data() + kTermHlen, t.data.data(), n);
+    if (n) std::memcpy(b.data() + kTermHlen, t.data.data(), n);
     return b;
 }
 

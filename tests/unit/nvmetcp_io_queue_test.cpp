@@ -39,6 +39,14 @@ nvmetcp::IoQueueConfig config(uint16_t port, size_t size, uint32_t lba, uint32_t
     return c;
 }
 
+// A destroyed queue's sockets still have polls in the ring; let their
+// cancellations complete (the watches free themselves then) before the loop goes.
+void drain(io::EventLoop& loop) {
+    bool done = false;
+    loop.post([&] { done = true; });
+    while (!done) ASSERT_GE(loop.run_once(), 0);
+}
+
 std::vector<ReadOp> mixed_reads(size_t image, uint32_t lba) {
     std::vector<ReadOp> ops(24);
     std::mt19937 rng(7);
@@ -61,9 +69,11 @@ TEST(NvmeTcpIoQueue, SplitsAtMdtsAndHonoursSqsize) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    nvmetcp::IoQueue q(loop, config(target.port(), o.image.size(), 4096, 16384), 32);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 4096, 16384), 32);
     auto ops = mixed_reads(o.image.size(), 4096);
-    lazyroot::testing::run_reads(loop, q, ops);
+    lazyroot::testing::run_reads(loop, *q, ops);
+    q.reset();
+    drain(loop);
     for (const auto& op : ops) {
         EXPECT_EQ(op.result, 0);
         EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << op.offset;
@@ -81,9 +91,11 @@ TEST(NvmeTcpIoQueue, ReissuesReadsAfterTheConnectionDrops) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    nvmetcp::IoQueue q(loop, config(target.port(), o.image.size(), 512, 8192), 16);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192), 16);
     auto ops = mixed_reads(o.image.size(), 512);
-    lazyroot::testing::run_reads(loop, q, ops);
+    lazyroot::testing::run_reads(loop, *q, ops);
+    q.reset();
+    drain(loop);
     for (const auto& op : ops) {
         EXPECT_EQ(op.result, 0);
         EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << op.offset;
@@ -99,10 +111,12 @@ TEST(NvmeTcpIoQueue, DnrIsNotRetried) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    nvmetcp::IoQueue q(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::hours(1)), 4);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::hours(1)), 4);
     std::vector<ReadOp> ops(1);
     ops[0].buf.resize(4096);
-    lazyroot::testing::run_reads(loop, q, ops);
+    lazyroot::testing::run_reads(loop, *q, ops);
+    q.reset();
+    drain(loop);
     EXPECT_EQ(ops[0].result, -EIO);
     EXPECT_EQ(target.reads.load(), 1u);
 }
@@ -114,9 +128,11 @@ TEST(NvmeTcpIoQueue, GivesUpAtTheIoTimeoutWithEio) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    nvmetcp::IoQueue q(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::milliseconds(500)), 4);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::milliseconds(500)), 4);
     std::vector<ReadOp> ops(2);
     for (auto& op : ops) op.buf.resize(4096);
-    lazyroot::testing::run_reads(loop, q, ops);
+    lazyroot::testing::run_reads(loop, *q, ops);
+    q.reset();
+    drain(loop);
     for (const auto& op : ops) EXPECT_EQ(op.result, -EIO);
 }
