@@ -140,7 +140,10 @@ void FakeNvmeTarget::serve(int fd) {
             const uint8_t fctype = s[4];
             if (fctype == 0x01) {
                 qid = get_le<uint16_t>(s, 42);
-                if (qid == 0) ++admin_connects;
+                if (qid == 0) {
+                    ++admin_connects;
+                    kato_ms = get_le<uint32_t>(s, 48);
+                }
                 else {
                     ++io_connects;
                     io_sqsize = get_le<uint16_t>(s, 44);
@@ -169,6 +172,7 @@ void FakeNvmeTarget::serve(int fd) {
                 continue;
             }
         } else {
+            if (opc == 0x18) ++keep_alives;
             out = response(cid, 0, 0, d);  // Set Features, Keep Alive
         }
         if (!write_all(fd, out)) break;

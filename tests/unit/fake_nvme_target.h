@@ -34,6 +34,8 @@ public:
     std::atomic<unsigned> admin_connects{0};
     std::atomic<unsigned> io_connects{0};
     std::atomic<uint16_t> io_sqsize{0};
+    std::atomic<unsigned> keep_alives{0};
+    std::atomic<uint32_t> kato_ms{0};
 
 private:
     void accept_loop();

@@ -136,3 +136,20 @@ TEST(NvmeTcpIoQueue, GivesUpAtTheIoTimeoutWithEio) {
     drain(loop);
     for (const auto& op : ops) EXPECT_EQ(op.result, -EIO);
 }
+
+TEST(NvmeTcpIoQueue, SendsKeepAliveEveryHalfKato) {
+    FakeNvmeTarget::Options o;
+    o.image = random_image(1 << 20);
+    FakeNvmeTarget target(o);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto cfg = config(target.port(), o.image.size(), 512, 8192);
+    cfg.controller.kato_ms = 200;
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, cfg, 4);
+    // Idle: only the keep-alive timer makes traffic. Wait for three.
+    while (target.keep_alives.load() < 3) ASSERT_GE(loop.run_once(), 0);
+    EXPECT_EQ(target.kato_ms.load(), 200u);       // KATO went out in the admin Connect
+    EXPECT_EQ(target.admin_connects.load(), 1u);  // and the association never dropped
+    q.reset();
+    drain(loop);
+}
