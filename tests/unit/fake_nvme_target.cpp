@@ -100,13 +100,15 @@ void FakeNvmeTarget::serve(int fd) {
         dh.length = h.bytes;
         dh.last = dh.success = true;
         const uint64_t off = h.slba * opts_.lba_bytes;
-        return write_all(fd, encode_c2h_data(dh, std::span(opts_.image).subspan(off, h.bytes), d));
+        auto pdu = encode_c2h_data(dh, std::span(opts_.image).subspan(off, h.bytes), d);
+        if (opts_.malformed_once && !malformed_sent_.exchange(true)) pdu[1] &= ~kFlagLastPdu;
+        return write_all(fd, pdu);
     };
     auto flush_held = [&] {
-        for (const auto& h : held)
-            if (!answer(h)) return false;
+        bool ok = true;
+        for (const auto& h : held) ok = ok && answer(h);
         held.clear();
-        return true;
+        return ok;
     };
     std::vector<uint8_t> pdu;
     for (;;) {
@@ -114,7 +116,9 @@ void FakeNvmeTarget::serve(int fd) {
         // sees how many it puts in flight at once.
         if (!held.empty()) {
             pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 50) == 0 && !opts_.never_answer_reads && !flush_held()) break;
+            // A failed write is not the end: what the host sent before
+            // closing (an H2CTermReq) is still to be read.
+            if (::poll(&p, 1, 50) == 0 && !opts_.never_answer_reads) flush_held();
         }
         uint8_t ch[8];
         if (!read_exact(fd, ch, 8)) break;
@@ -131,6 +135,7 @@ void FakeNvmeTarget::serve(int fd) {
             d = r.digests;
             continue;
         }
+        if (pdu[0] == static_cast<uint8_t>(PduType::H2CTermReq)) ++term_reqs;
         if (pdu[0] != static_cast<uint8_t>(PduType::CapsuleCmd)) break;
         std::span<const uint8_t> s(pdu.data() + 8, kSqeLen);
         const uint8_t opc = s[0];

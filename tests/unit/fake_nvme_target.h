@@ -22,6 +22,7 @@ public:
         int drop_after_reads = -1;   // close the IO connection after this many reads, once
         uint16_t read_status = 0;    // answer reads with this status instead of data
         bool never_answer_reads = false;
+        bool malformed_once = false;  // the first read gets a C2HData with SUCCESS but not LAST_PDU
     };
 
     explicit FakeNvmeTarget(Options o);
@@ -35,6 +36,7 @@ public:
     std::atomic<unsigned> io_connects{0};
     std::atomic<uint16_t> io_sqsize{0};
     std::atomic<unsigned> keep_alives{0};
+    std::atomic<unsigned> term_reqs{0};  // H2CTermReq PDUs received
     std::atomic<uint32_t> kato_ms{0};
 
 private:
@@ -46,6 +48,7 @@ private:
     uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<bool> dropped_{false};
+    std::atomic<bool> malformed_sent_{false};
     std::mutex mu_;
     std::vector<int> conns_;
     std::vector<std::thread> threads_;

@@ -153,3 +153,23 @@ TEST(NvmeTcpIoQueue, SendsKeepAliveEveryHalfKato) {
     q.reset();
     drain(loop);
 }
+
+TEST(NvmeTcpIoQueue, AMalformedPduTearsDownTheConnectionAndReadsRecover) {
+    FakeNvmeTarget::Options o;
+    o.image = random_image(1 << 20);
+    o.malformed_once = true;
+    FakeNvmeTarget target(o);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192), 8);
+    auto ops = mixed_reads(o.image.size(), 512);
+    lazyroot::testing::run_reads(loop, *q, ops);
+    q.reset();
+    drain(loop);
+    for (const auto& op : ops) {
+        EXPECT_EQ(op.result, 0);
+        EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << op.offset;
+    }
+    EXPECT_EQ(target.term_reqs.load(), 1u);  // the host said why before closing
+    EXPECT_GE(target.io_connects.load(), 2u);
+}
