@@ -33,20 +33,24 @@ struct ReadaheadReader::Waiter {
 std::unique_ptr<io::QueueReader> ReadaheadSource::open_queue(io::EventLoop& loop, unsigned depth) {
     unsigned chunks = opts_.max_window_bytes / opts_.chunk_bytes + 1;
     return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + chunks), loop,
-                                             inner_->size(), opts_);
+                                             inner_->size(), opts_, claims_);
 }
 
 ReadaheadReader::ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop,
-                                 uint64_t size, ReadaheadOptions opts)
+                                 uint64_t size, ReadaheadOptions opts,
+                                 std::shared_ptr<PrefetchClaims> claims)
     : inner_(std::move(inner)),
       size_(size),
       opts_(opts),
+      claims_(claims ? std::move(claims)
+                     : std::make_shared<PrefetchClaims>(size / opts.chunk_bytes + 1)),
       deferred_timer_(loop, [this] { flush_deferred(); }) {}
 
 ReadaheadReader::~ReadaheadReader() {
     // In-flight chunk reads belong to the inner reader, which is destroyed
     // first below and never calls back after that.
     inner_.reset();
+    for (const auto& [i, c] : chunks_) claims_->release(i);
 }
 
 bool ReadaheadReader::covered(uint64_t offset, size_t len) const {
@@ -163,6 +167,7 @@ void ReadaheadReader::prefetch_ahead(Stream& s) {
     for (uint64_t i = from; i * opts_.chunk_bytes < until; ++i) {
         if (chunks_.count(i)) continue;
         if (buffers_out_ >= max_buffers && !evict_one_idle()) break;
+        if (!claims_->claim(i)) continue;  // another queue has it
         auto c = std::make_unique<Chunk>();
         c->owner = this;
         c->index = i;
@@ -201,6 +206,7 @@ bool ReadaheadReader::evict_one_idle() {
 void ReadaheadReader::free_chunk(std::map<uint64_t, std::unique_ptr<Chunk>>::iterator it) {
     free_buffers_.push_back(std::move(it->second->data));
     --buffers_out_;
+    claims_->release(it->first);
     chunks_.erase(it);
 }
 
@@ -224,6 +230,7 @@ void ReadaheadReader::chunk_done(Chunk& c, int result) {
         for (Waiter* w : waiters) std::erase(w->pinned, &c);
         free_buffers_.push_back(std::move(c.data));
         --buffers_out_;
+        claims_->release(c.index);
         if (it != chunks_.end() && it->second.get() == &c) chunks_.erase(it);
         else delete &c;  // orphaned: no longer in the map, owned here
     }
@@ -238,6 +245,7 @@ void ReadaheadReader::drop_idle_chunks() {
         } else if (c.ready) {
             free_buffers_.push_back(std::move(c.data));
             --buffers_out_;
+            claims_->release(it->first);
             it = chunks_.erase(it);
         } else {
             // Still in flight: the inner reader holds a reference, so hand

@@ -1,5 +1,6 @@
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -19,6 +20,26 @@ struct ReadaheadOptions {
     unsigned trigger = 4;
 };
 
+// Which prefetch chunks some queue holds or is fetching. A stream's requests
+// spread over the queues (the reader migrates between CPUs); without this
+// each queue would prefetch the same window.
+class PrefetchClaims {
+public:
+    explicit PrefetchClaims(uint64_t chunks)
+        : n_(chunks), held_(std::make_unique<std::atomic<bool>[]>(chunks)) {}
+    bool claim(uint64_t i) {
+        bool expected = false;
+        return i < n_ && held_[i].compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    }
+    void release(uint64_t i) {
+        if (i < n_) held_[i].store(false, std::memory_order_release);
+    }
+
+private:
+    uint64_t n_;
+    std::unique_ptr<std::atomic<bool>[]> held_;
+};
+
 // Wraps a (network) source: when a queue reads sequentially, fetch ahead of it
 // in parallel chunks, with a window that doubles while the stream lasts. A
 // high-latency link then runs at its bandwidth instead of one request per RTT.
@@ -26,7 +47,9 @@ struct ReadaheadOptions {
 class ReadaheadSource final : public io::Source {
 public:
     ReadaheadSource(std::unique_ptr<io::Source> inner, ReadaheadOptions opts)
-        : inner_(std::move(inner)), opts_(opts) {}
+        : inner_(std::move(inner)),
+          opts_(opts),
+          claims_(std::make_shared<PrefetchClaims>(inner_->size() / opts.chunk_bytes + 1)) {}
 
     uint64_t size() const override { return inner_->size(); }
     std::string describe() const override { return inner_->describe(); }
@@ -38,12 +61,13 @@ public:
 private:
     std::unique_ptr<io::Source> inner_;
     ReadaheadOptions opts_;
+    std::shared_ptr<PrefetchClaims> claims_;
 };
 
 class ReadaheadReader final : public io::QueueReader {
 public:
     ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, uint64_t size,
-                    ReadaheadOptions opts);
+                    ReadaheadOptions opts, std::shared_ptr<PrefetchClaims> claims = nullptr);
     ~ReadaheadReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
@@ -84,6 +108,7 @@ private:
     std::unique_ptr<io::QueueReader> inner_;
     uint64_t size_;
     ReadaheadOptions opts_;
+    std::shared_ptr<PrefetchClaims> claims_;
     std::map<uint64_t, std::unique_ptr<Chunk>> chunks_;  // by chunk index
     std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
     size_t buffers_out_ = 0;

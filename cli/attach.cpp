@@ -148,8 +148,9 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     if (verity_plan) {
         verity::ActivateOptions va;
         va.data_device = va.hash_device = dev->block_path();
-        va.hash_offset = verity_plan->hash_offset;
+        va.hash_offset = stack.verity_hash_offset();
         va.root_hash_hex = verity_plan->root_hash_hex;
+        if (verity_plan->kernel_checks_signature) va.signature = verity_plan->signature;
         va.name = o.name;
         ready_path = verity::activate(va);
     }
@@ -201,6 +202,8 @@ int serve(const AttachOptions& o, ReadyReport& report) {
 int run_attach(const AttachOptions& opts) {
     // Reject a bad SOURCE before forking, so the error reaches the caller directly.
     check_source_options(parse_source_uri(opts.source), opts);
+    if (!opts.hash_source.empty() && parse_source_uri(opts.hash_source).kind == SourceUri::Kind::NvmeTcp)
+        throw UsageError("--hash-source must be file:///path or http(s)://: " + opts.hash_source);
 
     if (!opts.daemon) {
         ReadyReport report;

@@ -7,6 +7,24 @@
 
 namespace lazyroot::cli {
 
+namespace {
+
+void check_verity_options(const AttachOptions& o) {
+    const bool signed_hash = o.verity == "manifest" || o.verity == "ddi";
+    if (signed_hash && o.trust_file.empty()) throw UsageError("--verity=" + o.verity + " needs --trust=CERT.pem");
+    if (!o.trust_file.empty() && !signed_hash) throw UsageError("--trust needs --verity=manifest or --verity=ddi");
+    if (o.verity_sig_keyring && !signed_hash)
+        throw UsageError("--verity-sig-keyring needs a signed root hash: --verity=manifest or --verity=ddi");
+    if (o.verity.empty() && (!o.hash_source.empty() || o.hash_offset))
+        throw UsageError(std::string(o.hash_source.empty() ? "--hash-offset" : "--hash-source") + " needs --verity");
+    if (o.verity == "ddi" && (!o.hash_source.empty() || o.hash_offset))
+        throw UsageError("--verity=ddi takes the tree from the image's root-verity partition: no --hash-source/--hash-offset");
+    if (!o.hash_source.empty() && o.hash_offset)
+        throw UsageError("--hash-offset is for a tree inside SOURCE; a --hash-source tree starts with its superblock");
+}
+
+}  // namespace
+
 Command parse_command_line(int argc, const char* const* argv) {
     CLI::App app{"lazyroot: boot Linux from a network disk image, fetched on demand", "lazyroot"};
     app.require_subcommand(1);
@@ -43,11 +61,17 @@ Command parse_command_line(int argc, const char* const* argv) {
         })
         ->capture_default_str();
     a->add_option("--verity", attach.verity,
-                  "Stack dm-verity: the root hash (hex), or 'manifest' to take it from the signed SOURCE.manifest.json");
+                  "Stack dm-verity: the root hash (hex), 'manifest' to take it from the signed SOURCE.manifest.json, "
+                  "or 'ddi' for a GPT image with root, root-verity and root-verity-sig partitions");
     a->add_option("--hash-offset", attach.hash_offset,
                   "Byte offset of the verity superblock in SOURCE (default: from SOURCE.manifest.json)");
-    a->add_option("--trust", attach.trust_file, "Certificate that must have signed the manifest (with --verity=manifest)")
+    a->add_option("--hash-source", attach.hash_source,
+                  "The hash tree in a separate SOURCE (file:///path or http(s)://), superblock first");
+    a->add_option("--trust", attach.trust_file,
+                  "Certificate that must have signed the root hash (with --verity=manifest or ddi)")
         ->check(CLI::ExistingFile);
+    a->add_flag("--verity-sig-keyring", attach.verity_sig_keyring,
+                "Also have the kernel check the root-hash signature against its trusted keyrings");
     std::string hydrate_rate;
     a->add_option("--hydrate-rate", hydrate_rate, "Cap on the background fill, bytes/s (K/M/G suffixes)");
     a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
@@ -135,9 +159,8 @@ Command parse_command_line(int argc, const char* const* argv) {
     if (a->parsed()) {
         if (!attach.key_file.empty() && attach.cert_file.empty())
             throw UsageError("--key needs --cert");
-        if (attach.verity == "manifest" && attach.trust_file.empty())
-            throw UsageError("--verity=manifest needs --trust=CERT.pem");
-        if (!attach.verity.empty() && attach.verity != "manifest" &&
+        check_verity_options(attach);
+        if (!attach.verity.empty() && attach.verity != "manifest" && attach.verity != "ddi" &&
             (attach.verity.size() != 64 ||
              attach.verity.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
             throw UsageError("--verity: not a sha256 root hash (64 hex digits): " + attach.verity);

@@ -20,9 +20,11 @@ struct AttachOptions {
     unsigned chunk_kib = 64;
     uint64_t hydrate_rate = 0;     // bytes/s, 0: unlimited
     // dm-verity on top of the device.
-    std::string verity;            // root hash hex, or "manifest"; empty: no verity
+    std::string verity;            // root hash hex, "manifest" or "ddi"; empty: no verity
     std::optional<uint64_t> hash_offset;
-    std::string trust_file;        // CA/cert that must have signed the manifest's root hash
+    std::string hash_source;       // the tree in a separate SOURCE; empty: in SOURCE
+    std::string trust_file;        // CA/cert that must have signed the root hash (manifest, ddi)
+    bool verity_sig_keyring = false;  // also hand the signature to the kernel's keyring check
     // Network sources.
     std::vector<std::string> mirrors;
     unsigned connections = 8;

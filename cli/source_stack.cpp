@@ -15,14 +15,49 @@
 #include "cli/state_file.h"
 #include "verity/verifying_source.h"
 #include "io/log.h"
+#include "io/range_source.h"
 
 namespace lazyroot::cli {
+
+namespace {
+
+// The tree's own source: read whole, once, at attach; the image's mirrors
+// and readahead don't apply to it, its TLS options do.
+std::unique_ptr<io::Source> open_tree_source(const std::string& text, const AttachOptions& o) {
+    AttachOptions t = o;
+    t.mirrors.clear();
+    t.readahead_mib = 0;
+    try {
+        return open_source(parse_source_uri(text), t, 1);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("--hash-source: " + std::string(e.what()));
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Source> net, const VerityPlan& plan,
+                                                       const AttachOptions& o) {
+    std::unique_ptr<io::Source> tree;
+    if (plan.data_range && plan.tree_range) {
+        // A DDI: the device serves the root partition; the tree is the
+        // root-verity partition of the same image, through the same transport.
+        std::shared_ptr<io::Source> disk = std::move(net);
+        net = std::make_unique<io::RangeSource>(disk, plan.data_range->offset, plan.data_range->length);
+        tree = std::make_unique<io::RangeSource>(disk, plan.tree_range->offset, plan.tree_range->length);
+    } else if (!plan.hash_source.empty()) {
+        tree = open_tree_source(plan.hash_source, o);
+    }
+    auto v = verity::VerifyingSource::open(std::move(net), plan.hash_offset, plan.root_hash_hex, tree.get());
+    verity_hash_offset_ = v->hash_offset();
+    return v;
+}
 
 SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues,
                          const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
     std::unique_ptr<io::Source> net = open_source(uri, o, queues);
-    if (verity) net = verity::VerifyingSource::open(std::move(net), verity->hash_offset, verity->root_hash_hex);
+    if (verity) net = open_verified(std::move(net), *verity, o);
     const bool needs_cache = !o.cache.empty() || o.mode != "lazy";
     if (!needs_cache) {
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);

@@ -30,6 +30,8 @@ public:
     cache::IoStats& stats() { return stats_; }
     const std::string& mode() const { return mode_; }
     const std::string& cache_path() const { return cache_path_; }
+    // With verity: where the superblock is on the device (dm-verity's hash offset).
+    uint64_t verity_hash_offset() const { return verity_hash_offset_; }
 
     // full: downloads every missing chunk now, printing progress on stderr.
     // Throws when the download fails.
@@ -41,13 +43,17 @@ public:
     void shut_down();
 
 private:
+    std::unique_ptr<io::Source> open_verified(std::unique_ptr<io::Source> net, const VerityPlan& plan,
+                                              const AttachOptions& o);
+
     cache::IoStats stats_;  // first: outlives every source that counts into it
     std::unique_ptr<io::Source> top_;
     cache::CachedSource* cached_ = nullptr;
     std::unique_ptr<cache::Filler> filler_;
     std::string mode_;
     std::string cache_path_;
-    std::string ram_dir_;  // full/hydrate without --cache: a tmpfs dir removed at exit
+    std::string ram_dir_;
+    uint64_t verity_hash_offset_ = 0;  // full/hydrate without --cache: a tmpfs dir removed at exit
 };
 
 // Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).

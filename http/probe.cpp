@@ -47,6 +47,12 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
         r.error = url + ": the server ignores range requests (answered 200 to Range: bytes=0-0)";
         return r;
     }
+    // An error page is longer than the one byte asked for, so on_body stops
+    // it; name the status, not curl's "failure writing output".
+    if (head.status >= 300 && head.status != 416) {
+        r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
+        return r;
+    }
     if (rc != CURLE_OK) {
         r.error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
         return r;

@@ -12,7 +12,7 @@ constexpr std::array kValued = {"mode",     "cache",        "chunk-size", "hydra
                                 "connections", "io-timeout",  "readahead", "coalesce",     "queues",
                                 "depth",    "ca",           "cert",       "key",
                                 "hostnqn",  "nvme-transport"};
-constexpr std::array kFlags = {"insecure"};
+constexpr std::array kFlags = {"insecure", "verity-sig-keyring"};
 
 bool is_one_of(std::string_view s, const auto& list) {
     return std::find(list.begin(), list.end(), s) != list.end();

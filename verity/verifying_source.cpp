@@ -8,6 +8,7 @@
 
 #include "io/event_loop.h"
 #include "io/log.h"
+#include "io/range_source.h"
 #include "verity/encoding.h"
 #include "verity/superblock.h"
 
@@ -15,21 +16,6 @@ namespace lazyroot::verity {
 namespace {
 
 constexpr unsigned kAttempts = 3;  // first source, another one, then once more
-
-// A blocking read through a source, for attach time on the main thread.
-int read_now(io::Source& src, uint64_t offset, std::span<std::byte> dst) {
-    struct Done final : io::ReadCallback {
-        int result = 1;
-        void on_read_done(int r) override { result = r; }
-    } done;
-    io::EventLoop loop;
-    if (int r = loop.init(16); r < 0) return r;
-    auto reader = src.open_queue(loop, 4);
-    reader->read(offset, dst, done);
-    while (done.result == 1)
-        if (int r = loop.run_once(); r < 0) return r;
-    return done.result;
-}
 
 class VerifyingReader;
 
@@ -64,8 +50,8 @@ struct PassThrough final : io::ReadCallback {
 
 class VerifyingReader final : public io::QueueReader {
 public:
-    VerifyingReader(const VerifyingSource& src, std::unique_ptr<io::QueueReader> inner)
-        : src_(src), inner_(std::move(inner)) {}
+    VerifyingReader(const VerifyingSource& src, std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop)
+        : src_(src), inner_(std::move(inner)), loop_(loop) {}
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
         auto* req = new Request{this, &cb};
@@ -86,6 +72,11 @@ public:
                 const uint64_t stop = std::min(end, hash_end);
                 std::memcpy(dst.data() + (pos - offset), src_.hash_area().data() + (pos - hash_begin), stop - pos);
                 pos = stop;
+            } else if (src_.separate_tree()) {
+                // Between the data and the tree we append: padding the image never had.
+                const uint64_t stop = std::min(end, pos < hash_begin ? hash_begin : end);
+                std::memset(dst.data() + (pos - offset), 0, stop - pos);
+                pos = stop;
             } else {
                 const uint64_t stop = std::min(end, pos < hash_begin ? hash_begin : end);
                 ++req->pending;
@@ -95,10 +86,10 @@ public:
             }
         }
         if (req->pending == 1) {
-            // Nothing asynchronous was started (all from memory): still
-            // complete from the loop, through a zero-length inner read.
+            // Nothing asynchronous was started (all from memory): callbacks
+            // still run from the loop, never inside read().
             ++req->pending;
-            inner_->read(offset, {}, *new PassThrough(req, this));
+            loop_.post([req] { req->owner->part_done(*req, 0); });
         }
         part_done(*req, 0);
     }
@@ -175,6 +166,7 @@ public:
 private:
     const VerifyingSource& src_;
     std::unique_ptr<io::QueueReader> inner_;
+    io::EventLoop& loop_;
 };
 
 void DataRead::on_read_done(int result) { owner->data_done(*this, result); }
@@ -189,32 +181,47 @@ void PassThrough::on_read_done(int result) {
 }  // namespace
 
 std::unique_ptr<VerifyingSource> VerifyingSource::open(std::unique_ptr<io::Source> inner, uint64_t hash_offset,
-                                                       const std::string& root_hash_hex) {
+                                                       const std::string& root_hash_hex, io::Source* tree) {
     std::unique_ptr<VerifyingSource> v(new VerifyingSource(std::move(inner)));
-    v->hash_offset_ = hash_offset;
+    io::Source& from = tree ? *tree : *v->inner_;
+    const std::string where = tree ? " of the hash tree " + tree->describe() : "";
     const auto root = from_hex(root_hash_hex);
     if (!root || root->size() != kDigestBytes) throw std::runtime_error("--verity: not a sha256 root hash");
 
-    std::vector<std::byte> sb_bytes(4096);
-    if (hash_offset + sb_bytes.size() > v->inner_->size())
-        throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + ": past the image");
-    if (int r = read_now(*v->inner_, hash_offset, sb_bytes); r < 0)
-        throw std::runtime_error(std::string("cannot read the verity superblock: ") + std::strerror(-r));
-    auto sb = decode_superblock({reinterpret_cast<const uint8_t*>(sb_bytes.data()), 512});
-    if (!sb) throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset));
+    std::vector<std::byte> sb_bytes(kSuperblockBytes);
+    if (hash_offset + sb_bytes.size() > from.size())
+        throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + where +
+                                 ": past its end");
+    if (int r = io::read_blocking(from, hash_offset, sb_bytes); r < 0)
+        throw std::runtime_error("cannot read the verity superblock" + where + ": " + std::strerror(-r));
+    auto sb = decode_superblock({reinterpret_cast<const uint8_t*>(sb_bytes.data()), sb_bytes.size()});
+    if (!sb) throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + where);
     v->params_.data_block_size = sb->data_block_size;
     v->params_.hash_block_size = sb->hash_block_size;
     v->params_.salt = sb->salt;
     v->params_.data_blocks = sb->data_blocks;
     v->layout_ = tree_layout(v->params_);
-    if (hash_offset + v->layout_.hash_area_bytes > v->inner_->size())
-        throw std::runtime_error("the verity hash area runs past the end of the image");
+    if (hash_offset + v->layout_.hash_area_bytes > from.size())
+        throw std::runtime_error("the verity hash area runs past the end" + (tree ? where : " of the image"));
+    if (tree) {
+        if (v->data_bytes() > v->inner_->size())
+            throw std::runtime_error("the hash tree " + tree->describe() + " covers " + std::to_string(v->data_bytes()) +
+                                     " bytes of data, but " + v->inner_->describe() + " has only " +
+                                     std::to_string(v->inner_->size()));
+        // The device shows the data, then the verified tree at the next hash
+        // block: dm-verity finds both on it, as with a tree that `prepare` appended.
+        const uint64_t hb = v->params_.hash_block_size;
+        v->separate_tree_ = true;
+        v->hash_offset_ = (v->data_bytes() + hb - 1) / hb * hb;
+    } else {
+        v->hash_offset_ = hash_offset;
+    }
 
     v->hash_area_.resize(v->layout_.hash_area_bytes);
-    if (int r = read_now(*v->inner_, hash_offset,
-                         {reinterpret_cast<std::byte*>(v->hash_area_.data()), v->hash_area_.size()});
+    if (int r = io::read_blocking(from, hash_offset,
+                                  {reinterpret_cast<std::byte*>(v->hash_area_.data()), v->hash_area_.size()});
         r < 0)
-        throw std::runtime_error(std::string("cannot read the verity hash tree: ") + std::strerror(-r));
+        throw std::runtime_error("cannot read the verity hash tree" + where + ": " + std::strerror(-r));
     if (!verify_tree(v->hash_area_, v->params_, *root))
         throw std::runtime_error("the image does not match root hash " + root_hash_hex +
                                  " (its hash tree does not hash to it)");
@@ -227,7 +234,7 @@ std::span<const uint8_t> VerifyingSource::leaf_hashes() const {
 }
 
 std::unique_ptr<io::QueueReader> VerifyingSource::open_queue(io::EventLoop& loop, unsigned depth) {
-    return std::make_unique<VerifyingReader>(*this, inner_->open_queue(loop, depth));
+    return std::make_unique<VerifyingReader>(*this, inner_->open_queue(loop, depth), loop);
 }
 
 }  // namespace lazyroot::verity

@@ -25,6 +25,12 @@ TEST(Cmdline, LazyFullHydrateVerityNvme) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->args, (std::vector<std::string>{"--mode=full", "--cache=/dev/vda2", "--insecure"}));
 
+    auto ddi = parse_root_spec("rd.lazyroot=http://10.0.0.1/r.raw,verity=ddi,trust=/etc/ca.pem,verity-sig-keyring,"
+                               "name=root");
+    ASSERT_TRUE(ddi);
+    EXPECT_EQ(ddi->args, (std::vector<std::string>{"--verity=ddi", "--trust=/etc/ca.pem", "--verity-sig-keyring",
+                                                   "--name=root"}));
+
     auto c = parse_root_spec(
         "rd.lazyroot=https://h/r.img,mode=hydrate,hydrate-rate=50M,mirror=https://m1/r.img,"
         "mirror=https://m2/r.img,verity=" + std::string(64, 'a') + ",name=root,io-timeout=10");

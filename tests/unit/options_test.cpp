@@ -94,3 +94,46 @@ TEST(Options, NetworkOptions) {
     EXPECT_THROW(parse({"attach", "https://h/img", "--io-timeout", "0"}), UsageError);
     EXPECT_THROW(parse({"attach", "https://h/img", "--ca", "/nonexistent"}), UsageError);
 }
+
+TEST(Options, VerityCombinations) {
+    const std::string root(64, 'a');
+    const char* r = root.c_str();
+    auto a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity", r, "--hash-source",
+                                            "http://h/img.verity"}));
+    EXPECT_EQ(a.hash_source, "http://h/img.verity");
+    a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity=ddi", "--trust", "/dev/null"}));
+    EXPECT_EQ(a.verity, "ddi");
+    EXPECT_FALSE(a.verity_sig_keyring);
+    a = std::get<AttachOptions>(
+        parse({"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null", "--verity-sig-keyring"}));
+    EXPECT_TRUE(a.verity_sig_keyring);
+    a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null",
+                                       "--hash-source", "file:///img.verity"}));
+    EXPECT_EQ(a.hash_source, "file:///img.verity");
+
+    const std::vector<std::pair<std::vector<const char*>, const char*>> bad = {
+        {{"--verity=ddi"}, "--verity=ddi needs --trust"},
+        {{"--verity=manifest"}, "--verity=manifest needs --trust"},
+        {{"--verity", r, "--trust=/dev/null"}, "--trust needs --verity=manifest or --verity=ddi"},
+        {{"--trust=/dev/null"}, "--trust needs"},
+        {{"--verity", r, "--hash-source=http://h/t", "--hash-offset=4096"}, "--hash-offset is for a tree inside"},
+        {{"--verity=ddi", "--trust=/dev/null", "--hash-source=http://h/t"}, "--verity=ddi takes the tree"},
+        {{"--verity=ddi", "--trust=/dev/null", "--hash-offset=0"}, "--verity=ddi takes the tree"},
+        {{"--hash-source=http://h/t"}, "--hash-source needs --verity"},
+        {{"--hash-offset=4096"}, "--hash-offset needs --verity"},
+        {{"--verity", r, "--verity-sig-keyring"}, "--verity-sig-keyring needs a signed root hash"},
+        {{"--verity-sig-keyring"}, "--verity-sig-keyring needs"},
+        {{"--verity=dd"}, "not a sha256 root hash"},
+    };
+    for (const auto& [extra, expect] : bad) {
+        std::vector<const char*> args = {"attach", "http://h/img"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        try {
+            parse(args);
+            ADD_FAILURE() << "accepted " << extra.front();
+        } catch (const UsageError& e) {
+            EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+        }
+    }
+}

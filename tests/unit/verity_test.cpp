@@ -23,6 +23,12 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "cli/verity_plan.h"
+#include "io/file_source.h"
+#include "io/range_source.h"
+#include "tests/unit/gpt_builder.h"
+#include "verity/ddi.h"
+#include "verity/verifying_source.h"
 #include "io/unique_fd.h"
 #include "tests/http_fixtures/child_process.h"
 #include "tests/http_fixtures/temp_dir.h"
@@ -878,3 +884,169 @@ TEST(VerityPrepareOptions, CommandLine) {
 }
 
 }  // namespace
+
+// ---- a separate tree (--hash-source) and DDI plans ------------------------------
+
+TEST(VeritySeparateTree, TheDeviceShowsTheDataThenTheVerifiedTree) {
+    TempDir dir("lazyroot-verity");
+    const auto data = fixtures::make_test_image(1000 * kBlock + 0, 31);
+    auto image = dir.write_file("img", data);
+    PrepareOptions o;
+    o.image = image.string();
+    o.hash_out = (dir / "img.verity").string();
+    ASSERT_EQ(run_prepare(o), 0);
+    const Manifest m = read_manifest(image);
+    const auto tree_bytes = read_file(dir / "img.verity");
+
+    auto tree = lazyroot::io::FileSource::open((dir / "img.verity").string());
+    auto v = VerifyingSource::open(lazyroot::io::FileSource::open(image.string()), 0, m.root_hash, tree.get());
+    ASSERT_TRUE(v->separate_tree());
+    EXPECT_EQ(v->hash_offset(), data.size());  // already a whole number of hash blocks
+    ASSERT_EQ(v->size(), data.size() + tree_bytes.size());
+    std::vector<uint8_t> all(v->size());
+    ASSERT_EQ(lazyroot::io::read_blocking(*v, 0, std::as_writable_bytes(std::span(all))), 0);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), all.begin()));
+    EXPECT_TRUE(std::equal(tree_bytes.begin(), tree_bytes.end(), all.begin() + static_cast<long>(data.size())));
+    // A read that lies wholly in the in-memory tree still completes from the loop.
+    std::vector<uint8_t> sb(512);
+    ASSERT_EQ(lazyroot::io::read_blocking(*v, v->hash_offset(), std::as_writable_bytes(std::span(sb))), 0);
+    EXPECT_EQ(std::memcmp(sb.data(), "verity", 6), 0);
+
+    // The wrong root hash, or a tree for other data, is refused at open.
+    std::string wrong = m.root_hash;
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    tree = lazyroot::io::FileSource::open((dir / "img.verity").string());
+    EXPECT_THROW(VerifyingSource::open(lazyroot::io::FileSource::open(image.string()), 0, wrong, tree.get()),
+                 std::runtime_error);
+    auto small = dir.write_file("small", std::span(data).first(10 * kBlock));
+    try {
+        VerifyingSource::open(lazyroot::io::FileSource::open(small.string()), 0, m.root_hash, tree.get());
+        ADD_FAILURE() << "a tree for more data than the source has was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("has only"), std::string::npos) << e.what();
+    }
+    // Not a tree at all.
+    auto junk = dir.write_file("junk", std::string(8192, 'x'));
+    auto junk_src = lazyroot::io::FileSource::open(junk.string());
+    try {
+        VerifyingSource::open(lazyroot::io::FileSource::open(image.string()), 0, m.root_hash, junk_src.get());
+        ADD_FAILURE() << "junk accepted as a tree";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("no verity superblock"), std::string::npos) << e.what();
+    }
+}
+
+namespace {
+
+// A DDI in memory: GPT + root + root-verity + a verity-sig partition holding `sig_json`.
+lazyroot::testing::GptImage ddi_with_sig(const std::string& sig_json) {
+    auto img = lazyroot::testing::make_gpt({{std::string(kRootX86_64), 64, 127, "root"},
+                                            {std::string(kRootVerityX86_64), 128, 135, "verity"},
+                                            {std::string(kRootVeritySigX86_64), 136, 167, "sig"}},
+                                           256);
+    std::copy(sig_json.begin(), sig_json.end(), img.bytes.begin() + 136 * 512);
+    return img;
+}
+
+std::string sig_json(const std::string& root, const std::vector<uint8_t>& sig, const std::string& cert_pem) {
+    return nlohmann::json{{"rootHash", root},
+                          {"certificateFingerprint", certificate_fingerprint(cert_pem)},
+                          {"signature", to_base64(sig)}}
+        .dump();
+}
+
+}  // namespace
+
+TEST(VerityDdiPlan, SignedRootHashAndPartitionRanges) {
+    const Signer s = keys().self_signed(keys().a.get(), "ddi signer");
+    auto img = ddi_with_sig(sig_json(kRoot, sign_root_hash(kRoot, s.key_pem, s.cert_pem), s.cert_pem));
+    auto read_at = [&](uint64_t off, uint64_t len) { return img.read(off, len); };
+    const auto plan = lazyroot::cli::plan_ddi(img.bytes.size(), read_at, s.cert_pem);
+    EXPECT_EQ(plan.root_hash_hex, kRoot);
+    ASSERT_TRUE(plan.data_range && plan.tree_range);
+    EXPECT_EQ(plan.data_range->offset, 64u * 512);
+    EXPECT_EQ(plan.data_range->length, 64u * 512);
+    EXPECT_EQ(plan.tree_range->offset, 128u * 512);
+    EXPECT_EQ(plan.tree_range->length, 8u * 512);
+    EXPECT_EQ(plan.hash_offset, 0u);
+    EXPECT_FALSE(plan.signature.empty());
+}
+
+TEST(VerityDdiPlan, UntrustedOrTamperedSignaturesAndBadDisksAreOneLineErrors) {
+    const Signer s = keys().self_signed(keys().a.get(), "ddi signer");
+    const Signer other = keys().self_signed(keys().b.get(), "someone else");
+    const auto sig = sign_root_hash(kRoot, s.key_pem, s.cert_pem);
+    std::string tampered = kRoot;
+    tampered[5] = tampered[5] == 'a' ? 'b' : 'a';
+    struct Case {
+        lazyroot::testing::GptImage img;
+        std::string trust, expect;
+    };
+    std::vector<Case> cases;
+    cases.push_back({ddi_with_sig(sig_json(kRoot, sig, s.cert_pem)), other.cert_pem, "untrusted signature"});
+    cases.push_back({ddi_with_sig(sig_json(tampered, sig, s.cert_pem)), s.cert_pem, "untrusted signature"});
+    cases.push_back({ddi_with_sig("{\"rootHash\": 1}"), s.cert_pem, "verity-sig: rootHash"});
+    auto no_gpt = ddi_with_sig(sig_json(kRoot, sig, s.cert_pem));
+    no_gpt.bytes[512] = 'X';
+    cases.push_back({no_gpt, s.cert_pem, "no GPT header"});
+    auto corrupt = ddi_with_sig(sig_json(kRoot, sig, s.cert_pem));
+    corrupt.entries()[40] ^= 0x10;
+    cases.push_back({corrupt, s.cert_pem, "entries CRC32 mismatch"});
+    for (auto& c : cases) {
+        auto read_at = [&](uint64_t off, uint64_t len) { return c.img.read(off, len); };
+        try {
+            lazyroot::cli::plan_ddi(c.img.bytes.size(), read_at, c.trust);
+            ADD_FAILURE() << "accepted; expected " << c.expect;
+        } catch (const std::runtime_error& e) {
+            EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+        }
+    }
+    // A partition that runs past the end of what the server has.
+    auto img = ddi_with_sig(sig_json(kRoot, sig, s.cert_pem));
+    auto read_at = [&](uint64_t off, uint64_t len) { return img.read(off, len); };
+    EXPECT_THROW(lazyroot::cli::plan_ddi(130 * 512, read_at, s.cert_pem), std::runtime_error);
+}
+
+TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
+    TempDir dir("lazyroot-verity");
+    auto image = dir.write_file("img", fixtures::make_test_image(64 * kBlock, 32));
+    const Signer s = keys().self_signed(keys().a.get(), "signer");
+    PrepareOptions o;
+    o.image = image.string();
+    o.hash_out = (dir / "img.verity").string();
+    o.sign_key = dir.write_file("key.pem", s.key_pem).string();
+    o.sign_cert = dir.write_file("cert.pem", s.cert_pem).string();
+    ASSERT_EQ(run_prepare(o), 0);
+    const Manifest m = read_manifest(image);
+    const auto uri = lazyroot::cli::parse_source_uri("file://" + image.string());
+
+    // A root hash and --hash-source: no manifest needed, the superblock leads the tree.
+    lazyroot::cli::AttachOptions a;
+    a.verity = m.root_hash;
+    a.hash_source = "file://" + o.hash_out;
+    auto plan = lazyroot::cli::plan_verity(uri, a);
+    EXPECT_EQ(plan.hash_offset, 0u);
+    EXPECT_EQ(plan.hash_source, a.hash_source);
+    EXPECT_EQ(plan.root_hash_hex, m.root_hash);
+
+    // The manifest says the tree is separate: without --hash-source that is an error.
+    a.hash_source.clear();
+    try {
+        lazyroot::cli::plan_verity(uri, a);
+        ADD_FAILURE() << "a manifest with hashFile was used without --hash-source";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("name it with --hash-source"), std::string::npos) << e.what();
+    }
+
+    // --verity=manifest with --hash-source: the signed root hash, the manifest's offset in the tree.
+    a.verity = "manifest";
+    a.trust_file = o.sign_cert;
+    a.hash_source = "file://" + o.hash_out;
+    a.verity_sig_keyring = true;
+    plan = lazyroot::cli::plan_verity(uri, a);
+    EXPECT_EQ(plan.root_hash_hex, m.root_hash);
+    EXPECT_EQ(plan.hash_offset, 0u);
+    EXPECT_TRUE(plan.kernel_checks_signature);
+    EXPECT_EQ(plan.signature, m.signature->signature);
+}

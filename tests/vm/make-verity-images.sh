@@ -6,11 +6,18 @@
 #   trust.pem / wrong-trust.pem                the signer's certificate / an unrelated one
 #   tampered.img (+ .manifest.json)            verity.img with one byte flipped in a file's
 #                                              block; tampered.file names the file, .block the block
+#   separate.img, separate.img.verity (+ .roothash)   ext4.img as is, its tree in a file of its own
+#                                              (`prepare --hash-out`)
+#   ddi.img                                    a DDI built with sfdisk and veritysetup: GPT with
+#                                              x86-64 root (ext4.img), root-verity and root-verity-sig
+#                                              (signed by trust.pem, with openssl smime)
+#   ddi-tampered.img                           ddi.img with tampered.img's flipped byte
 set -euo pipefail
 build=$(cd "${1:?usage: make-verity-images.sh BUILD_DIR}" && pwd)
 out=$build/vmtests/images
 lazyroot=$build/cli/lazyroot
-[[ -s $out/tampered.img && -s $out/signed.img.manifest.json && $out/verity.img -nt $lazyroot ]] && exit 0
+[[ -s $out/tampered.img && -s $out/signed.img.manifest.json && -s $out/ddi-tampered.img && -s $out/separate.img.verity &&
+    $out/verity.img -nt $lazyroot ]] && exit 0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -38,4 +45,46 @@ echo "${f#/}" >"$tmp/tampered.file"
 echo "$blk" >"$tmp/tampered.block"
 cmp -s "$tmp/verity.img" "$tmp/tampered.img" && { echo "tampering did not change the image" >&2; exit 1; }
 
-mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/tampered.* "$tmp/trust.pem" "$tmp/wrong-trust.pem" "$out/"
+cp "$out/ext4.img" "$tmp/separate.img"
+"$lazyroot" prepare "$tmp/separate.img" --hash-out "$tmp/separate.img.verity" >"$tmp/separate.img.roothash"
+rm "$tmp/separate.img.manifest.json"  # it names the tree by its path here; the test passes --hash-source
+cmp -s "$out/ext4.img" "$tmp/separate.img" || { echo "prepare --hash-out changed the image" >&2; exit 1; }
+
+# The DDI, the way the Discoverable Partitions Specification lays it out; the
+# tools are the real ones (sfdisk, veritysetup, openssl), not lazyroot.
+PATH=$PATH:/usr/sbin:/sbin
+cp "$out/ext4.img" "$tmp/root.part"
+: >"$tmp/verity.part"
+veritysetup format "$tmp/root.part" "$tmp/verity.part" >"$tmp/format.out"
+ddi_root=$(awk '/^Root hash:/ {print $3}' "$tmp/format.out")
+[[ $ddi_root =~ ^[0-9a-f]{64}$ ]] || { echo "no root hash from veritysetup" >&2; exit 1; }
+printf %s "$ddi_root" >"$tmp/roothash.txt"
+openssl smime -sign -binary -noattr -outform DER -in "$tmp/roothash.txt" \
+    -signer "$tmp/trust.pem" -inkey "$tmp/trust.key" -out "$tmp/roothash.p7s"
+fpr=$(openssl x509 -in "$tmp/trust.pem" -outform DER | sha256sum | cut -d' ' -f1)
+printf '{"rootHash":"%s","certificateFingerprint":"%s","signature":"%s"}' \
+    "$ddi_root" "$fpr" "$(base64 -w0 "$tmp/roothash.p7s")" >"$tmp/sig.part"
+# Whole MiB: sfdisk starts each partition on a 1 MiB boundary.
+sectors() { echo $(( ($(stat -c %s "$1") + 1048575) / 1048576 * 2048 )); }
+root_s=$(sectors "$tmp/root.part") verity_s=$(sectors "$tmp/verity.part") sig_s=2048
+# The spec's convention: the root and verity partition UUIDs are the halves of the root hash.
+uuid() { echo "${1:0:8}-${1:8:4}-${1:12:4}-${1:16:4}-${1:20:12}"; }
+truncate -s $(( (2048 + root_s + verity_s + sig_s + 2048) * 512 )) "$tmp/ddi.img"
+sfdisk -q "$tmp/ddi.img" <<SFDISK
+label: gpt
+start=2048, size=$root_s, type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, uuid=$(uuid "${ddi_root:0:32}"), name=root-x86-64
+size=$verity_s, type=2c7357ed-ebd2-46d9-aec1-23d437ec2bf5, uuid=$(uuid "${ddi_root:32:32}"), name=root-x86-64-verity
+size=$sig_s, type=41092b05-9fc8-4523-994f-2def0408b176, name=root-x86-64-verity-sig
+SFDISK
+dd if="$tmp/root.part" of="$tmp/ddi.img" bs=512 seek=2048 conv=notrunc status=none
+dd if="$tmp/verity.part" of="$tmp/ddi.img" bs=512 seek=$((2048 + root_s)) conv=notrunc status=none
+dd if="$tmp/sig.part" of="$tmp/ddi.img" bs=512 seek=$((2048 + root_s + verity_s)) conv=notrunc status=none
+echo "$ddi_root" >"$tmp/ddi.img.roothash"
+# The same byte as in tampered.img, flipped inside the DDI's root partition.
+cp "$tmp/ddi.img" "$tmp/ddi-tampered.img"
+dd if="$tmp/tampered.img" bs=1 skip=$((blk * 4096 + 100)) count=1 status=none |
+    dd of="$tmp/ddi-tampered.img" bs=1 seek=$((2048 * 512 + blk * 4096 + 100)) conv=notrunc status=none
+cmp -s "$tmp/ddi.img" "$tmp/ddi-tampered.img" && { echo "tampering did not change the DDI" >&2; exit 1; }
+
+mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/tampered.* "$tmp"/separate.img* "$tmp"/ddi.img* "$tmp/ddi-tampered.img" \
+    "$tmp/trust.pem" "$tmp/wrong-trust.pem" "$out/"

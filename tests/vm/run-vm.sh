@@ -13,6 +13,8 @@
 #   --mem MB            guest RAM (default 2048)
 #   --smp N             guest vCPUs (default 2)
 #   --fwd GPORT:HPORT   guest tcp 10.0.2.100:GPORT -> host 127.0.0.1:HPORT (repeatable)
+#   --hostfwd HPORT:GPORT  host 127.0.0.1:HPORT -> guest tcp GPORT (repeatable): the
+#                       guest serves something (the NVMe/TCP target for the boot test)
 #   --env NAME=VALUE    extra variable for the guest script (repeatable)
 #   --clean             empty WORKDIR first (refuses / and git checkouts)
 #   --verbose           also stream the console to stdout
@@ -38,13 +40,14 @@ die() { echo "run-vm: $*" >&2; exit 2; }
 
 timeout_s=600 mem=2048 smp=2 clean=0 prepare=0
 verbose=${LAZYROOT_VM_VERBOSE:-0}
-fwds=() envs=() pos=()
+fwds=() hostfwds=() envs=() pos=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --timeout) timeout_s=${2:?}; shift 2 ;;
     --mem) mem=${2:?}; shift 2 ;;
     --smp) smp=${2:?}; shift 2 ;;
     --fwd) fwds+=("${2:?}"); shift 2 ;;
+    --hostfwd) hostfwds+=("${2:?}"); shift 2 ;;
     --env) envs+=("${2:?}"); shift 2 ;;
     --clean) clean=1; shift ;;
     --verbose) verbose=1; shift ;;
@@ -109,8 +112,12 @@ envfile=$workdir/.lazyroot-vm.env
 
 # --- networking: loopback-only forwards, or none at all ----------------------
 net=(-nic none)
-if [[ ${#fwds[@]} -gt 0 ]]; then
+if [[ ${#fwds[@]} -gt 0 || ${#hostfwds[@]} -gt 0 ]]; then
     netdev="user,id=n0,restrict=on"
+    for f in "${hostfwds[@]}"; do
+        [[ $f =~ ^([0-9]+):([0-9]+)$ ]] || die "--hostfwd wants HOSTPORT:GUESTPORT, got $f"
+        netdev+=",hostfwd=tcp:127.0.0.1:${BASH_REMATCH[1]}-:${BASH_REMATCH[2]}"
+    done
     gports=()
     for f in "${fwds[@]}"; do
         [[ $f =~ ^([0-9]+):([0-9]+)$ ]] || die "--fwd wants GUESTPORT:HOSTPORT, got $f"

@@ -3,7 +3,7 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | local
+#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | local
 # local boots the same image as a virtio disk (the baseline). Prints one
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
 # boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
@@ -65,8 +65,10 @@ cache)
     boot first "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
     first=$fetched
     boot second "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
-    # The second boot reads the same blocks: only the attach probe goes out.
-    ((fetched * 100 < first)) || fail "second boot fetched $fetched bytes (first: $first)"
+    # The second boot reads (nearly) the same blocks from the cache: what goes
+    # out is the probe and the few blocks this boot reads differently.
+    ((fetched * 50 < image_bytes && fetched * 20 < first)) ||
+        fail "second boot fetched $fetched bytes (first: $first, image: $image_bytes)"
     ;;
 full)
     boot full "rd.lazyroot=$url,insecure,mode=full root=/dev/ublkb0 ro $net"
@@ -74,6 +76,23 @@ full)
     ;;
 verity)
     boot verity "rd.lazyroot=$url,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
+    ;;
+nvme)
+    # The target is the kernel's nvmet-tcp in a second guest (the host kernel
+    # has none), reached host loopback → hostfwd; the booting guest's initrd
+    # connects with lazyroot's userspace initiator, no nvme modules.
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$work/target"
+    "$vmdir/run-vm.sh" --timeout 1500 --hostfwd "$port:4420" --env "BOOT_IMAGE=$boot/www/root.img" \
+        --env "LAZYROOT_BUILD_DIR=$build" "$here/nvme-target.sh" "$work/target" >"$work/target.log" 2>&1 &
+    target_pid=$!
+    trap 'touch "$work/target/target.stop"; wait "$target_pid" || true' EXIT
+    until [[ -s $work/target/target.ready ]]; do
+        kill -0 "$target_pid" 2>/dev/null || { tail -30 "$work/target/console.log" >&2; fail "the nvmet target guest exited"; }
+        sleep 0.5
+    done
+    nqn=$(cat "$work/target/target.ready")
+    boot nvme "rd.lazyroot=nvme+tcp://10.0.2.100:4420/$nqn root=/dev/ublkb0 ro $net" --fwd "4420:$port"
     ;;
 local)
     # The baseline: no lazyroot, the image as a local disk (a copy: qemu locks it).

@@ -1,0 +1,55 @@
+#include "io/range_source.h"
+
+#include <stdexcept>
+
+#include "io/event_loop.h"
+
+namespace lazyroot::io {
+namespace {
+
+class RangeReader final : public QueueReader {
+public:
+    RangeReader(std::unique_ptr<QueueReader> inner, uint64_t offset) : inner_(std::move(inner)), offset_(offset) {}
+    void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) override {
+        inner_->read(offset_ + offset, dst, cb);
+    }
+    void prefer_another_source() override { inner_->prefer_another_source(); }
+    std::string current_source() const override { return inner_->current_source(); }
+
+private:
+    std::unique_ptr<QueueReader> inner_;
+    uint64_t offset_;
+};
+
+}  // namespace
+
+RangeSource::RangeSource(std::shared_ptr<Source> inner, uint64_t offset, uint64_t length)
+    : inner_(std::move(inner)), offset_(offset), length_(length) {
+    if (offset > inner_->size() || length > inner_->size() - offset)
+        throw std::invalid_argument("range " + std::to_string(offset) + "+" + std::to_string(length) +
+                                    " is past the end of " + inner_->describe());
+}
+
+std::string RangeSource::identity() const {
+    return inner_->identity() + ";range=" + std::to_string(offset_) + "+" + std::to_string(length_);
+}
+
+std::unique_ptr<QueueReader> RangeSource::open_queue(EventLoop& loop, unsigned depth) {
+    return std::make_unique<RangeReader>(inner_->open_queue(loop, depth), offset_);
+}
+
+int read_blocking(Source& src, uint64_t offset, std::span<std::byte> dst) {
+    struct Done final : ReadCallback {
+        int result = 1;
+        void on_read_done(int r) override { result = r; }
+    } done;
+    EventLoop loop;
+    if (int r = loop.init(16); r < 0) return r;
+    auto reader = src.open_queue(loop, 4);
+    reader->read(offset, dst, done);
+    while (done.result == 1)
+        if (int r = loop.run_once(); r < 0) return r;
+    return done.result;
+}
+
+}  // namespace lazyroot::io
