@@ -15,8 +15,7 @@ constexpr uint32_t kCstsCfs = 1u << 1;
 }  // namespace
 
 Controller::Controller(io::EventLoop& loop, ControllerConfig cfg, Owner& owner)
-    : loop_(loop),
-      cfg_(std::move(cfg)),
+    : cfg_(std::move(cfg)),
       owner_(owner),
       admin_(loop, *this),
       io_(loop, *this),

@@ -103,7 +103,6 @@ private:
     void on_data_end(Connection& c, const DataHeader& h) override;
     uint8_t* data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) override;
 
-    io::EventLoop& loop_;
     ControllerConfig cfg_;
     Owner& owner_;
     Phase phase_ = Phase::Idle;

@@ -9,8 +9,7 @@
 namespace lazyroot::nvmetcp {
 
 IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
-    : loop_(loop),
-      cfg_(std::move(cfg)),
+    : cfg_(std::move(cfg)),
       command_timeout_(std::min(cfg_.controller.command_timeout, cfg_.io_timeout)),
       dispatch_timer_(loop, [this] { dispatch(); }),
       reconnect_timer_(loop, [this] { ctrl_.start(); }),

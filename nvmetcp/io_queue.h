@@ -82,7 +82,6 @@ private:
     void on_io_data_end(const DataHeader& h) override;
     uint8_t* io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) override;
 
-    io::EventLoop& loop_;
     IoQueueConfig cfg_;
     std::deque<Read> reads_;
     std::vector<Read*> free_reads_;
