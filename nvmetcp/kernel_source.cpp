@@ -2,16 +2,12 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-// libnvme's headers carry no extern "C" of their own.
-extern "C" {
-#include <nvme/fabrics.h>
-#include <nvme/tree.h>
-}
+#include <fcntl.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <regex>
 #include <stdexcept>
@@ -19,6 +15,7 @@ extern "C" {
 
 #include "io/file_source.h"
 #include "io/log.h"
+#include "io/unique_fd.h"
 #include "nvmetcp/host_identity.h"
 #include "nvmetcp/nvme_source.h"
 #include "nvmetcp/target_uri.h"
@@ -26,22 +23,22 @@ extern "C" {
 namespace lazyroot::nvmetcp {
 namespace {
 
-// The connected controller: torn down (and the libnvme tree freed) last.
+// The connected controller, deleted through sysfs when the source goes.
 class KernelController {
 public:
-    KernelController(nvme_root_t root, nvme_ctrl_t ctrl) : root_(root), ctrl_(ctrl) {}
+    explicit KernelController(std::string name) : name_(std::move(name)) {}
     ~KernelController() {
-        if (ctrl_ && nvme_disconnect_ctrl(ctrl_) != 0)
-            log::warn("disconnecting %s failed: %s", nvme_ctrl_get_name(ctrl_), std::strerror(errno));
-        nvme_free_tree(root_);
+        const std::string path = "/sys/class/nvme/" + name_ + "/delete_controller";
+        io::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "1", 1) != 1)
+            log::warn("disconnecting %s failed: %s", name_.c_str(), std::strerror(errno));
     }
     KernelController(const KernelController&) = delete;
     KernelController& operator=(const KernelController&) = delete;
-    std::string name() const { return nvme_ctrl_get_name(ctrl_); }
+    const std::string& name() const { return name_; }
 
 private:
-    nvme_root_t root_;
-    nvme_ctrl_t ctrl_;
+    std::string name_;
 };
 
 class KernelSource final : public io::Source {
@@ -107,30 +104,26 @@ std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsig
                           : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&ep.addr)->sin_addr);
     ::inet_ntop(ep.addr.ss_family, raw, addr, sizeof addr);
 
-    nvme_root_t root = nvme_create_root(nullptr, LOG_ERR);
-    if (!root) throw std::runtime_error("libnvme: cannot create its tree");
-    nvme_host_t nh = nvme_lookup_host(root, host.hostnqn.c_str(), hostid);
-    const std::string port = std::to_string(u.port);
-    nvme_ctrl_t c = nh ? nvme_create_ctrl(root, u.subnqn.c_str(), "tcp", addr, nullptr, nullptr, port.c_str()) : nullptr;
-    if (!c) {
-        nvme_free_tree(root);
-        throw std::runtime_error("libnvme: cannot describe the controller for " + u.text);
-    }
-    nvme_fabrics_config cfg;
-    nvmf_default_config(&cfg);
-    cfg.hdr_digest = u.digests.header;
-    cfg.data_digest = u.digests.data;
-    cfg.nr_io_queues = static_cast<int>(queues);
-    // Bounded, like the userspace path: give up on a lost controller at --io-timeout.
-    cfg.ctrl_loss_tmo = std::max(1, static_cast<int>(opts.io_timeout.count() / 1000));
-    cfg.reconnect_delay = 1;
-    if (nvmf_add_ctrl(nh, c, &cfg) != 0) {
-        const int err = errno;
-        nvme_free_tree(root);
+    // What libnvme's nvmf_add_ctrl does, without linking libnvme into the
+    // initrd: one line of options to /dev/nvme-fabrics, "instance=N,…" back.
+    std::string req = "nqn=" + u.subnqn + ",transport=tcp,traddr=" + addr + ",trsvcid=" + std::to_string(u.port) +
+                      ",hostnqn=" + host.hostnqn + ",hostid=" + hostid + ",nr_io_queues=" + std::to_string(queues) +
+                      // Bounded, like the userspace path: give up on a lost controller at --io-timeout.
+                      ",ctrl_loss_tmo=" + std::to_string(std::max<long>(1, opts.io_timeout.count() / 1000)) +
+                      ",reconnect_delay=1";
+    if (u.digests.header) req += ",hdr_digest";
+    if (u.digests.data) req += ",data_digest";
+    io::UniqueFd fabrics(::open("/dev/nvme-fabrics", O_RDWR | O_CLOEXEC));
+    if (!fabrics) throw std::runtime_error(std::string("/dev/nvme-fabrics: ") + std::strerror(errno));
+    if (::write(fabrics.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size()))
         throw std::runtime_error("kernel nvme-tcp connect to " + u.subnqn + " at " + ep.text + " failed: " +
-                                 std::strerror(err));
-    }
-    auto ctrl = std::make_unique<KernelController>(root, c);
+                                 std::strerror(errno));
+    char answer[256] = {};
+    const ssize_t n = ::read(fabrics.get(), answer, sizeof answer - 1);
+    unsigned instance = 0;
+    if (n <= 0 || std::sscanf(answer, "instance=%u", &instance) != 1)
+        throw std::runtime_error("kernel nvme-tcp: /dev/nvme-fabrics answered '" + std::string(answer) + "'");
+    auto ctrl = std::make_unique<KernelController>("nvme" + std::to_string(instance));
     // The kernel scans namespaces after connect returns.
     std::string dev;
     for (int i = 0; i < 100 && dev.empty(); ++i) {
