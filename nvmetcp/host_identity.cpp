@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -60,8 +61,10 @@ HostIdentity host_identity(const std::string& hostnqn) {
     }
     if (!id) {
         std::array<uint8_t, 16> r{};
-        if (::getrandom(r.data(), r.size(), 0) != static_cast<ssize_t>(r.size()))
-            throw std::runtime_error("getrandom failed");
+        // An identifier, not a secret: never wait for the CRNG early in boot.
+        ssize_t n = ::getrandom(r.data(), r.size(), GRND_INSECURE);
+        if (n < 0 && errno == EINVAL) n = ::getrandom(r.data(), r.size(), GRND_NONBLOCK);
+        if (n != static_cast<ssize_t>(r.size())) throw std::runtime_error("getrandom failed for the host ID");
         r[6] = static_cast<uint8_t>((r[6] & 0x0f) | 0x40);  // version 4
         r[8] = static_cast<uint8_t>((r[8] & 0x3f) | 0x80);  // RFC 4122 variant
         id = r;
