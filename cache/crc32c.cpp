@@ -8,8 +8,8 @@ namespace lazyroot::cache {
 
 // Debian 12 has no libcrc32c; ISA-L's crc32_iscsi is the same polynomial with
 // the pre- and post-inversion left to the caller.
-uint32_t crc32c(std::span<const uint8_t> data) {
-    uint32_t crc = 0xFFFFFFFFu;
+uint32_t crc32c(std::span<const uint8_t> data, uint32_t prev) {
+    uint32_t crc = ~prev;
     auto* p = const_cast<unsigned char*>(data.data());  // ISA-L only reads it
     size_t left = data.size();
     constexpr size_t kMaxPiece = std::numeric_limits<int>::max() & ~size_t{4095};

@@ -32,7 +32,7 @@ Command parse_command_line(int argc, const char* const* argv) {
 
     AttachOptions attach;
     auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
-    a->add_option("SOURCE", attach.source, "file:///path (http(s):// and nvme+tcp:// to come)")
+    a->add_option("SOURCE", attach.source, "file:///path, http(s)://… or nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data]")
         ->required();
     a->add_option("--queues", attach.queues, "Queue threads (default: one per CPU, at most 4)")
         ->check(CLI::Range(1u, 16u));
@@ -98,6 +98,12 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")
         ->check(CLI::ExistingFile);
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
+    a->add_option("--hostnqn", attach.hostnqn,
+                  "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
+    a->add_option("--nvme-transport", attach.nvme_transport,
+                  "nvme+tcp: user (lazyroot's initiator) or kernel (the kernel's nvme-tcp, through libnvme)")
+        ->check(CLI::IsMember({"user", "kernel"}))
+        ->capture_default_str();
 
     DetachOptions detach;
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");

@@ -35,6 +35,8 @@ struct AttachOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
+    std::string hostnqn;           // nvme+tcp: empty means /etc/nvme/hostnqn or generated
+    std::string nvme_transport = "user";  // nvme+tcp: user (our initiator) | kernel (nvme-tcp)
 };
 
 struct DetachOptions {

@@ -9,6 +9,10 @@
 #include "cache/readahead.h"
 #include "http/http_source.h"
 #include "io/file_source.h"
+#include "nvmetcp/host_identity.h"
+#include "nvmetcp/kernel_source.h"
+#include "nvmetcp/nvme_source.h"
+#include "nvmetcp/target_uri.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -34,6 +38,11 @@ SourceUri parse_source_uri(const std::string& text) {
     }
     if (starts_with(text, "nvme+tcp://")) {
         uri.kind = SourceUri::Kind::NvmeTcp;
+        try {
+            nvmetcp::parse_target_uri(text);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
         return uri;
     }
     throw UsageError("unsupported SOURCE " + text +
@@ -42,6 +51,16 @@ SourceUri parse_source_uri(const std::string& text) {
 
 void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     const bool http = uri.kind == SourceUri::Kind::Http;
+    if (o.nvme_transport != "user" && uri.kind != SourceUri::Kind::NvmeTcp)
+        throw UsageError("--nvme-transport needs an nvme+tcp:// SOURCE");
+    if (!o.hostnqn.empty()) {
+        if (uri.kind != SourceUri::Kind::NvmeTcp) throw UsageError("--hostnqn needs an nvme+tcp:// SOURCE");
+        try {
+            nvmetcp::check_nqn(o.hostnqn, "--hostnqn");
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
+    }
     if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");
@@ -88,8 +107,20 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             ra.chunk_bytes = std::min<uint32_t>(ra.chunk_bytes, ra.max_window_bytes);
             return std::make_unique<cache::ReadaheadSource>(std::move(src), ra);
         }
-        case SourceUri::Kind::NvmeTcp:
-            throw std::runtime_error("nvme+tcp sources are not available in this build yet: " + uri.text);
+        case SourceUri::Kind::NvmeTcp: {
+            nvmetcp::NvmeTcpOptions n;
+            n.uri = uri.text;
+            n.hostnqn = o.hostnqn;
+            n.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
+            std::unique_ptr<io::Source> src = o.nvme_transport == "kernel"
+                                                  ? nvmetcp::open_kernel_source(n, queues)
+                                                  : nvmetcp::NvmeTcpSource::open(n);
+            if (o.readahead_mib == 0) return src;
+            cache::ReadaheadOptions ra;
+            ra.max_window_bytes = o.readahead_mib << 20;
+            ra.chunk_bytes = std::min<uint32_t>(ra.chunk_bytes, ra.max_window_bytes);
+            return std::make_unique<cache::ReadaheadSource>(std::move(src), ra);
+        }
     }
     throw std::logic_error("unreachable");
 }

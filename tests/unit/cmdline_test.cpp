@@ -42,6 +42,13 @@ TEST(Cmdline, LazyFullHydrateVerityNvme) {
     auto d = parse_root_spec("rd.lazyroot=nvme+tcp://10.0.0.2:4420/nqn.2014-08.org.example:root?nsid=1,cache=/dev/vda2");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->source, "nvme+tcp://10.0.0.2:4420/nqn.2014-08.org.example:root?nsid=1");
+
+    auto e = parse_root_spec(
+        "rd.lazyroot=nvme+tcp://10.0.0.2/nqn.2014-08.org.example:root?digest=header+data,"
+        "hostnqn=nqn.2014-08.org.example:host1,nvme-transport=kernel");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->source, "nvme+tcp://10.0.0.2/nqn.2014-08.org.example:root?digest=header+data");
+    EXPECT_EQ(e->args, (std::vector<std::string>{"--hostnqn=nqn.2014-08.org.example:host1", "--nvme-transport=kernel"}));
 }
 
 TEST(Cmdline, TheLastParameterWins) {

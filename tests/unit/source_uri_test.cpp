@@ -16,7 +16,8 @@ TEST(SourceUri, FileNeedsAbsolutePath) {
 TEST(SourceUri, NetworkKindsAreRecognised) {
     EXPECT_EQ(parse_source_uri("http://h/i").kind, SourceUri::Kind::Http);
     EXPECT_EQ(parse_source_uri("https://h/i").kind, SourceUri::Kind::Http);
-    EXPECT_EQ(parse_source_uri("nvme+tcp://h/nqn").kind, SourceUri::Kind::NvmeTcp);
+    EXPECT_EQ(parse_source_uri("nvme+tcp://h/nqn.2014-08.org.example:root").kind, SourceUri::Kind::NvmeTcp);
+    EXPECT_THROW(parse_source_uri("nvme+tcp://h/"), UsageError);
 }
 
 TEST(SourceUri, UnknownSchemesAndBarePathsAreRejected) {

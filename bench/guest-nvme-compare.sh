@@ -1,0 +1,57 @@
+#!/bin/bash
+# Guest half of bench/run-nvme-bench.sh: one nvmet-tcp target (kernel,
+# configfs, 127.0.0.1:4420) and the same fio jobs through the kernel's
+# nvme-tcp initiator (/dev/nvmeXnY) and through lazyroot's userspace
+# initiator (/dev/ublkbN), in one boot, so that only ratios are read; and
+# ublk over the same file (no network) for what ublk itself costs.
+set -euo pipefail
+. "$LAZYROOT_GUEST_LIB"
+. "$LAZYROOT_SOURCE_DIR/tests/vm/nvmet-lib.sh"
+runtime=${BENCH_RUNTIME:-10}
+size_mb=${BENCH_SIZE_MB:-512}
+
+head -c "${size_mb}M" /dev/urandom >/tmp/bench.img
+img=$(nvme_image /tmp/bench.img)
+rm /tmp/bench.img
+nvmet_up "$img"
+load_module nvme-tcp
+
+# job NAME DEVICE fio-args... -> "NAME iops KiB/s"
+job() {
+    local name=$1 dev=$2
+    shift 2
+    fio --name="$name" --filename="$dev" --readonly --direct=1 --ioengine=io_uring \
+        --time_based --runtime="$runtime" --ramp_time=2 --output-format=terse "$@" \
+        | awk -F';' -v n="$name" '{print n, $8, $7}'
+}
+
+jobs() {
+    local kind=$1 dev=$2
+    job "randread4k_qd1.$kind" "$dev" --rw=randread --bs=4k --iodepth=1 >>results.txt
+    job "randread4k_qd32.$kind" "$dev" --rw=randread --bs=4k --iodepth=32 >>results.txt
+    job "seqread1m_qd8.$kind" "$dev" --rw=read --bs=1M --iodepth=8 >>results.txt
+}
+
+: >results.txt
+# The kernel initiator, without nvme-cli: one line to /dev/nvme-fabrics.
+echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$nqn" >/dev/nvme-fabrics
+for _ in $(seq 1 100); do
+    kdev=$(compgen -G '/dev/nvme*n1' | head -1 || true)
+    [[ -n $kdev ]] && break
+    sleep 0.1
+done
+[[ -n $kdev ]] || vm_die "the kernel initiator made no namespace device"
+echo "kernel nvme-tcp: $kdev ($(cat /sys/class/nvme/nvme0/queue_count 2>/dev/null || echo ?) queues incl. admin)"
+jobs kernel "$kdev"
+echo 1 >/sys/class/nvme/nvme0/delete_controller
+
+ublk=$("$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --daemon)
+echo "lazyroot: $ublk"
+jobs lazyroot "$ublk"
+"$lazyroot" detach "$ublk"
+
+# Context: ublk over the same file, no network, to show what ublk alone costs.
+ublk=$("$lazyroot" attach "file://$img" --queues 2 --daemon)
+jobs file "$ublk"
+"$lazyroot" detach "$ublk"
+cat results.txt

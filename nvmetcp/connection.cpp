@@ -1,0 +1,225 @@
+#include "nvmetcp/connection.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace lazyroot::nvmetcp {
+
+namespace {
+constexpr uint32_t kDirectMin = 16 * 1024;
+}  // namespace
+
+Endpoint resolve(const std::string& host, uint16_t port) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    if (int r = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); r != 0)
+        throw std::runtime_error("cannot resolve " + host + ": " + ::gai_strerror(r));
+    Endpoint ep;
+    std::memcpy(&ep.addr, res->ai_addr, res->ai_addrlen);
+    ep.len = res->ai_addrlen;
+    ep.text = (res->ai_family == AF_INET6 ? "[" + host + "]" : host) + ":" + service;
+    ::freeaddrinfo(res);
+    return ep;
+}
+
+Connection::Connection(io::EventLoop& loop, Listener& listener)
+    : loop_(loop), listener_(listener), report_(loop, [this] {
+          state_ = State::Closed;
+          std::string why = std::move(failure_);
+          listener_.on_failed(*this, why);
+      }) {}
+
+Connection::~Connection() { close(); }
+
+void Connection::close() {
+    ++generation_;
+    report_.cancel();
+    if (watch_) {
+        watch_->destroy();
+        watch_ = nullptr;
+    }
+    fd_.reset();
+    out_.clear();
+    out_off_ = 0;
+    state_ = State::Closed;
+}
+
+void Connection::report_failure(std::string why) {
+    if (state_ == State::Failed) return;
+    close();
+    state_ = State::Failed;
+    failure_ = std::move(why);
+    report_.arm_in({});
+}
+
+void Connection::open(const Endpoint& ep, Digests digests, uint32_t max_data) {
+    close();
+    peer_ = ep.text;
+    digests_ = digests;
+    parser_ = PduParser();
+    // Data PDUs carry at most one command's data; ICResp and the rest are smaller.
+    parser_.set_max_data(max_data);
+    int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return report_failure(std::string("socket: ") + std::strerror(errno));
+    fd_.reset(fd);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    state_ = State::Connecting;
+    const uint64_t gen = generation_;
+    watch_ = io::SocketWatch::create(loop_, fd, [this, gen](uint32_t ev) {
+        if (gen == generation_) on_ready(ev);
+    });
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) < 0 && errno != EINPROGRESS)
+        return report_failure("cannot connect to " + peer_ + ": " + std::strerror(errno));
+    watch_->want(POLLOUT);
+}
+
+void Connection::want_events() {
+    if (!watch_) return;
+    uint32_t ev = POLLIN;
+    if (out_off_ < out_.size()) ev |= POLLOUT;
+    watch_->want(ev);
+}
+
+void Connection::on_writable_connect() {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return report_failure("cannot connect to " + peer_ + ": " + std::strerror(err));
+    state_ = State::AwaitIcResp;
+    ICReq req;
+    req.digests = digests_;
+    auto pdu = encode_icreq(req);
+    out_.insert(out_.end(), pdu.begin(), pdu.end());
+    flush();
+}
+
+void Connection::on_ready(uint32_t events) {
+    if (state_ == State::Connecting) {
+        if (events & (POLLOUT | POLLERR | POLLHUP)) on_writable_connect();
+        return;
+    }
+    const uint64_t gen = generation_;
+    if (events & POLLOUT) flush();
+    if (gen != generation_) return;
+    if (events & (POLLIN | POLLERR | POLLHUP)) receive();
+}
+
+void Connection::queue_command(const Sqe& sqe, std::span<const uint8_t> data) {
+    auto pdu = encode_capsule_cmd(sqe, data, digests_);
+    out_.insert(out_.end(), pdu.begin(), pdu.end());
+}
+
+void Connection::flush() {
+    if (!fd_ || state_ == State::Connecting || state_ == State::Failed) return;
+    while (out_off_ < out_.size()) {
+        ssize_t n = ::send(fd_.get(), out_.data() + out_off_, out_.size() - out_off_,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return report_failure("send to " + peer_ + ": " + std::strerror(errno));
+        }
+        out_off_ += static_cast<size_t>(n);
+    }
+    if (out_off_ == out_.size()) {
+        out_.clear();
+        out_off_ = 0;
+    }
+    want_events();
+}
+
+void Connection::receive() {
+    const uint64_t gen = generation_;
+    // Bounded so one busy connection can't starve the queue's other work.
+    for (int round = 0; round < 16; ++round) {
+        // A large payload goes straight to its destination: one copy fewer.
+        uint8_t* buf = in_.data();
+        size_t room = in_.size();
+        if (const uint32_t left = parser_.c2h_remaining(); left >= kDirectMin) {
+            if (uint8_t* dst = listener_.data_destination(*this, cur_data_, parser_.c2h_at(), left)) {
+                buf = dst;
+                room = left;
+            }
+        }
+        ssize_t n = ::recv(fd_.get(), buf, room, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            return report_failure("receive from " + peer_ + ": " + std::strerror(errno));
+        }
+        if (n == 0) return report_failure("connection closed by " + peer_);
+        feed_gen_ = gen;
+        if (!parser_.feed({buf, static_cast<size_t>(n)}, *this)) {
+            if (gen != generation_) return;
+            return fail("protocol error from " + peer_ + ": " + parser_.error().why, parser_.error().fes);
+        }
+        if (gen != generation_ || state_ == State::Failed) return;
+        if (static_cast<size_t>(n) < room) return;
+    }
+}
+
+void Connection::fail(const std::string& why, TermFes fes) {
+    if (state_ == State::Failed || state_ == State::Closed) return;
+    if (fd_ && state_ != State::Connecting) {
+        // Best effort: tell the controller why before going.
+        TermReq t;
+        t.fes = static_cast<uint16_t>(fes);
+        auto hdr = parser_.current_header();
+        t.data.assign(hdr.begin(), hdr.end());
+        auto pdu = encode_h2c_term(t);
+        [[maybe_unused]] ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    report_failure(why);
+}
+
+void Connection::on_icresp(const ICResp& r) {
+    if (feed_gen_ != generation_) return;
+    if (state_ != State::AwaitIcResp) return fail("ICResp out of sequence", TermFes::PduSequenceError);
+    if (r.digests != digests_)
+        return fail(std::string("the target does not agree to the digests asked for (header ") +
+                        (r.digests.header ? "on" : "off") + ", data " + (r.digests.data ? "on" : "off") + ")",
+                    TermFes::UnsupportedParameter);
+    parser_.set_digests(digests_);
+    state_ = State::Up;
+    listener_.on_connected(*this);
+}
+
+void Connection::on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) {
+    if (feed_gen_ != generation_) return;
+    listener_.on_response(*this, parse_cqe(cqe));
+}
+
+void Connection::on_c2h_header(const DataHeader& h) { cur_data_ = h; }
+
+void Connection::on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) {
+    if (feed_gen_ != generation_) return;
+    listener_.on_data(*this, cur_data_, at, bytes);
+}
+
+void Connection::on_c2h_end(const DataHeader& h) {
+    if (feed_gen_ == generation_) listener_.on_data_end(*this, h);
+}
+
+void Connection::on_r2t(const DataHeader& h) {
+    if (feed_gen_ != generation_) return;
+    fail("R2T for command " + std::to_string(h.cccid) + ", but this host never writes",
+         TermFes::PduSequenceError);
+}
+
+void Connection::on_c2h_term(const TermReq& t) {
+    if (feed_gen_ != generation_) return;
+    report_failure("the target " + peer_ + " terminated the connection (C2HTermReq FES " +
+                   std::to_string(t.fes) + ", FEI " + std::to_string(t.fei) + ")");
+}
+
+}  // namespace lazyroot::nvmetcp

@@ -1,0 +1,318 @@
+#include "nvmetcp/io_queue.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "io/log.h"
+
+namespace lazyroot::nvmetcp {
+
+IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
+    : cfg_(std::move(cfg)),
+      command_timeout_(std::min(cfg_.controller.command_timeout, cfg_.io_timeout)),
+      dispatch_timer_(loop, [this] { dispatch(); }),
+      reconnect_timer_(loop, [this] { ctrl_.start(); }),
+      watchdog_timer_(loop, [this] { watchdog(); }),
+      rng_(std::random_device{}()),
+      ctrl_(loop, [&] {
+          ControllerConfig c = cfg_.controller;
+          // One command per read piece: room for the whole ublk queue.
+          c.io_entries = static_cast<uint16_t>(std::clamp(depth + 1, 2u, 1024u));
+          c.max_data = cfg_.ns.max_transfer;
+          c.command_timeout = std::min(c.command_timeout, cfg_.io_timeout);
+          return c;
+      }(), *this) {
+    // Connect now, so the first read does not wait for the whole bring-up.
+    reconnect_timer_.arm_in({});
+}
+
+IoQueue::~IoQueue() { ctrl_.stop(); }
+
+void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+    Read* r;
+    if (free_reads_.empty()) {
+        r = &reads_.emplace_back();
+    } else {
+        r = free_reads_.back();
+        free_reads_.pop_back();
+    }
+    *r = Read{};
+    r->cb = &cb;
+    r->dst = dst;
+    r->deadline = io::Clock::now() + cfg_.io_timeout;
+    // The namespace is addressed in LBAs; the ublk device in 512-byte sectors.
+    const uint64_t lba = cfg_.ns.lba_bytes;
+    const uint64_t start = offset / lba * lba;
+    const uint64_t end = std::min((offset + dst.size() + lba - 1) / lba * lba, cfg_.ns.size_bytes);
+    std::span<std::byte> target = dst;
+    if (start != offset || end != offset + dst.size()) {
+        r->bounce.resize(end - start);
+        r->bounce_skip = offset - start;
+        target = r->bounce;
+    }
+    const uint64_t step = std::max<uint64_t>(cfg_.ns.max_transfer / lba * lba, lba);
+    std::vector<Piece*> made;
+    for (uint64_t at = 0; at < target.size() || (target.empty() && made.empty()); at += step) {
+        Piece* p;
+        if (free_pieces_.empty()) {
+            p = &pieces_.emplace_back();
+        } else {
+            p = free_pieces_.back();
+            free_pieces_.pop_back();
+        }
+        const uint64_t n = std::min<uint64_t>(step, target.size() - at);
+        *p = Piece{};
+        p->read = r;
+        p->slba = (start + at) / lba;
+        p->nlb = static_cast<uint32_t>(n / lba);
+        p->dst = target.subspan(at, n);
+        made.push_back(p);
+        if (target.empty()) break;
+    }
+    r->outstanding = static_cast<unsigned>(made.size());
+    for (Piece* p : made) pending_.push_back(p);
+    // Commands go out from the loop: the callback never runs inside read(),
+    // and reads queued in one pass share one send.
+    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
+    arm_watchdog();
+}
+
+void IoQueue::dispatch() {
+    if (!ctrl_.live()) {
+        if (ctrl_.phase() == Controller::Phase::Idle && !reconnect_timer_.armed() && !pending_.empty())
+            ctrl_.start();
+        return;
+    }
+    const unsigned limit = ctrl_.io_entries() - 1u;
+    const auto now = io::Clock::now();
+    bool sent = false;
+    while (!pending_.empty() && !free_cids_.empty() && in_flight_ < limit) {
+        Piece* p = pending_.front();
+        pending_.pop_front();
+        if (p->read->error || p->nlb == 0) {
+            piece_done(*p, p->read->error);
+            continue;
+        }
+        if (now >= p->read->deadline) {
+            log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
+                       cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
+                       static_cast<long long>(cfg_.io_timeout.count()));
+            piece_done(*p, -ETIMEDOUT);
+            continue;
+        }
+        issue(*p);
+        sent = true;
+    }
+    if (sent) ctrl_.io().flush();
+}
+
+void IoQueue::issue(Piece& p) {
+    const uint16_t cid = free_cids_.back();
+    free_cids_.pop_back();
+    slots_[cid] = &p;
+    p.cid = cid;
+    p.received = 0;
+    p.sent = io::Clock::now();
+    ++in_flight_;
+    ctrl_.io().queue_command(make_read(cid, cfg_.ns.nsid, p.slba, p.nlb, p.nlb * cfg_.ns.lba_bytes));
+}
+
+void IoQueue::piece_done(Piece& p, int error) {
+    Read* r = p.read;
+    if (error && !r->error) r->error = error;
+    p = Piece{};
+    free_pieces_.push_back(&p);
+    if (--r->outstanding > 0) return;
+    if (!r->error && !r->bounce.empty())
+        std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
+    io::ReadCallback* cb = r->cb;
+    // Nothing is served wrong: whatever failed, the kernel sees EIO.
+    const int result = r->error ? -EIO : 0;
+    r->bounce.clear();
+    free_reads_.push_back(r);
+    cb->on_read_done(result);
+}
+
+IoQueue::Piece* IoQueue::slot_piece(uint16_t cid, const char* what) {
+    if (cid < slots_.size() && slots_[cid]) return slots_[cid];
+    ctrl_.io().fail(std::string(what) + " for command id " + std::to_string(cid) + ", which is not in flight");
+    return nullptr;
+}
+
+void IoQueue::on_io_response(const Cqe& cqe) {
+    Piece* p = slot_piece(cqe.cid, "response");
+    if (!p) return;
+    slots_[cqe.cid] = nullptr;
+    free_cids_.push_back(cqe.cid);
+    --in_flight_;
+    p->cid = -1;
+    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
+    if (cqe.ok()) {
+        if (p->received == p->dst.size()) return piece_done(*p, 0);
+        pending_.push_front(p);
+        return ctrl_.io().fail("read completed with " + std::to_string(p->received) + " of " +
+                               std::to_string(p->dst.size()) + " bytes");
+    }
+    const bool expired = io::Clock::now() >= p->read->deadline;
+    log::warn("%s: read of %u blocks at LBA %llu: %s%s", cfg_.controller.name.c_str(), p->nlb,
+              static_cast<unsigned long long>(p->slba), describe_status(cqe.status, false).c_str(),
+              cqe.dnr() ? "; not retrying" : expired ? "; out of time" : "; retrying");
+    if (cqe.dnr() || expired) return piece_done(*p, -EIO);
+    // Retry after a pause, not in a tight loop against a failing target.
+    pending_.push_back(p);
+    dispatch_timer_.arm_in(std::chrono::milliseconds(100));
+}
+
+void IoQueue::on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) {
+    Piece* p = slot_piece(h.cccid, "C2HData");
+    if (!p) return;
+    const uint64_t off = uint64_t{h.offset} + at;
+    if (off != p->received || off + bytes.size() > p->dst.size())
+        return ctrl_.io().fail("C2HData at offset " + std::to_string(off) + " (+" + std::to_string(bytes.size()) +
+                                   ") does not continue command " + std::to_string(h.cccid) + " (" +
+                                   std::to_string(p->received) + " of " + std::to_string(p->dst.size()) + " bytes)",
+                               TermFes::DataOutOfRange);
+    auto* to = reinterpret_cast<uint8_t*>(p->dst.data()) + off;
+    if (to != bytes.data()) std::memcpy(to, bytes.data(), bytes.size());  // else received in place
+    p->received += static_cast<uint32_t>(bytes.size());
+}
+
+uint8_t* IoQueue::io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) {
+    if (h.cccid >= slots_.size() || !slots_[h.cccid]) return nullptr;
+    Piece* p = slots_[h.cccid];
+    const uint64_t off = uint64_t{h.offset} + at;
+    // Only where on_io_data would accept the bytes; anything else takes the
+    // checked path and fails there.
+    if (off != p->received || off + n > p->dst.size()) return nullptr;
+    return reinterpret_cast<uint8_t*>(p->dst.data()) + off;
+}
+
+void IoQueue::on_io_data_end(const DataHeader& h) {
+    if (!h.success) return;  // a response capsule follows
+    Piece* p = slot_piece(h.cccid, "C2HData SUCCESS");
+    if (!p) return;
+    if (p->received != p->dst.size())
+        return ctrl_.io().fail("C2HData SUCCESS after " + std::to_string(p->received) + " of " +
+                               std::to_string(p->dst.size()) + " bytes");
+    slots_[h.cccid] = nullptr;
+    free_cids_.push_back(h.cccid);
+    --in_flight_;
+    piece_done(*p, 0);
+    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
+}
+
+void IoQueue::requeue_in_flight() {
+    std::vector<Piece*> back;
+    for (auto& s : slots_) {
+        if (!s) continue;
+        s->cid = -1;
+        s->received = 0;
+        back.push_back(s);
+        s = nullptr;
+    }
+    in_flight_ = 0;
+    for (auto it = back.rbegin(); it != back.rend(); ++it) pending_.push_front(*it);
+}
+
+void IoQueue::fail_all_pending(int error) {
+    while (!pending_.empty()) {
+        Piece* p = pending_.front();
+        pending_.pop_front();
+        piece_done(*p, error);
+    }
+}
+
+void IoQueue::on_live() {
+    const uint16_t n = ctrl_.io_entries();
+    slots_.assign(n, nullptr);
+    free_cids_.clear();
+    for (int cid = n - 1; cid >= 0; --cid) free_cids_.push_back(static_cast<uint16_t>(cid));
+    in_flight_ = 0;
+    if (failing_) {
+        const double secs = std::chrono::duration<double>(io::Clock::now() - down_since_).count();
+        log::info("%s: reconnected to %s (cntlid %u) after %.1f s", cfg_.controller.name.c_str(),
+                  cfg_.controller.endpoint.text.c_str(), ctrl_.cntlid(), secs);
+    }
+    failing_ = false;
+    attempts_ = 0;
+    dispatch();
+}
+
+void IoQueue::on_down(const std::string& why, bool permanent) {
+    requeue_in_flight();
+    if (!failing_) {
+        failing_ = true;
+        down_since_ = io::Clock::now();
+        log::warn("%s; %s", why.c_str(), permanent ? "the target says not to retry (DNR)" : "reconnecting");
+    } else {
+        log::debug("%s", why.c_str());
+    }
+    if (permanent) {
+        // DNR: reads waiting now fail; a later read tries again from scratch.
+        ctrl_.stop();
+        failing_ = false;
+        return fail_all_pending(-EIO);
+    }
+    if (pending_.empty()) {
+        // Nobody waits: reconnect when the next read comes.
+        ctrl_.stop();
+        failing_ = false;
+        return;
+    }
+    schedule_reconnect();
+}
+
+void IoQueue::schedule_reconnect() {
+    // Exponential backoff with jitter, capped at 2 s: a target that comes back
+    // is found quickly, one that stays away isn't hammered.
+    const unsigned shift = std::min(attempts_, 6u);
+    ++attempts_;
+    const double base = std::min(2000.0, 25.0 * (1u << shift));
+    std::uniform_real_distribution<double> jitter(0.75, 1.25);
+    reconnect_timer_.arm_in(std::chrono::milliseconds(static_cast<long>(base * jitter(rng_))));
+    arm_watchdog();
+}
+
+void IoQueue::arm_watchdog() {
+    if (watchdog_timer_.armed()) return;
+    const auto tick = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250), cfg_.io_timeout / 4);
+    watchdog_timer_.arm_in(tick);
+}
+
+// Enforces --io-timeout on reads and the per-command timeout on commands in
+// flight; runs only while something is outstanding.
+void IoQueue::watchdog() {
+    const auto now = io::Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        Piece* p = *it;
+        if (now < p->read->deadline && !p->read->error) {
+            ++it;
+            continue;
+        }
+        it = pending_.erase(it);
+        if (!p->read->error)
+            log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
+                       cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
+                       static_cast<long long>(cfg_.io_timeout.count()));
+        piece_done(*p, -ETIMEDOUT);
+    }
+    for (Piece* p : slots_) {
+        if (!p) continue;
+        if (now - p->sent > command_timeout_ || now >= p->read->deadline) {
+            ctrl_.io().fail("read command " + std::to_string(p->cid) + " unanswered for " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - p->sent).count()) +
+                            " ms");
+            break;
+        }
+    }
+    if (in_flight_ > 0 || !pending_.empty()) arm_watchdog();
+    // Reads that expired while the association is down leave nothing to reconnect for.
+    if (pending_.empty() && in_flight_ == 0 && ctrl_.phase() == Controller::Phase::Down) {
+        reconnect_timer_.cancel();
+        ctrl_.stop();
+        failing_ = false;
+    }
+}
+
+}  // namespace lazyroot::nvmetcp

@@ -1,0 +1,105 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/source.h"
+#include "io/timer.h"
+#include "nvmetcp/controller.h"
+
+namespace lazyroot::nvmetcp {
+
+// What the attach-time probe learned about the namespace.
+struct NamespaceInfo {
+    uint32_t nsid = 1;
+    uint32_t lba_bytes = 512;
+    uint64_t size_bytes = 0;
+    uint32_t max_transfer = 1u << 20;  // bytes per Read: MDTS, capped
+};
+
+struct IoQueueConfig {
+    ControllerConfig controller;
+    NamespaceInfo ns;
+    std::chrono::milliseconds io_timeout{30000};  // one read, retries included
+};
+
+// The per-queue half of NvmeTcpSource: one controller association (its own
+// admin queue and one IO queue, i.e. one TCP connection for data) on the
+// queue's loop. Reads are split at MDTS into commands; a table indexed by
+// command id tracks those in flight, never more than SQSIZE. On any socket
+// or protocol error the commands in flight are requeued, the association is
+// redone with backoff, and they are reissued; a read that cannot finish
+// within --io-timeout fails with EIO, as does one the target refuses with DNR.
+class IoQueue final : public io::QueueReader, private Controller::Owner {
+public:
+    IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth);
+    ~IoQueue() override;
+
+    void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    std::string current_source() const override { return cfg_.controller.endpoint.text; }
+
+private:
+    struct Read;
+    struct Piece {
+        Read* read = nullptr;
+        uint64_t slba = 0;
+        uint32_t nlb = 0;
+        std::span<std::byte> dst;
+        uint32_t received = 0;
+        int cid = -1;  // in flight when >= 0
+        io::Clock::time_point sent{};
+    };
+    struct Read {
+        io::ReadCallback* cb = nullptr;
+        std::span<std::byte> dst;
+        std::vector<std::byte> bounce;  // LBA-aligned copy for unaligned reads
+        size_t bounce_skip = 0;
+        unsigned outstanding = 0;
+        int error = 0;
+        io::Clock::time_point deadline{};
+    };
+
+    void dispatch();
+    void issue(Piece& p);
+    void piece_done(Piece& p, int error);
+    void requeue_in_flight();
+    void fail_all_pending(int error);
+    void watchdog();
+    void arm_watchdog();
+    void schedule_reconnect();
+    Piece* slot_piece(uint16_t cid, const char* what);
+
+    // Controller::Owner
+    void on_live() override;
+    void on_down(const std::string& why, bool permanent) override;
+    void on_io_response(const Cqe& cqe) override;
+    void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
+    void on_io_data_end(const DataHeader& h) override;
+    uint8_t* io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) override;
+
+    IoQueueConfig cfg_;
+    std::deque<Read> reads_;
+    std::vector<Read*> free_reads_;
+    std::deque<Piece> pieces_;
+    std::vector<Piece*> free_pieces_;
+    std::deque<Piece*> pending_;   // waiting for a command slot or a connection
+    std::vector<Piece*> slots_;    // by command id
+    std::vector<uint16_t> free_cids_;
+    unsigned in_flight_ = 0;
+    std::chrono::milliseconds command_timeout_;
+    io::Timer dispatch_timer_;
+    io::Timer reconnect_timer_;
+    io::Timer watchdog_timer_;
+    unsigned attempts_ = 0;  // failed bring-ups in this episode
+    bool failing_ = false;   // an episode is logged once
+    io::Clock::time_point down_since_{};
+    std::mt19937 rng_;
+    Controller ctrl_;  // last: its teardown may still call back
+};
+
+}  // namespace lazyroot::nvmetcp
