@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
             log::info("rd.lazyroot=: %s", line.c_str());
         }
         cli::Command cmd = cli::parse_command_line(static_cast<int>(args.size()), args.data());
+        if (auto* a = std::get_if<cli::AttachOptions>(&cmd)) {
+            a->words.assign(args.begin() + 1, args.end());
+            a->from_kernel_cmdline = !from_kernel.empty();
+        }
         if (std::holds_alternative<cli::AttachOptions>(cmd) && cli::in_initrd())
             cli::become_root_storage_daemon(argv[0]);
         return std::visit(
