@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
             a->words.assign(args.begin() + 1, args.end());
             a->from_kernel_cmdline = !from_kernel.empty();
         }
-        if (std::holds_alternative<cli::AttachOptions>(cmd) && cli::in_initrd())
+        // A root daemon restarted after switch_root no longer sees the
+        // initrd, but it serves the root all the same.
+        if (auto* a = std::get_if<cli::AttachOptions>(&cmd); a && (cli::in_initrd() || a->from_kernel_cmdline))
             cli::become_root_storage_daemon(argv[0]);
         return std::visit(
             [](auto& c) -> int {
