@@ -264,6 +264,7 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
             source_.outage().answered(now);
             if (u.mark_healthy()) log::info("%s answers again", u.url().c_str());
             preferred_url_ = t.url_index;
+            if (retrying_) retry_now(t.url_index);
             return finish(t, 0);
         case Verdict::Fatal:
             if (u.mark_changed())
@@ -274,6 +275,7 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
             break;
     }
     if (u.mark_failing()) log::warn("%s: %s; retrying", u.url().c_str(), why.c_str());
+    retrying_ = true;
     io::OutageMonitor& outage = source_.outage();
     if (t.attempt == 0) outage.wait_begin(static_cast<unsigned>(t.parts.size()));
     outage.failed(now);
@@ -292,6 +294,17 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
     }
     t.url_index = (t.url_index + 1) % source_.url_count();
     t.retry.arm_in(backoff);
+}
+
+// A server answered after failures: the reads still in backoff go to it now
+// rather than each sleeping out its own timer (up to 3 s after a long outage).
+void RangeReader::retry_now(size_t url_index) {
+    retrying_ = false;
+    for (auto& t : pool_) {
+        if (!t.retry.armed()) continue;
+        t.url_index = url_index;
+        t.retry.arm_in({});
+    }
 }
 
 void RangeReader::finish(Transfer& t, int result) {
