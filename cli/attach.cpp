@@ -373,12 +373,14 @@ int run_attach(const AttachOptions& requested) {
     ::setsid();
     if (::chdir("/") != 0) { /* "/" always exists; nothing to do */ }
     ReadyReport report(p[1]);
+    int status = 1;
     try {
-        ::_exit(serve(opts, report, tk));
+        status = serve(opts, report, tk);
     } catch (const std::exception& e) {
         report.failed(e.what());
-        ::_exit(1);
     }
+    log::flush();  // _exit skips the atexit hook that writes what queue threads logged last
+    ::_exit(status);
 }
 
 }  // namespace lazyroot::cli

@@ -52,6 +52,7 @@ void AttachInterrupt::watch() {
         std::filesystem::remove_all(p, ec);
     }
     log::error("interrupted by signal %u during attach; nothing was attached", si.ssi_signo);
+    log::flush();
     ::_exit(1);
 }
 

@@ -1,7 +1,9 @@
 #include "cli/options.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <charconv>
+#include <cmath>
 
 #include "verity/encoding.h"
 
@@ -90,10 +92,10 @@ Command parse_command_line(int argc, const char* const* argv) {
                   "KiB up to which adjacent reads are merged into one request")
         ->check(CLI::Range(4u, 65536u))
         ->capture_default_str();
-    a->add_option("--io-timeout", attach.io_timeout_s,
-                  "Seconds one block read may take, retries included, before it fails with EIO")
-        ->check(CLI::Range(0.1, 3600.0))
-        ->capture_default_str();
+    std::string io_timeout;
+    auto* io_timeout_opt = a->add_option("--io-timeout", io_timeout,
+                  "Seconds one block read may take, retries included, before it fails with EIO; "
+                  "'infinity' waits out any outage (default 30)");
     a->add_flag("--insecure", attach.insecure, "Allow plain http:// without verity");
     a->add_option("--ca", attach.ca_file, "CA bundle to verify HTTPS servers with (default: system store)")
         ->check(CLI::ExistingFile);
@@ -188,6 +190,7 @@ Command parse_command_line(int argc, const char* const* argv) {
             (attach.verity.size() != 64 ||
              attach.verity.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
             throw UsageError("--verity: not a sha256 root hash (64 hex digits): " + attach.verity);
+        if (io_timeout_opt->count() > 0) attach.io_timeout = parse_io_timeout(io_timeout);
         if (!hydrate_rate.empty()) {
             auto r = parse_byte_size(hydrate_rate);
             if (!r || *r == 0) throw UsageError("--hydrate-rate: not a rate in bytes/s: " + hydrate_rate);
@@ -221,6 +224,20 @@ std::optional<uint64_t> parse_byte_size(const std::string& text) {
     if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
     if (n > UINT64_MAX / mult) return std::nullopt;
     return n * mult;
+}
+
+io::IoTimeout parse_io_timeout(const std::string& text) {
+    std::string lower;
+    for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "infinity" || lower == "inf") return std::nullopt;
+    double s = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
+    // from_chars takes "nan" and "inf" too: only plain numbers of seconds here.
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(s))
+        throw UsageError("--io-timeout: not a number of seconds (or infinity): " + text);
+    if (s < 0.1 || s > 3600)
+        throw UsageError("--io-timeout: " + text + " is out of range (0.1 to 3600 seconds, or infinity)");
+    return std::chrono::milliseconds(static_cast<long long>(s * 1000 + 0.5));
 }
 
 unsigned parse_device_ref(const std::string& ref) {

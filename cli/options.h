@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "io/timeout.h"
 #include "verity/prepare.h"
 
 namespace lazyroot::cli {
@@ -30,7 +31,7 @@ struct AttachOptions {
     unsigned connections = 8;
     unsigned readahead_mib = 16;  // 0: off
     unsigned coalesce_kib = 1024;
-    double io_timeout_s = 30;
+    io::IoTimeout io_timeout = std::chrono::seconds(30);  // nullopt: infinity
     bool insecure = false;
     std::string ca_file;
     std::string cert_file;
@@ -80,6 +81,9 @@ Command parse_command_line(int argc, const char* const* argv);
 
 // "10M", "512k", "1G" or plain bytes (powers of 1024). nullopt if malformed.
 std::optional<uint64_t> parse_byte_size(const std::string& text);
+
+// --io-timeout: seconds (0.1 to 3600), or "infinity"/"inf". Throws UsageError.
+io::IoTimeout parse_io_timeout(const std::string& text);
 
 // "/dev/ublkb3", "/dev/ublkc3", "ublkb3" or "3" -> 3. Throws UsageError.
 unsigned parse_device_ref(const std::string& ref);

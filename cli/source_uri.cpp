@@ -91,8 +91,9 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
             h.connections = o.connections;
             h.max_request_bytes = o.coalesce_kib * 1024;
-            h.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
-            h.stall_timeout = std::min(h.stall_timeout, h.io_timeout);
+            h.io_timeout = o.io_timeout;
+            // Finite even with --io-timeout=infinity: a stalled connection is still abandoned.
+            h.stall_timeout = io::at_most(h.stall_timeout, h.io_timeout);
             h.ca_file = o.ca_file;
             h.cert_file = o.cert_file;
             h.key_file = o.key_file;
@@ -111,7 +112,7 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             nvmetcp::NvmeTcpOptions n;
             n.uri = uri.text;
             n.hostnqn = o.hostnqn;
-            n.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
+            n.io_timeout = o.io_timeout;
             std::unique_ptr<io::Source> src = o.nvme_transport == "kernel"
                                                   ? nvmetcp::open_kernel_source(n, queues)
                                                   : nvmetcp::NvmeTcpSource::open(n);

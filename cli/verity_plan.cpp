@@ -26,7 +26,7 @@ std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
     if (uri.kind == SourceUri::Kind::File) return read_text(uri.path + ".manifest.json");
     if (uri.kind == SourceUri::Kind::Http) {
         http::HttpOptions h;
-        h.io_timeout = std::chrono::milliseconds(static_cast<long>(o.io_timeout_s * 1000));
+        h.io_timeout = o.io_timeout;
         h.ca_file = o.ca_file;
         h.cert_file = o.cert_file;
         h.key_file = o.key_file;

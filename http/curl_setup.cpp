@@ -28,7 +28,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     const long connect_ms = std::max<long>(
-        100, static_cast<long>(std::min(o.stall_timeout, o.io_timeout).count()));
+        100, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count()));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     // A connection that delivers nothing for the stall timeout is abandoned
     // and the request retried, rather than waiting out the whole IO timeout.

@@ -4,13 +4,17 @@
 #include <string>
 #include <vector>
 
+#include "io/timeout.h"
+
 namespace lazyroot::http {
 
 struct HttpOptions {
     std::vector<std::string> urls;  // the source first, then --mirror URLs in order
     unsigned connections = 8;       // in total, spread over the queues
-    std::chrono::milliseconds io_timeout{30000};  // one block IO, retries included
-    std::chrono::milliseconds stall_timeout{10000};  // no byte for this long: retry
+    // One block IO, retries included; nullopt: retry for ever (a root device).
+    io::IoTimeout io_timeout = std::chrono::milliseconds(30000);
+    // No byte for this long: abandon the connection and retry. Always finite.
+    std::chrono::milliseconds stall_timeout{10000};
     uint32_t max_request_bytes = 1u << 20;  // adjacent reads merge up to this
     std::string ca_file;
     std::string cert_file;

@@ -8,6 +8,7 @@
 
 #include "http/http_options.h"
 #include "http/image_identity.h"
+#include "io/outage.h"
 #include "io/source.h"
 
 namespace lazyroot::http {
@@ -61,11 +62,15 @@ public:
     ImageUrl& url(size_t i) { return *urls_[i]; }
     const ImageUrl& url(size_t i) const { return *urls_[i]; }
     size_t url_count() const { return urls_.size(); }
+    // Reads waiting on an unreachable source, across queues; its log lines.
+    io::OutageMonitor& outage() { return outage_; }
 
 private:
-    explicit HttpSource(const HttpOptions& opts) : opts_(opts) {}
+    explicit HttpSource(const HttpOptions& opts)
+        : opts_(opts), outage_(opts.urls.empty() ? std::string() : opts.urls.front()) {}
 
     HttpOptions opts_;
+    io::OutageMonitor outage_;
     std::vector<std::unique_ptr<ImageUrl>> urls_;
     uint64_t size_ = 0;
     std::string identity_;

@@ -40,7 +40,10 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
     curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(opts.io_timeout.count()));
+    // With --io-timeout=infinity no overall limit (0): the connect and stall
+    // timeouts still end an attempt against a server that is down.
+    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS,
+                     opts.io_timeout ? static_cast<long>(opts.io_timeout->count()) : 0L);
 
     CURLcode rc = curl_easy_perform(easy.get());
     if (head.status == 200) {

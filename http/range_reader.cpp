@@ -48,8 +48,11 @@ RangeReader::RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth
 }
 
 RangeReader::~RangeReader() {
-    for (auto& t : pool_)
+    for (auto& t : pool_) {
         if (t.easy) multi_.remove(t.easy.get());
+        // Reads still waiting when the queue goes away wait no more.
+        if (t.attempt > 0 && !t.parts.empty()) source_.outage().wait_end(static_cast<unsigned>(t.parts.size()));
+    }
 }
 
 RangeReader::Transfer* RangeReader::take() {
@@ -80,7 +83,7 @@ void RangeReader::dispatch() {
     std::stable_sort(batch.begin(), batch.end(),
                      [](const Queued& a, const Queued& b) { return a.offset < b.offset; });
     const uint64_t limit = source_.options().max_request_bytes;
-    const auto deadline = io::Clock::now() + source_.options().io_timeout;
+    const auto deadline = io::deadline_after(source_.options().io_timeout);
     Transfer* t = nullptr;
     for (const Queued& q : batch) {
         const bool joins = t && !q.dst.empty() && t->len > 0 && q.offset == t->offset + t->len &&
@@ -132,8 +135,14 @@ void RangeReader::start(Transfer& t) {
     curl_easy_setopt(e, CURLOPT_URL, u.url().c_str());
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, precondition_for(t.url_index));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - io::Clock::now());
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
+    // No overall limit for a read that may wait for ever (0); the connect and
+    // stall timeouts still end an attempt on a dead or silent connection.
+    long timeout_ms = 0;
+    if (t.deadline != io::Clock::time_point::max()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - io::Clock::now());
+        timeout_ms = std::max<long>(1, static_cast<long>(left.count()));
+    }
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     t.received = 0;
     t.part = 0;
     t.part_pos = 0;
@@ -249,10 +258,13 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
     Transfer& t = *tp;
     ImageUrl& u = source_.url(t.url_index);
     std::string why;
+    const auto now = io::Clock::now();
     switch (judge(t, rc, why)) {
         case Verdict::Ok:
+            source_.outage().answered(now);
             if (u.mark_healthy()) log::info("%s answers again", u.url().c_str());
             preferred_url_ = t.url_index;
+            if (retrying_) retry_now(t.url_index);
             return finish(t, 0);
         case Verdict::Fatal:
             if (u.mark_changed())
@@ -263,12 +275,18 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
             break;
     }
     if (u.mark_failing()) log::warn("%s: %s; retrying", u.url().c_str(), why.c_str());
-    // Exponential backoff with jitter, from 50 ms up to 2 s; the next URL each time.
+    retrying_ = true;
+    io::OutageMonitor& outage = source_.outage();
+    if (t.attempt == 0) outage.wait_begin(static_cast<unsigned>(t.parts.size()));
+    outage.failed(now);
+    outage.tick(now);
+    // Exponential backoff with jitter, from 50 ms up to 2 s; the next URL each
+    // time. With --io-timeout=infinity this goes on until a server answers.
     ++t.attempt;
     const double base_ms = std::min(2000.0, 50.0 * (1u << std::min(t.attempt, 6u)));
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     auto backoff = std::chrono::milliseconds(static_cast<long>(base_ms * jitter(rng_)));
-    if (io::Clock::now() + backoff >= t.deadline) {
+    if (t.deadline != io::Clock::time_point::max() && now + backoff >= t.deadline) {
         log::error("giving up on %llu bytes at offset %llu after %u attempts: %s",
                    static_cast<unsigned long long>(t.len),
                    static_cast<unsigned long long>(t.offset), t.attempt, why.c_str());
@@ -278,10 +296,23 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
     t.retry.arm_in(backoff);
 }
 
+// A server answered after failures: the reads still in backoff go to it now
+// rather than each sleeping out its own timer (up to 3 s after a long outage).
+void RangeReader::retry_now(size_t url_index) {
+    retrying_ = false;
+    for (auto& t : pool_) {
+        if (!t.retry.armed()) continue;
+        t.url_index = url_index;
+        t.retry.arm_in({});
+    }
+}
+
 void RangeReader::finish(Transfer& t, int result) {
     // Release the transfer first: a callback may start new reads.
     std::vector<Transfer::Part> parts = std::move(t.parts);
     t.parts.clear();
+    if (t.attempt > 0) source_.outage().wait_end(static_cast<unsigned>(parts.size()));
+    t.attempt = 0;
     free_.push_back(&t);
     for (const auto& p : parts) p.cb->on_read_done(result);
 }

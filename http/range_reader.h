@@ -44,6 +44,7 @@ private:
     Verdict judge(Transfer& t, CURLcode rc, std::string& why);
     void finish(Transfer& t, int result);
     curl_slist* precondition_for(size_t url_index);
+    void retry_now(size_t url_index);
 
     static size_t on_header(char* data, size_t size, size_t n, void* t);
     static size_t on_body(char* data, size_t size, size_t n, void* t);
@@ -57,6 +58,7 @@ private:
     std::vector<HeaderList> preconditions_;  // per URL; empty until its identity is known
     std::mt19937 rng_;
     size_t preferred_url_ = 0;  // the URL that answered last
+    bool retrying_ = false;     // some request failed since the last answer
     CurlMultiLoop multi_;       // last: its destructor still calls back into us
 };
 

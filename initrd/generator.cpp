@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -92,6 +93,11 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
     }
     std::vector<std::string> args{"attach", source};
     args.insert(args.end(), spec.args.begin(), spec.args.end());
+    // A root device waits out network outages rather than failing reads
+    // (the kernel's own NVMe/TCP root waits too), unless io-timeout= says otherwise.
+    const bool timeout_given = std::any_of(spec.args.begin(), spec.args.end(),
+                                           [](const std::string& a) { return a.rfind("--io-timeout=", 0) == 0; });
+    if (!timeout_given) args.push_back("--io-timeout=infinity");
     return args;
 }
 

@@ -31,7 +31,8 @@ std::vector<GeneratedFile> render_error_units(std::string_view binary);
 std::string device_unit_name(std::string_view dev_path);
 
 // The attach command line (without argv[0]) that `spec` stands for, with a
-// bootorigin SOURCE resolved against `boot_url`. Throws CmdlineError.
+// bootorigin SOURCE resolved against `boot_url`, and --io-timeout=infinity
+// unless the spec names an io-timeout. Throws CmdlineError.
 std::vector<std::string> attach_arguments(const RootSpec& spec, const std::string& boot_url);
 
 // attach_arguments() for this boot: /proc/cmdline, and efivarfs for

@@ -1,26 +1,85 @@
 #include "io/log.h"
 
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 
 namespace lazyroot::log {
 namespace {
 
 std::atomic<bool> verbose{false};
 
+// The ring for stderr, made on first use and never destroyed: its thread may
+// be blocked in write() for good, and exit() must not wait for it.
+std::atomic<io::LineWriter*> ring{nullptr};
+std::mutex ring_mu;  // held across fork by the atfork handlers
+
+void reset_after_fork() {
+    // The child has no logger thread: the old ring (and whatever it held,
+    // written by the parent) is abandoned, a new one made on first use.
+    ring.store(nullptr);
+    ring_mu.unlock();
+}
+
+[[maybe_unused]] const int atfork_registered = [] {
+    return pthread_atfork([] { ring_mu.lock(); }, [] { ring_mu.unlock(); }, reset_after_fork);
+}();
+
+io::LineWriter& stderr_ring() {
+    if (auto* r = ring.load(std::memory_order_acquire)) return *r;
+    std::lock_guard lock(ring_mu);
+    if (auto* r = ring.load()) return *r;
+    auto* r = new io::LineWriter(STDERR_FILENO, io::LineWriter::Options{});
+    ring.store(r, std::memory_order_release);
+    static std::once_flag hook;
+    std::call_once(hook, [] { std::atexit([] { flush(std::chrono::seconds(1)); }); });
+    return *r;
+}
+
+bool on_main_thread() { return ::syscall(SYS_gettid) == ::getpid(); }
+
+void write_line(const char* p, size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        n -= static_cast<size_t>(w);
+    }
+}
+
 void emit(const char* level, const char* fmt, va_list ap) {
-    // Format into one buffer so lines from different queue threads never interleave.
-    char line[1024];
+    // Format into one buffer so lines from different threads never interleave.
+    char line[io::LineWriter::kMaxLine];
     int n = std::snprintf(line, sizeof line, "lazyroot: %s", level);
     if (n < 0) return;
-    std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
-    std::fprintf(stderr, "%s\n", line);
+    int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
+    if (m < 0) return;
+    size_t len = std::min(static_cast<size_t>(n) + static_cast<size_t>(m), sizeof line - 2);
+    if (!on_main_thread()) return stderr_ring().post({line, len});
+    line[len] = '\n';
+    write_line(line, len + 1);
 }
 
 }  // namespace
 
 void set_verbose(bool on) { verbose = on; }
+
+void flush(std::chrono::milliseconds max_wait) {
+    if (auto* r = ring.load(std::memory_order_acquire)) r->flush(max_wait);
+}
+
+io::LineWriter::Stats async_stats() {
+    if (auto* r = ring.load(std::memory_order_acquire)) return r->stats();
+    return {};
+}
 
 #define LAZYROOT_LOG_FN(name, level, cond) \
     void name(const char* fmt, ...) {      \

@@ -10,7 +10,7 @@ namespace lazyroot::nvmetcp {
 
 IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
     : cfg_(std::move(cfg)),
-      command_timeout_(std::min(cfg_.controller.command_timeout, cfg_.io_timeout)),
+      command_timeout_(io::at_most(cfg_.controller.command_timeout, cfg_.io_timeout)),
       dispatch_timer_(loop, [this] { dispatch(); }),
       reconnect_timer_(loop, [this] { ctrl_.start(); }),
       watchdog_timer_(loop, [this] { watchdog(); }),
@@ -20,14 +20,26 @@ IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
           // One command per read piece: room for the whole ublk queue.
           c.io_entries = static_cast<uint16_t>(std::clamp(depth + 1, 2u, 1024u));
           c.max_data = cfg_.ns.max_transfer;
-          c.command_timeout = std::min(c.command_timeout, cfg_.io_timeout);
+          c.command_timeout = io::at_most(c.command_timeout, cfg_.io_timeout);
           return c;
       }(), *this) {
+    if (!cfg_.outage) cfg_.outage = std::make_shared<io::OutageMonitor>(cfg_.controller.endpoint.text);
     // Connect now, so the first read does not wait for the whole bring-up.
     reconnect_timer_.arm_in({});
 }
 
-IoQueue::~IoQueue() { ctrl_.stop(); }
+IoQueue::~IoQueue() {
+    ctrl_.stop();
+    // Reads still waiting when the queue goes away wait no more.
+    for (auto& r : reads_)
+        if (r.waiting && r.outstanding > 0) cfg_.outage->wait_end();
+}
+
+void IoQueue::mark_waiting(Read& r) {
+    if (r.waiting) return;
+    r.waiting = true;
+    cfg_.outage->wait_begin();
+}
 
 void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     Read* r;
@@ -40,7 +52,9 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
     *r = Read{};
     r->cb = &cb;
     r->dst = dst;
-    r->deadline = io::Clock::now() + cfg_.io_timeout;
+    r->deadline = io::deadline_after(cfg_.io_timeout);
+    // Arriving while the association is down: it waits for the target.
+    if (failing_) mark_waiting(*r);
     // The namespace is addressed in LBAs; the ublk device in 512-byte sectors.
     const uint64_t lba = cfg_.ns.lba_bytes;
     const uint64_t start = offset / lba * lba;
@@ -97,7 +111,7 @@ void IoQueue::dispatch() {
         if (now >= p->read->deadline) {
             log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
                        cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
-                       static_cast<long long>(cfg_.io_timeout.count()));
+                       static_cast<long long>(cfg_.io_timeout ? cfg_.io_timeout->count() : 0));
             piece_done(*p, -ETIMEDOUT);
             continue;
         }
@@ -127,6 +141,8 @@ void IoQueue::piece_done(Piece& p, int error) {
     if (!r->error && !r->bounce.empty())
         std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
     io::ReadCallback* cb = r->cb;
+    if (r->waiting) cfg_.outage->wait_end();
+    r->waiting = false;
     // Nothing is served wrong: whatever failed, the kernel sees EIO.
     const int result = r->error ? -EIO : 0;
     r->bounce.clear();
@@ -229,6 +245,7 @@ void IoQueue::on_live() {
     free_cids_.clear();
     for (int cid = n - 1; cid >= 0; --cid) free_cids_.push_back(static_cast<uint16_t>(cid));
     in_flight_ = 0;
+    cfg_.outage->answered();
     if (failing_) {
         const double secs = std::chrono::duration<double>(io::Clock::now() - down_since_).count();
         log::info("%s: reconnected to %s (cntlid %u) after %.1f s", cfg_.controller.name.c_str(),
@@ -241,6 +258,11 @@ void IoQueue::on_live() {
 
 void IoQueue::on_down(const std::string& why, bool permanent) {
     requeue_in_flight();
+    if (!permanent) {
+        // Every read now pending waits for the target to come back.
+        for (Piece* p : pending_) mark_waiting(*p->read);
+        cfg_.outage->failed();
+    }
     if (!failing_) {
         failing_ = true;
         down_since_ = io::Clock::now();
@@ -276,7 +298,9 @@ void IoQueue::schedule_reconnect() {
 
 void IoQueue::arm_watchdog() {
     if (watchdog_timer_.armed()) return;
-    const auto tick = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250), cfg_.io_timeout / 4);
+    const auto tick = cfg_.io_timeout ? std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250),
+                                                                            *cfg_.io_timeout / 4)
+                                      : std::chrono::milliseconds(250);
     watchdog_timer_.arm_in(tick);
 }
 
@@ -284,6 +308,7 @@ void IoQueue::arm_watchdog() {
 // flight; runs only while something is outstanding.
 void IoQueue::watchdog() {
     const auto now = io::Clock::now();
+    if (failing_) cfg_.outage->tick(now);
     for (auto it = pending_.begin(); it != pending_.end();) {
         Piece* p = *it;
         if (now < p->read->deadline && !p->read->error) {
@@ -294,7 +319,7 @@ void IoQueue::watchdog() {
         if (!p->read->error)
             log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
                        cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
-                       static_cast<long long>(cfg_.io_timeout.count()));
+                       static_cast<long long>(cfg_.io_timeout ? cfg_.io_timeout->count() : 0));
         piece_done(*p, -ETIMEDOUT);
     }
     for (Piece* p : slots_) {

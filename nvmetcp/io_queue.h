@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "io/outage.h"
 #include "io/source.h"
+#include "io/timeout.h"
 #include "io/timer.h"
 #include "nvmetcp/controller.h"
 
@@ -25,7 +27,10 @@ struct NamespaceInfo {
 struct IoQueueConfig {
     ControllerConfig controller;
     NamespaceInfo ns;
-    std::chrono::milliseconds io_timeout{30000};  // one read, retries included
+    // One read, retries included; nullopt (infinity): reconnect for ever.
+    io::IoTimeout io_timeout = std::chrono::milliseconds(30000);
+    // Shared by the source's queues; made per queue when null.
+    std::shared_ptr<io::OutageMonitor> outage;
 };
 
 // The per-queue half of NvmeTcpSource: one controller association (its own
@@ -34,7 +39,8 @@ struct IoQueueConfig {
 // command id tracks those in flight, never more than SQSIZE. On any socket
 // or protocol error the commands in flight are requeued, the association is
 // redone with backoff, and they are reissued; a read that cannot finish
-// within --io-timeout fails with EIO, as does one the target refuses with DNR.
+// within --io-timeout fails with EIO, as does one the target refuses with DNR;
+// with --io-timeout=infinity a read waits out any outage.
 class IoQueue final : public io::QueueReader, private Controller::Owner {
 public:
     IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth);
@@ -61,6 +67,7 @@ private:
         size_t bounce_skip = 0;
         unsigned outstanding = 0;
         int error = 0;
+        bool waiting = false;  // counted in the outage monitor
         io::Clock::time_point deadline{};
     };
 
@@ -72,6 +79,7 @@ private:
     void watchdog();
     void arm_watchdog();
     void schedule_reconnect();
+    void mark_waiting(Read& r);
     Piece* slot_piece(uint16_t cid, const char* what);
 
     // Controller::Owner

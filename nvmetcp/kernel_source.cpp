@@ -108,8 +108,11 @@ std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsig
     // initrd: one line of options to /dev/nvme-fabrics, "instance=N,…" back.
     std::string req = "nqn=" + u.subnqn + ",transport=tcp,traddr=" + addr + ",trsvcid=" + std::to_string(u.port) +
                       ",hostnqn=" + host.hostnqn + ",hostid=" + hostid + ",nr_io_queues=" + std::to_string(queues) +
-                      // Bounded, like the userspace path: give up on a lost controller at --io-timeout.
-                      ",ctrl_loss_tmo=" + std::to_string(std::max<long>(1, opts.io_timeout.count() / 1000)) +
+                      // Like the userspace path: give up on a lost controller at
+                      // --io-timeout, or never (-1) with --io-timeout=infinity.
+                      ",ctrl_loss_tmo=" +
+                      (opts.io_timeout ? std::to_string(std::max<long long>(1, opts.io_timeout->count() / 1000))
+                                       : std::string("-1")) +
                       ",reconnect_delay=1";
     if (u.digests.header) req += ",hdr_digest";
     if (u.digests.data) req += ",data_digest";

@@ -105,13 +105,14 @@ std::unique_ptr<NvmeTcpSource> NvmeTcpSource::open(const NvmeTcpOptions& opts) {
     }
     const TargetUri& u = src->uri_;
     src->io_timeout_ = opts.io_timeout;
+    src->outage_ = std::make_shared<io::OutageMonitor>(u.text);
     const HostIdentity host = host_identity(opts.hostnqn);
 
     ControllerConfig& c = src->ctrl_;
     c.hostnqn = host.hostnqn;
     c.hostid = host.hostid;
     c.digests = u.digests;
-    c.command_timeout = std::min(c.command_timeout, opts.io_timeout);
+    c.command_timeout = io::at_most(c.command_timeout, opts.io_timeout);
     c.endpoint = resolve(u.host, u.port);
     c.subnqn = u.subnqn;
     c.name = u.text;
@@ -188,6 +189,7 @@ std::unique_ptr<io::QueueReader> NvmeTcpSource::open_queue(io::EventLoop& loop, 
     q.controller.name = "nvme+tcp " + ctrl_.endpoint.text + " queue " + std::to_string(queues_opened_++);
     q.ns = ns_;
     q.io_timeout = io_timeout_;
+    q.outage = outage_;
     return std::make_unique<IoQueue>(loop, std::move(q), depth);
 }
 

@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "io/outage.h"
 #include "io/source.h"
+#include "io/timeout.h"
 #include "nvmetcp/host_identity.h"
 #include "nvmetcp/io_queue.h"
 #include "nvmetcp/target_uri.h"
@@ -14,7 +16,7 @@ namespace lazyroot::nvmetcp {
 struct NvmeTcpOptions {
     std::string uri;      // nvme+tcp://…
     std::string hostnqn;  // empty: /etc/nvme/hostnqn or generated
-    std::chrono::milliseconds io_timeout{30000};
+    io::IoTimeout io_timeout = std::chrono::milliseconds(30000);  // nullopt: infinity
 };
 
 // A namespace of an NVMe/TCP subsystem, read by a userspace initiator: each
@@ -42,7 +44,8 @@ private:
     ControllerConfig ctrl_;
     NamespaceInfo ns_;
     std::string identity_;
-    std::chrono::milliseconds io_timeout_{30000};
+    io::IoTimeout io_timeout_ = std::chrono::milliseconds(30000);
+    std::shared_ptr<io::OutageMonitor> outage_;
     std::atomic<unsigned> queues_opened_{0};
 };
 

@@ -53,6 +53,9 @@ FakeNvmeTarget::FakeNvmeTarget(Options o) : opts_(std::move(o)) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(opts_.port);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
     ::listen(listen_fd_, 16);
     socklen_t len = sizeof a;

@@ -23,6 +23,7 @@ public:
         uint16_t read_status = 0;    // answer reads with this status instead of data
         bool never_answer_reads = false;
         bool malformed_once = false;  // the first read gets a C2HData with SUCCESS but not LAST_PDU
+        uint16_t port = 0;            // 0: any free port
     };
 
     explicit FakeNvmeTarget(Options o);

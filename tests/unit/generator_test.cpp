@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cli/options.h"
 #include "initrd/generator.h"
 
 using namespace lazyroot::initrd;
@@ -74,8 +75,40 @@ TEST(Generator, DeviceUnitNamesEscapeLikeSystemd) {
 TEST(Generator, AttachArgumentsResolveBootOrigin) {
     RootSpec spec{"images/root.img", true, {"--mode=full"}};
     EXPECT_EQ(attach_arguments(spec, "http://10.0.0.1/boot/uki.efi"),
-              (std::vector<std::string>{"attach", "http://10.0.0.1/boot/images/root.img", "--mode=full"}));
+              (std::vector<std::string>{"attach", "http://10.0.0.1/boot/images/root.img", "--mode=full",
+                                        "--io-timeout=infinity"}));
     EXPECT_THROW(attach_arguments(spec, ""), CmdlineError);
     RootSpec plain{"http://h/r.img", false, {}};
-    EXPECT_EQ(attach_arguments(plain, ""), (std::vector<std::string>{"attach", "http://h/r.img"}));
+    EXPECT_EQ(attach_arguments(plain, ""),
+              (std::vector<std::string>{"attach", "http://h/r.img", "--io-timeout=infinity"}));
+}
+
+namespace {
+
+lazyroot::cli::AttachOptions attach_options_for(const std::string& cmdline) {
+    auto spec = parse_root_spec(cmdline);
+    EXPECT_TRUE(spec);
+    std::vector<std::string> args = attach_arguments(*spec, "");
+    args.insert(args.begin(), "lazyroot");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return std::get<lazyroot::cli::AttachOptions>(
+        lazyroot::cli::parse_command_line(static_cast<int>(argv.size()), argv.data()));
+}
+
+}  // namespace
+
+// A root device waits out outages unless rd.lazyroot= says otherwise.
+TEST(Generator, RootDevicesDefaultToAnInfiniteIoTimeout) {
+    EXPECT_EQ(attach_options_for("rd.lazyroot=http://h/r.img,insecure").io_timeout, std::nullopt);
+    EXPECT_EQ(attach_options_for("rd.lazyroot=http://h/r.img,insecure,io-timeout=10").io_timeout,
+              std::chrono::seconds(10));
+    auto spec = parse_root_spec("rd.lazyroot=http://h/r.img,io-timeout=inf");
+    ASSERT_TRUE(spec);
+    EXPECT_EQ(attach_arguments(*spec, ""), (std::vector<std::string>{"attach", "http://h/r.img", "--io-timeout=inf"}));
+    EXPECT_EQ(attach_options_for("rd.lazyroot=http://h/r.img,io-timeout=inf").io_timeout, std::nullopt);
+    // A plain `lazyroot attach` keeps the finite default.
+    const char* argv[] = {"lazyroot", "attach", "http://h/r.img"};
+    EXPECT_EQ(std::get<lazyroot::cli::AttachOptions>(lazyroot::cli::parse_command_line(3, argv)).io_timeout,
+              std::chrono::seconds(30));
 }

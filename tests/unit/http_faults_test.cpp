@@ -24,7 +24,7 @@ class HttpFaultTest : public ::testing::Test {
 protected:
     HttpFaultTest() : image_(fixtures::make_test_image(kImageSize, 5)), server_(image_) {}
 
-    void open(std::chrono::milliseconds io_timeout = std::chrono::seconds(10),
+    void open(io::IoTimeout io_timeout = std::chrono::seconds(10),
               std::chrono::milliseconds stall = std::chrono::seconds(1)) {
         http::HttpOptions o;
         o.urls = {server_.url()};
@@ -116,6 +116,26 @@ TEST_F(HttpFaultTest, AServerThatNeverAnswersIsEioAfterTheTimeout) {
     FaultRule r{.fault = Fault::Stall, .times = FaultRule::kForever};
     server_.add_fault(r);
     expect_all_eio(read_ranges(2, 7));
+}
+
+// --io-timeout=infinity: stalls for longer than a finite timeout would allow
+// are each abandoned at the (finite) stall timeout and retried; the read waits,
+// counted by the source, and succeeds once the server answers.
+TEST_F(HttpFaultTest, WithAnInfiniteIoTimeoutAReadWaitsUntilTheServerAnswers) {
+    open(std::nullopt, std::chrono::seconds(1));
+    FaultRule r{.fault = Fault::Stall, .times = 3};
+    r.stall = std::chrono::seconds(60);
+    server_.add_fault(r);
+    std::vector<ReadOp> ops(1);
+    ops[0].offset = 12288;
+    ops[0].buf.resize(8192);
+    reader_->read(ops[0].offset, ops[0].buf, ops[0]);
+    while (src_->outage().waiting() == 0) ASSERT_GE(loop_.run_once(), 0);
+    EXPECT_FALSE(ops[0].done());
+    while (!ops[0].done()) ASSERT_GE(loop_.run_once(), 0);
+    expect_all_correct(ops);
+    EXPECT_EQ(src_->outage().waiting(), 0u);
+    EXPECT_EQ(server_.pending_faults(), 0u);
 }
 
 TEST_F(HttpFaultTest, PersistentGarbageIsEioNeverServed) {

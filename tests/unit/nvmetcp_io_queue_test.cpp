@@ -1,10 +1,17 @@
 // The NVMe/TCP IO queue against a fake controller on loopback: reads split
 // at MDTS, never more commands in flight than SQSIZE allows, unaligned reads,
-// reissue after a dropped connection, DNR and --io-timeout as EIO.
+// reissue after a dropped connection, DNR and --io-timeout as EIO, and with
+// --io-timeout=infinity a read that waits for a target that isn't there yet.
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <random>
+#include <string>
+#include <vector>
 
 #include "fake_nvme_target.h"
 #include "io/event_loop.h"
@@ -25,7 +32,7 @@ std::vector<uint8_t> random_image(size_t n) {
 }
 
 nvmetcp::IoQueueConfig config(uint16_t port, size_t size, uint32_t lba, uint32_t max_transfer,
-                              std::chrono::milliseconds io_timeout = std::chrono::seconds(20)) {
+                              io::IoTimeout io_timeout = std::chrono::seconds(20)) {
     nvmetcp::IoQueueConfig c;
     c.controller.endpoint = nvmetcp::resolve("127.0.0.1", port);
     c.controller.subnqn = "nqn.2026-11.io.lazyroot:fake";
@@ -172,4 +179,59 @@ TEST(NvmeTcpIoQueue, AMalformedPduTearsDownTheConnectionAndReadsRecover) {
     }
     EXPECT_EQ(target.term_reqs.load(), 1u);  // the host said why before closing
     EXPECT_GE(target.io_connects.load(), 2u);
+}
+
+namespace {
+
+// A loopback port nothing listens on (connections are refused) until a
+// target is started on it.
+uint16_t unused_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+TEST(NvmeTcpIoQueue, WithAnInfiniteIoTimeoutAReadWaitsForTheTarget) {
+    const auto image = random_image(1 << 20);
+    const uint16_t port = unused_port();
+    std::vector<std::string> lines;
+    auto cfg = config(port, image.size(), 512, 8192, std::nullopt);
+    // Report at once, so that the line shows up while the target is away.
+    cfg.outage = std::make_shared<io::OutageMonitor>(
+        "target", [&](const std::string& l) { lines.push_back(l); },
+        io::OutageMonitor::Intervals{std::chrono::seconds(0), std::chrono::hours(1)});
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto q = std::make_unique<nvmetcp::IoQueue>(loop, cfg, 4);
+    std::vector<ReadOp> ops(1);
+    ops[0].offset = 8192;
+    ops[0].buf.resize(4096);
+    q->read(ops[0].offset, ops[0].buf, ops[0]);
+    // Refused, again and again: the read waits, counted, and the line is out.
+    while (lines.empty()) ASSERT_GE(loop.run_once(), 0);
+    EXPECT_FALSE(ops[0].done());
+    EXPECT_EQ(cfg.outage->waiting(), 1u);
+    EXPECT_NE(lines[0].find("target unreachable for "), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find(", 1 read waiting"), std::string::npos) << lines[0];
+
+    FakeNvmeTarget::Options o;
+    o.image = image;
+    o.port = port;
+    FakeNvmeTarget target(o);
+    while (!ops[0].done()) ASSERT_GE(loop.run_once(), 0);
+    q.reset();
+    drain(loop);
+    EXPECT_EQ(ops[0].result, 0);
+    EXPECT_TRUE(lazyroot::testing::matches(ops[0], image));
+    EXPECT_EQ(cfg.outage->waiting(), 0u);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[1].find("target reachable again after "), std::string::npos) << lines[1];
 }

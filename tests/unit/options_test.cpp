@@ -88,11 +88,33 @@ TEST(Options, NetworkOptions) {
     ASSERT_EQ(a.mirrors.size(), 2u);
     EXPECT_EQ(a.mirrors[1], "https://m2/img");
     EXPECT_EQ(a.connections, 4u);
-    EXPECT_DOUBLE_EQ(a.io_timeout_s, 2.5);
+    EXPECT_EQ(a.io_timeout, std::chrono::milliseconds(2500));
     EXPECT_TRUE(a.insecure);
     EXPECT_THROW(parse({"attach", "https://h/img", "--connections", "0"}), UsageError);
     EXPECT_THROW(parse({"attach", "https://h/img", "--io-timeout", "0"}), UsageError);
     EXPECT_THROW(parse({"attach", "https://h/img", "--ca", "/nonexistent"}), UsageError);
+}
+
+TEST(Options, IoTimeout) {
+    auto timeout_of = [](const char* v) {
+        return std::get<AttachOptions>(parse({"attach", "https://h/img", "--io-timeout", v})).io_timeout;
+    };
+    EXPECT_EQ(std::get<AttachOptions>(parse({"attach", "https://h/img"})).io_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(timeout_of("infinity"), std::nullopt);
+    EXPECT_EQ(timeout_of("inf"), std::nullopt);
+    EXPECT_EQ(timeout_of("Infinity"), std::nullopt);
+    EXPECT_EQ(std::get<AttachOptions>(parse({"attach", "https://h/img", "--io-timeout=infinity"})).io_timeout,
+              std::nullopt);
+    EXPECT_EQ(timeout_of("0.1"), std::chrono::milliseconds(100));
+    EXPECT_EQ(timeout_of("3600"), std::chrono::seconds(3600));
+    for (const char* bad : {"abc", "", "nan", "-inf", "10s", "1e9", "0.05", "-1", "infinityx"})
+        EXPECT_THROW(timeout_of(bad), UsageError) << bad;
+    try {
+        timeout_of("abc");
+        FAIL();
+    } catch (const UsageError& e) {
+        EXPECT_STREQ(e.what(), "--io-timeout: not a number of seconds (or infinity): abc");
+    }
 }
 
 TEST(Options, VerityCombinations) {
