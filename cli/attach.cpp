@@ -157,6 +157,7 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     write_state(id, describe_state(o, *dev, stack, verity_plan ? ready_path : ""));
     publish();
     log::debug("serving %s on %s", stack.top().describe().c_str(), ready_path.c_str());
+    stack.keep_cache();
     report.ready(ready_path);
     notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
     if (o.mode == "hydrate") stack.start_hydration(o.connections, o.hydrate_rate);
