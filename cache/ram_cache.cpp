@@ -1,7 +1,6 @@
 #include "cache/ram_cache.h"
 
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,18 +32,14 @@ std::unique_ptr<RamCacheDir> RamCacheDir::create(const std::string& parent, uint
         throw std::runtime_error("the image (" + human_bytes(bytes) + ") does not fit in RAM (" + human_bytes(*avail) +
                                  " available); give --cache=PATH on a disk");
 
-    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
-        log::debug("cannot create %s: %s", parent.c_str(), std::strerror(errno));
-    if (std::string dir = make_temp_dir(parent + "/ram-XXXXXX"); !dir.empty()) {
-        const std::string opts = "size=" + std::to_string(size) + ",mode=0700";
-        if (::mount("lazyroot-ram", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.c_str()) == 0)
-            return std::unique_ptr<RamCacheDir>(new RamCacheDir(dir, true));
-        log::warn("cannot mount a tmpfs for the RAM cache on %s (%s); using /dev/shm", dir.c_str(),
-                  std::strerror(errno));
-        ::rmdir(dir.c_str());
-    }
-    std::string dir = make_temp_dir("/dev/shm/lazyroot-XXXXXX");
-    if (dir.empty()) throw std::runtime_error(std::string("cannot create a RAM cache in /dev/shm: ") + std::strerror(errno));
+    const std::string dir = make_temp_dir(parent + "/lazyroot-ram-XXXXXX");
+    if (dir.empty())
+        throw std::runtime_error("cannot create a RAM cache in " + parent + ": " + std::strerror(errno));
+    const std::string opts = "size=" + std::to_string(size) + ",mode=0700";
+    if (::mount("lazyroot-ram", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.c_str()) == 0)
+        return std::unique_ptr<RamCacheDir>(new RamCacheDir(dir, true));
+    log::warn("cannot mount a tmpfs for the RAM cache on %s (%s); keeping the image in %s", dir.c_str(),
+              std::strerror(errno), parent.c_str());
     return std::unique_ptr<RamCacheDir>(new RamCacheDir(dir, false));
 }
 

@@ -6,10 +6,16 @@
 namespace lazyroot::cache {
 
 // Where full and hydrate keep the image when there is no --cache: a tmpfs of
-// its own, sized to the image, in a private directory under `parent` (so not
-// bound by /dev/shm's default of half of RAM); unmounted and removed when
-// destroyed. Where mounting is impossible (no CAP_SYS_ADMIN), a directory in
-// /dev/shm instead, whose free space the attach-time room check then judges.
+// its own, sized to the image (so not bound by /dev/shm's default of half of
+// RAM), mounted on a private directory PARENT/lazyroot-ram-XXXXXX; unmounted
+// and removed when destroyed. Where mounting is impossible (no
+// CAP_SYS_ADMIN), that directory stays a plain one in PARENT's filesystem,
+// whose free space the attach-time room check then judges.
+//
+// PARENT is /dev/shm in the daemon: systemd treats mounts below /dev as API
+// file systems and leaves them alone at shutdown (umount.target and
+// systemd-shutdown's last loop alike), while the root served from this one
+// is still mounted. Under /run it would be a failed unmount at every shutdown.
 class RamCacheDir {
 public:
     // Throws std::runtime_error (one line) when RAM cannot hold `bytes`

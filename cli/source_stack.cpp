@@ -76,7 +76,7 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         const uint64_t meta = cache::valid_chunk_size(so.chunk_size)
                                   ? cache::metadata_bytes(cache::chunk_count_for(so.image_size, so.chunk_size))
                                   : 0;  // CacheStore::open refuses it below
-        ram_ = cache::RamCacheDir::create(state_dir(), so.image_size + meta);
+        ram_ = cache::RamCacheDir::create("/dev/shm", so.image_size + meta);
         cache_path_ = ram_->path() + "/image";
     }
     so.path = cache_path_;

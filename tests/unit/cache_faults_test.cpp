@@ -376,7 +376,6 @@ TEST(CacheFaults, FullAndHydrateRefuseACacheTooSmallBeforeDownloading) {
     Image img(4 << 20);
     SmallTmpfs fs(img.dir, 1 << 20);
     if (!fs.ok) GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
-    ::setenv("LAZYROOT_RUN_DIR", (img.dir / "run").c_str(), 1);
     // A file that was there before stays; files the attach created go.
     const std::string old = fs.path + "/old";
     { std::ofstream(old) << ""; }
@@ -418,7 +417,6 @@ TEST(CacheFaults, FullAndHydrateRefuseACacheTooSmallBeforeDownloading) {
     }
     EXPECT_TRUE(std::filesystem::exists(o.cache)) << "a live attach's cache was removed";
     EXPECT_TRUE(std::filesystem::exists(o.cache + ".lzmeta"));
-    ::unsetenv("LAZYROOT_RUN_DIR");
 }
 
 TEST(CacheFaults, TheRamCacheIsATmpfsOfItsOwnAndRefusesWhatRamCannotHold) {
@@ -435,7 +433,7 @@ TEST(CacheFaults, TheRamCacheIsATmpfsOfItsOwnAndRefusesWhatRamCannotHold) {
     const std::string path = ram->path();
     ASSERT_TRUE(std::filesystem::is_directory(path));
     if (!ram->own_tmpfs()) GTEST_SKIP() << "no mounts here: fell back to /dev/shm";
-    EXPECT_EQ(path.rfind(dir.path().string() + "/ram-", 0), 0u) << path;
+    EXPECT_EQ(path.rfind(dir.path().string() + "/lazyroot-ram-", 0), 0u) << path;
     struct statvfs vfs {};
     ASSERT_EQ(::statvfs(path.c_str(), &vfs), 0);
     const uint64_t size = vfs.f_blocks * vfs.f_frsize;
@@ -450,19 +448,17 @@ TEST(CacheFaults, TheRamCacheIsATmpfsOfItsOwnAndRefusesWhatRamCannotHold) {
 
 TEST(CacheFaults, FullModeInRamFillsItsOwnTmpfs) {
     Image img(3 << 20);
-    ::setenv("LAZYROOT_RUN_DIR", (img.dir / "run").c_str(), 1);
     cli::AttachOptions o;
     o.source = "file://" + img.path;
     o.mode = "full";
+    std::string dir;
     {
         cli::SourceStack stack(cli::parse_source_uri(o.source), o, 1);
-        if (stack.cache_path().rfind("/dev/shm/", 0) != 0) {  // the fallback where mounting is not allowed
-            EXPECT_EQ(stack.cache_path().rfind((img.dir / "run").string() + "/ram-", 0), 0u) << stack.cache_path();
-        }
+        dir = std::filesystem::path(stack.cache_path()).parent_path().string();
+        EXPECT_EQ(dir.rfind("/dev/shm/lazyroot-ram-", 0), 0u) << dir;
         stack.download_all(2);
         ASSERT_TRUE(stack.cached()->complete());
         read_all_and_check(stack.top(), img.bytes);
     }
-    EXPECT_TRUE(std::filesystem::is_empty(img.dir / "run")) << "the RAM cache was left behind";
-    ::unsetenv("LAZYROOT_RUN_DIR");
+    EXPECT_FALSE(std::filesystem::exists(dir)) << "the RAM cache was left behind";
 }

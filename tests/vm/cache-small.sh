@@ -3,7 +3,8 @@
 # Lazy mode: every file and every byte of the device are right, caching goes
 # off with one log line, `status` says degraded, and the exit codes are 0.
 # Full and hydrate modes: attach refuses with one line before downloading,
-# creating no device and no cache file.
+# creating no device and no cache file. Full mode without --cache keeps the
+# image in a tmpfs of its own, and refuses an image larger than MemAvailable.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
@@ -59,4 +60,30 @@ for mode in full hydrate; do
     [[ $((after - before)) -le 4096 ]] || vm_die "$mode: $((after - before)) bytes fetched before refusing"
 done
 umount /mnt/small
+
+# 3. full without --cache: a tmpfs of its own, sized to the image, gone after detach.
+dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --mode full --daemon)
+ram=$(awk '$2 ~ "^/dev/shm/lazyroot-ram-" {print $2}' /proc/mounts)
+[[ -n $ram ]] || vm_die "full mode in RAM: no tmpfs of its own"
+size=$(df -B1 --output=size "$ram" | tail -1 | tr -d ' ')
+image=$(stat -c %s "$images/ext4.img")
+echo "full in RAM: $ram, a tmpfs of $size bytes for a $image-byte image"
+((size >= image && size <= image + 2 * 1048576)) || vm_die "the RAM tmpfs is $size bytes"
+mount -o ro "$dev" /mnt/c
+check_files /mnt/c "$images/files.sha256"
+umount /mnt/c
+"$lazyroot" detach "$dev"
+! grep -q lazyroot-ram /proc/mounts || vm_die "the RAM tmpfs stayed mounted"
+! compgen -G '/dev/shm/lazyroot-ram-*' >/dev/null || vm_die "the RAM cache directory stayed"
+
+# ... and an image RAM cannot hold is refused before downloading (a sparse 64 GiB file).
+truncate -s 64G /tmp/huge.img
+rc=0
+"$lazyroot" attach file:///tmp/huge.img --mode full --daemon >/tmp/out 2>/tmp/err || rc=$?
+cat /tmp/err
+[[ $rc -eq 1 && ! -s /tmp/out && $(wc -l </tmp/err) -eq 1 ]] || vm_die "huge full attach: rc $rc"
+grep -q "the image (64.0 GiB) does not fit in RAM (.* available); give --cache=PATH on a disk" /tmp/err ||
+    vm_die "huge full attach: unexpected error"
+nothing_left "huge"
+! compgen -G '/dev/shm/lazyroot-ram-*' >/dev/null || vm_die "the refused attach left a RAM cache directory"
 echo "cache_small: OK"
