@@ -462,3 +462,30 @@ TEST(CacheFaults, FullModeInRamFillsItsOwnTmpfs) {
     }
     EXPECT_FALSE(std::filesystem::exists(dir)) << "the RAM cache was left behind";
 }
+
+TEST(CacheFaults, AFullDownloadThatCannotBeCachedFailsAttachAndLeavesNoFile) {
+    Image img(4 << 20);
+    cli::AttachOptions o;
+    o.source = "file://" + img.path;
+    o.mode = "full";
+    o.cache = (img.dir / "cache").string();
+    try {
+        cli::SourceStack stack(cli::parse_source_uri(o.source), o, 1);
+        FileSizeLimit limit(1 << 20);  // after the room check, which this filesystem passes
+        ::testing::internal::CaptureStderr();
+        try {
+            stack.download_all(2);
+            ::testing::internal::GetCapturedStderr();
+            FAIL() << "the download succeeded";
+        } catch (...) {
+            ::testing::internal::GetCapturedStderr();
+            throw;
+        }
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("failed: cache degraded: a chunk write failed: File too large"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(o.cache));
+    EXPECT_FALSE(std::filesystem::exists(o.cache + ".lzmeta"));
+}
