@@ -31,6 +31,7 @@
 #include "cli/source_uri.h"
 #include "io/event_loop.h"
 #include "io/file_source.h"
+#include "io/range_source.h"
 #include "tests/http_fixtures/temp_dir.h"
 #include "tests/unit/read_driver.h"
 #include "verity/manifest.h"
@@ -488,4 +489,38 @@ TEST(CacheFaults, AFullDownloadThatCannotBeCachedFailsAttachAndLeavesNoFile) {
     }
     EXPECT_FALSE(std::filesystem::exists(o.cache));
     EXPECT_FALSE(std::filesystem::exists(o.cache + ".lzmeta"));
+}
+
+TEST(CacheFaults, FirstBadBlockCoversTheDataAndASeparateTreeAsServed) {
+    Image img(1000 * 4096);
+    verity::PrepareOptions o;
+    o.image = img.path;
+    o.hash_out = img.path + ".verity";
+    ::testing::internal::CaptureStdout();
+    ASSERT_EQ(verity::run_prepare(o), 0);
+    ::testing::internal::GetCapturedStdout();
+    std::ifstream in(img.path + ".manifest.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const auto m = verity::parse_manifest(ss.str());
+    auto tree = io::FileSource::open(o.hash_out);
+    auto v = verity::VerifyingSource::open(io::FileSource::open(img.path), 0, m.root_hash, tree.get());
+    ASSERT_TRUE(v->separate_tree());
+    // What the device shows: the data, then the tree.
+    std::vector<std::byte> all(v->size());
+    ASSERT_EQ(io::read_blocking(*v, 0, all), 0);
+    EXPECT_EQ(v->first_bad_block(0, all), std::nullopt);
+    // Chunk by chunk, as the cache checks them (the last one short).
+    for (uint64_t off = 0; off < all.size(); off += kChunk)
+        EXPECT_EQ(v->first_bad_block(off, std::span(all).subspan(off, std::min<uint64_t>(kChunk, all.size() - off))),
+                  std::nullopt)
+            << off;
+    for (uint64_t at : {uint64_t{5000}, uint64_t{999 * 4096 + 4095}, v->hash_offset() + 3, uint64_t{all.size() - 1}}) {
+        auto bad = all;
+        bad[at] ^= std::byte{1};
+        EXPECT_EQ(v->first_bad_block(0, bad), at / 4096) << at;
+        const uint64_t chunk = at / kChunk * kChunk;
+        const auto part = std::span(bad).subspan(chunk, std::min<uint64_t>(kChunk, bad.size() - chunk));
+        EXPECT_EQ(v->first_bad_block(chunk, part), at / 4096) << at;
+    }
 }
