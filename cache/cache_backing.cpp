@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -44,6 +45,17 @@ std::optional<uint64_t> trailing_metadata_offset(uint64_t device_size, uint64_t 
 CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t meta_bytes,
                           bool metadata_at_end) {
     CacheBacking b;
+    b.data_name = path;
+    // A failure below must not leave the files this call created.
+    struct Undo {
+        CacheBacking& b;
+        bool armed = true;
+        ~Undo() {
+            if (!armed) return;
+            if (b.meta_created) ::unlink(b.meta_name.c_str());
+            if (b.data_created) ::unlink(b.data_name.c_str());
+        }
+    } undo{b};
     struct stat st {};
     const bool exists = ::stat(path.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) fail_errno(path, "stat", errno);
@@ -55,7 +67,7 @@ CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t
 
     // O_EXCL on a block device: refuse one that is mounted or claimed by someone else.
     const int flags = O_RDWR | O_CLOEXEC | (block ? O_EXCL : 0);
-    b.data_fd = at_end ? io::UniqueFd(::open(path.c_str(), flags)) : open_or_create(path, flags, b.created);
+    b.data_fd = at_end ? io::UniqueFd(::open(path.c_str(), flags)) : open_or_create(path, flags, b.data_created);
     if (!b.data_fd) fail_errno(path, "open", errno);
     if (::flock(b.data_fd.get(), LOCK_EX | LOCK_NB) != 0)
         fail_errno(path, errno == EWOULDBLOCK ? "in use by another lazyroot" : "flock", errno);
@@ -81,14 +93,13 @@ CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t
     } else {
         b.sidecar = true;
         b.meta_name = path + ".lzmeta";
-        bool meta_created = false;
-        b.meta_fd = open_or_create(b.meta_name, O_RDWR | O_CLOEXEC, meta_created);
+        b.meta_fd = open_or_create(b.meta_name, O_RDWR | O_CLOEXEC, b.meta_created);
         if (!b.meta_fd) fail_errno(b.meta_name, "open", errno);
-        b.created = b.created || meta_created;
     }
     // A new name must be durable before metadata naming its contents is.
-    if (b.created)
+    if (b.data_created || b.meta_created)
         if (int r = io::fsync_parent_dir(path); r < 0) fail_errno(path, "fsync of its directory", -r);
+    undo.armed = false;
     return b;
 }
 

@@ -62,7 +62,14 @@ std::unique_ptr<CacheStore> CacheStore::open(const CacheStoreOptions& o) {
     const uint64_t chunks = chunk_count_for(o.image_size, o.chunk_size);
     auto backing = open_backing(o.path, o.image_size, metadata_bytes(chunks), o.metadata_at_end);
     std::unique_ptr<CacheStore> s(new CacheStore(o, std::move(backing)));
-    s->load_or_reset();
+    try {
+        s->load_or_reset();
+    } catch (...) {
+        // Leave nothing this open created.
+        for (const auto& f : s->created_files()) ::unlink(f.c_str());
+        throw;
+    }
+    if (!s->crashed_) s->preallocate_metadata();
     if (!s->crashed_) s->committer_ = std::thread([p = s.get()] { p->committer_loop(); });
     return s;
 }
@@ -273,16 +280,48 @@ int CacheStore::metadata_failed(int err, const char* what) {
 // later fdatasync can succeed without having written them: nothing written
 // since the last good commit can be trusted, now or later in this run.
 void CacheStore::stop_using_cache(int err) {
+    degrade(std::string("fdatasync of the data failed: ") + std::strerror(-err));
     {
         std::lock_guard lk(mu_);
-        failed_ = true;
         pending_.clear();
     }
     std::vector<uint8_t> bytes(durable_.bytes());
     durable_.copy_bytes(0, bytes);
     map_.load(bytes);
-    log::error("cache %s: fdatasync failed (%s); reading from the source only until restart",
-               path_.c_str(), std::strerror(-err));
+}
+
+void CacheStore::degrade(const std::string& reason) {
+    {
+        std::lock_guard lk(mu_);
+        if (failed_.load(std::memory_order_relaxed)) return;
+        degraded_reason_ = reason;
+        failed_.store(true, std::memory_order_release);
+    }
+    // Chunks already written stay (they commit as usual); no new ones are added.
+    log::error("cache %s: %s; caching is off until restart, missing chunks are read from the source",
+               path_.c_str(), reason.c_str());
+}
+
+std::string CacheStore::degraded_reason() const {
+    std::lock_guard lk(mu_);
+    return degraded_reason_;
+}
+
+std::vector<std::string> CacheStore::created_files() const {
+    std::vector<std::string> out;
+    if (backing_.meta_created) out.push_back(backing_.meta_name);
+    if (backing_.data_created) out.push_back(backing_.data_name);
+    return out;
+}
+
+// The sidecar is sized sparse: give its pages room now, so that a full
+// filesystem later fails chunk writes (which degrade cleanly) rather than the
+// commits of chunks already written.
+void CacheStore::preallocate_metadata() {
+    if (!backing_.sidecar) return;
+    const auto bytes = static_cast<off_t>(metadata_bytes(map_.chunks()));
+    if (::fallocate(backing_.meta_fd.get(), FALLOC_FL_KEEP_SIZE, 0, bytes) == 0 || errno == EOPNOTSUPP) return;
+    degrade(std::string("no room for its metadata: ") + std::strerror(errno));
 }
 
 bool CacheStore::crash_here(StoreStep step) {

@@ -67,6 +67,7 @@ public:
     // O_RDWR | O_CLOEXEC; queue threads do their own io_uring IO on it.
     int data_fd() const { return backing_.data_fd.get(); }
     uint32_t chunk_size() const { return chunk_size_; }
+    const std::string& path() const { return path_; }
     uint64_t chunk_count() const { return map_.chunks(); }
     uint64_t image_size() const { return image_size_; }
     // Present = safe to read from data_fd now (written; maybe not yet durable).
@@ -82,9 +83,24 @@ public:
     int commit_now();
     // Chunks whose data and bitmap bit are both on stable storage.
     uint64_t durable_count() const { return durable_count_.load(std::memory_order_relaxed); }
-    // A data fdatasync failed: the store went back to what was durable and
-    // ignores chunk_written until restart, so writing chunks is wasted work.
-    bool failed() const { return failed_.load(std::memory_order_relaxed); }
+    // Caching is off for the rest of this attach (a write or fdatasync of the
+    // data failed, or the metadata could not be given room): chunk_written is
+    // ignored, so readers must take missing chunks from the source without
+    // writing them. What is present stays readable, except after a failed
+    // fdatasync, which takes the map back to what was durable.
+    bool degraded() const { return failed_.load(std::memory_order_acquire); }
+    // The first reason given, for status; "" while not degraded.
+    std::string degraded_reason() const;
+    // Switches caching off with one log line (the first call only). Thread-safe.
+    void degrade(const std::string& reason);
+
+    // The files this open created (PATH and/or its sidecar): an attach that
+    // fails removes them, and only them, once the store is closed.
+    std::vector<std::string> created_files() const;
+    // For the attach-time room check (cache_space.h).
+    int meta_fd() const { return backing_.meta_fd.get(); }
+    bool regular_file() const { return backing_.regular_file; }
+    bool sidecar() const { return backing_.sidecar; }
 
 private:
     CacheStore(const CacheStoreOptions& opts, CacheBacking backing);
@@ -95,6 +111,7 @@ private:
     int commit(const std::vector<uint64_t>& batch);
     int metadata_failed(int err, const char* what);
     void stop_using_cache(int err);
+    void preallocate_metadata();
     bool crash_here(StoreStep step);
 
     const std::string path_;
@@ -112,7 +129,7 @@ private:
     std::vector<uint64_t> dirty_pages_;  // bitmap pages to write; committer thread only
     bool meta_failing_ = false;          // committer thread only: log a failure streak once
 
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::condition_variable wake_;  // the committer: a request or stop
     std::condition_variable done_;  // commit_now callers
     std::vector<uint64_t> pending_;  // chunk_written since the last batch was taken
@@ -121,6 +138,7 @@ private:
     int last_result_ = 0;
     bool stopping_ = false;
     std::atomic<bool> failed_{false};  // set under mu_, so chunk_written sees it in order
+    std::string degraded_reason_;       // under mu_
     std::thread committer_;  // last: started once everything above is ready
 };
 

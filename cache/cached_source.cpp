@@ -47,7 +47,11 @@ size_t InflightChunks::in_flight() const {
 
 CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store,
                            IoStats& stats)
-    : inner_(std::move(inner)), store_(std::move(store)), stats_(stats), inflight_(store_->map()) {
+    : inner_(std::move(inner)),
+      store_(std::move(store)),
+      stats_(stats),
+      inflight_(store_->map()),
+      verified_(store_->chunk_count()) {
     // A second descriptor of the same data file, for the queues' io_uring reads.
     local_ = io::FileSource::open("/proc/self/fd/" + std::to_string(store_->data_fd()));
 }
@@ -60,9 +64,25 @@ std::unique_ptr<io::QueueReader> CachedSource::open_queue(io::EventLoop& loop, u
 
 // ---- CachedReader ------------------------------------------------------------
 
-// One read from the device: waits until every chunk it covers is present,
-// then reads them from the cache file.
+namespace {
+
+// A fetch whose bytes could not be written to the cache: its chunks stay
+// missing, and whoever waited for them takes their bytes from the source.
+// Never leaves this file (a reader sees EIO at worst).
+constexpr int kNotCached = -ENOSTR;
+
+// Errors after which the bytes may still come from the source on their own:
+// a chunk that failed verification (only some of its blocks may be bad), or
+// one that could not be cached.
+bool retry_uncached(int e) { return e == -EBADMSG || e == kNotCached; }
+
+}  // namespace
+
+// One read from the device (or a prefetch): waits until every chunk it covers
+// is present, then reads them from the cache file, checking chunks not yet
+// verified in this attach.
 struct CachedReader::Request final : io::ReadCallback {
+    enum class Stage { Claim, Local, Direct };
     CachedReader* owner = nullptr;
     uint64_t offset = 0;
     std::span<std::byte> dst;
@@ -70,22 +90,14 @@ struct CachedReader::Request final : io::ReadCallback {
     std::function<void(int)> done;           // ...or a prefetch
     unsigned pending = 1;                    // 1 = the claiming pass itself
     int error = 0;
-    bool hit = true;
-    bool direct = false;  // read from the source, bypassing the cache
+    bool hit = true;        // served without waiting for the network
+    bool filled = false;    // dst holds the bytes already (a fetch that could not be cached)
+    bool refetched = false; // its chunks were dropped and fetched again once already
+    Stage stage = Stage::Claim;
+    std::vector<std::byte> whole;  // whole chunks read back, to check them before serving
+    uint64_t whole_offset = 0;
 
-    void on_read_done(int result) override {  // the local (or direct) read
-        if (result == -EBADMSG) result = -EIO;
-        CachedReader* o = owner;
-        IoStats& st = o->src_.stats();
-        if (result == 0) {
-            st.reads.fetch_add(1, std::memory_order_relaxed);
-            st.bytes_served.fetch_add(dst.size(), std::memory_order_relaxed);
-            if (hit) st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
-        }
-        io::ReadCallback* c = cb;
-        delete this;
-        c->on_read_done(result);
-    }
+    void on_read_done(int result) override { owner->read_done(*this, result); }
 };
 
 // One run of adjacent chunks fetched from the network into a bounce buffer,
@@ -116,31 +128,22 @@ CachedReader::~CachedReader() { *alive_ = false; }
 
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     release_network_if_done();
-    const uint64_t cs = src_.store().chunk_size();
-    if (!dst.empty()) {
-        // The common case once warm: every chunk present. A lock-free check,
-        // and the local read completes straight to the caller.
-        const uint64_t first = offset / cs, last = (offset + dst.size() - 1) / cs;
-        bool all = true;
-        for (uint64_t c = first; c <= last && all; ++c) all = src_.store().map().present(c);
-        if (all) {
-            IoStats& st = src_.stats();
-            st.reads.fetch_add(1, std::memory_order_relaxed);
-            st.bytes_served.fetch_add(dst.size(), std::memory_order_relaxed);
-            st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
-            return local_->read(offset, dst, cb);
-        }
-    }
     auto* r = new Request;
     r->owner = this;
     r->offset = offset;
     r->dst = dst;
     r->cb = &cb;
-    if (dst.empty()) {
-        r->hit = true;
-        return local_->read(offset, dst, *r);
-    }
-    claim_range(offset / cs, (offset + dst.size() - 1) / cs, *r);
+    if (dst.empty()) return read_local(*r);
+    const uint64_t cs = src_.store().chunk_size();
+    const uint64_t first = offset / cs, last = (offset + dst.size() - 1) / cs;
+    // The common case once warm: every chunk present, read straight from the cache.
+    bool all = true;
+    for (uint64_t c = first; c <= last && all; ++c) all = src_.store().map().present(c);
+    if (all) return read_local(*r);
+    r->hit = false;
+    // Caching is off: what is missing comes from the source and is not written.
+    if (src_.store().degraded()) return read_direct(*r);
+    claim_range(first, last, *r);
 }
 
 void CachedReader::prefetch(uint64_t first, uint64_t count, std::function<void(int)> done) {
@@ -175,6 +178,11 @@ void CachedReader::claim_range(uint64_t first, uint64_t last, Request& r) {
     request_progress(r, 0);  // the claiming pass is over
 }
 
+io::QueueReader& CachedReader::inner() {
+    if (!inner_) inner_ = src_.inner().open_queue(loop_, 4);
+    return *inner_;
+}
+
 void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     ++r.pending;
     r.hit = false;
@@ -189,24 +197,22 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     f->request = &r;
     ++fetches_in_flight_;
     if (demand_) src_.demand_fetches.fetch_add(1, std::memory_order_relaxed);
-    if (!inner_) inner_ = src_.inner().open_queue(loop_, 4);
-    inner_->read(f->offset, {f->data.get(), f->len}, *f);
+    inner().read(f->offset, {f->data.get(), f->len}, *f);
 }
 
 void CachedReader::fetch_fetched(Fetch& f, int result) {
     if (result < 0) return settle(f, result);
+    if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
     io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(),
                         static_cast<unsigned>(f.len), f.offset);
 }
 
 void CachedReader::fetch_written(Fetch& f, int res) {
-    if (res < 0 || res == 0) {
-        static std::atomic<bool> logged{false};
-        if (!logged.exchange(true))
-            log::error("writing the cache failed: %s; reads that need new chunks fail",
-                       std::strerror(res < 0 ? -res : EIO));
-        return settle(f, -EIO);
+    if (res <= 0) {
+        // ENOSPC, EIO, EFBIG...: the bytes are good, the cache can't take them.
+        src_.store().degrade(std::string("a chunk write failed: ") + std::strerror(res < 0 ? -res : EIO));
+        return not_cached(f);
     }
     f.written += static_cast<size_t>(res);
     if (f.written < f.len) {
@@ -217,9 +223,24 @@ void CachedReader::fetch_written(Fetch& f, int res) {
     settle(f, 0);
 }
 
+// The fetched bytes serve the read that asked for them when they cover it
+// (the usual case); anyone else reads the range from the source.
+void CachedReader::not_cached(Fetch& f) {
+    Request& r = *f.request;
+    if (r.cb && f.offset <= r.offset && r.offset + r.dst.size() <= f.offset + f.len) {
+        std::memcpy(r.dst.data(), f.data.get() + (r.offset - f.offset), r.dst.size());
+        r.filled = true;
+    }
+    settle(f, kNotCached);
+}
+
 void CachedReader::settle(Fetch& f, int result) {
     for (uint64_t c = f.first; c < f.first + f.count; ++c) {
-        if (result == 0) src_.store().chunk_written(c);  // present now, durable at the next commit
+        if (result == 0) {
+            // Verified on the way in (if at all): no need to check it when read back.
+            src_.verified().set_present(c);
+            src_.store().chunk_written(c);  // present now, durable at the next commit
+        }
         src_.inflight().finish(c, result);
     }
     --fetches_in_flight_;
@@ -231,7 +252,8 @@ void CachedReader::settle(Fetch& f, int result) {
 }
 
 void CachedReader::request_progress(Request& r, int result) {
-    if (result < 0) r.error = result;
+    // A hard error wins over one the source may still get around.
+    if (result < 0 && (r.error == 0 || retry_uncached(r.error))) r.error = result;
     if (--r.pending > 0) return;
     if (r.done) {
         auto done = std::move(r.done);
@@ -239,27 +261,126 @@ void CachedReader::request_progress(Request& r, int result) {
         delete &r;
         return done(e);
     }
-    if (r.error == -EBADMSG && !r.direct && inner_) {
-        // A chunk failed verification, so it is not cached; the blocks this
-        // read wants may still be good: fetch just them, uncached.
-        r.direct = true;
-        r.error = 0;
-        r.pending = 1;
-        return inner_->read(r.offset, r.dst, r);
+    if (retry_uncached(r.error)) {
+        if (r.filled) return finish(r, 0);
+        // Not cached (unverifiable, or the cache is off): these bytes from the source, uncached.
+        return read_direct(r);
     }
-    if (r.error) {
-        if (r.error == -EBADMSG) r.error = -EIO;
-        io::ReadCallback* cb = r.cb;
-        int e = r.error;
-        delete &r;
-        return cb->on_read_done(e);
+    if (r.error) return finish(r, r.error);
+    read_local(r);
+}
+
+void CachedReader::read_local(Request& r) {
+    r.stage = Request::Stage::Local;
+    if (src_.chunk_check() && !r.dst.empty()) {
+        const uint64_t cs = src_.store().chunk_size();
+        const uint64_t first = r.offset / cs, last = (r.offset + r.dst.size() - 1) / cs;
+        bool all = true;
+        for (uint64_t c = first; c <= last && all; ++c) all = src_.verified().present(c);
+        if (!all) {
+            // The first time in this attach: read whole chunks, check them, then serve.
+            r.whole_offset = first * cs;
+            r.whole.resize(std::min(src_.size(), (last + 1) * cs) - r.whole_offset);
+            return local_->read(r.whole_offset, r.whole, r);
+        }
     }
     local_->read(r.offset, r.dst, r);
 }
 
+void CachedReader::read_direct(Request& r) {
+    r.stage = Request::Stage::Direct;
+    r.hit = false;
+    ++direct_in_flight_;
+    inner().read(r.offset, r.dst, r);
+}
+
+void CachedReader::read_done(Request& r, int result) {
+    if (r.stage == Request::Stage::Local) return local_done(r, result);
+    --direct_in_flight_;
+    finish(r, result);
+}
+
+void CachedReader::local_done(Request& r, int result) {
+    const uint64_t cs = src_.store().chunk_size();
+    const uint64_t first = r.offset / cs, last = r.dst.empty() ? first : (r.offset + r.dst.size() - 1) / cs;
+    if (result < 0 && !r.dst.empty()) {
+        src_.stats().cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        if (!src_.read_error_logged.exchange(true))
+            log::error("cache %s: reading chunks %llu-%llu failed (%s); fetching them again from the source"
+                       " (further local read errors are counted in status, not logged)",
+                       src_.store().path().c_str(), static_cast<unsigned long long>(first),
+                       static_cast<unsigned long long>(last), std::strerror(-result));
+        std::vector<uint64_t> all;
+        for (uint64_t c = first; c <= last; ++c) all.push_back(c);
+        return refetch(r, all);
+    }
+    if (result == 0 && !r.whole.empty()) {
+        std::vector<uint64_t> bad;
+        bool any_failed = false;
+        for (uint64_t c = first; c <= last; ++c) {
+            if (src_.verified().present(c)) continue;
+            const uint64_t off = c * cs;
+            const auto bytes = std::span<const std::byte>(r.whole).subspan(
+                off - r.whole_offset, std::min<uint64_t>(cs, src_.size() - off));
+            auto bad_block = src_.chunk_check()(off, bytes);
+            if (!bad_block) {
+                src_.verified().set_present(c);
+                continue;
+            }
+            any_failed = true;
+            // Marked verified meanwhile: another reader fetched it again, and
+            // these bytes were read before that. Read it again, without a word.
+            if (src_.verified().present(c)) continue;
+            bad.push_back(c);
+            if (src_.store().map().clear_present(c)) {
+                src_.stats().cache_bad_chunks.fetch_add(1, std::memory_order_relaxed);
+                log::error("cache %s: chunk %llu (block %llu) failed verification against the hash tree;"
+                           " fetching it again from the source",
+                           src_.store().path().c_str(), static_cast<unsigned long long>(c),
+                           static_cast<unsigned long long>(*bad_block));
+            }
+        }
+        // Nothing of what was read is served unless every chunk checked out.
+        if (any_failed) return refetch(r, bad);
+        std::memcpy(r.dst.data(), r.whole.data() + (r.offset - r.whole_offset), r.dst.size());
+        r.whole = {};
+    }
+    finish(r, result);
+}
+
+// The chunks in `drop` are not what the cache claims: take them out of the
+// in-memory map and read again, so that they are fetched (and written) anew.
+// The on-disk bit stays: a later attach meets the same fault and does the same.
+void CachedReader::refetch(Request& r, const std::vector<uint64_t>& drop) {
+    r.whole = {};
+    for (uint64_t c : drop) src_.store().map().clear_present(c);
+    r.hit = false;
+    // Once is enough: a chunk still unreadable after a new write is read from the source.
+    if (r.refetched || src_.store().degraded()) return read_direct(r);
+    r.refetched = true;
+    r.stage = Request::Stage::Claim;
+    r.pending = 1;
+    r.error = 0;
+    const uint64_t cs = src_.store().chunk_size();
+    claim_range(r.offset / cs, (r.offset + r.dst.size() - 1) / cs, r);
+}
+
+void CachedReader::finish(Request& r, int result) {
+    if (retry_uncached(result)) result = -EIO;
+    if (result == 0) {
+        IoStats& st = src_.stats();
+        st.reads.fetch_add(1, std::memory_order_relaxed);
+        st.bytes_served.fetch_add(r.dst.size(), std::memory_order_relaxed);
+        if (r.hit) st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
+    }
+    io::ReadCallback* cb = r.cb;
+    delete &r;
+    cb->on_read_done(result);
+}
+
 // Once every chunk is local, the network is not needed: close its connections.
 void CachedReader::release_network_if_done() {
-    if (inner_ && fetches_in_flight_ == 0 && src_.complete()) inner_.reset();
+    if (inner_ && fetches_in_flight_ == 0 && direct_in_flight_ == 0 && src_.complete()) inner_.reset();
 }
 
 }  // namespace lazyroot::cache

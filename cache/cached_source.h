@@ -3,6 +3,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -44,11 +46,34 @@ private:
 // from the cache file; missing ones are fetched once, written to the cache,
 // and then read from it. The data is never served from anything the inner
 // source did not return as good.
+//
+// Local faults never fail a read that the source can serve:
+// - a chunk write that fails (ENOSPC, EIO) degrades the store (caching off
+//   until restart); the fetched bytes are served, the chunk stays missing,
+//   and later misses are read from the source without being written;
+// - a local read that fails drops the chunks it covered from the in-memory
+//   map and fetches them again (once; then the read goes to the source);
+// - with a chunk check (dm-verity), each present chunk is checked the first
+//   time it is served in this attach; one that fails is dropped, logged once
+//   with its number, fetched again, and never served.
 class CachedSource final : public io::Source {
 public:
+    // Checks image bytes read back from the cache: nullopt when right, else
+    // the number of the first bad block (for the log).
+    using ChunkCheck = std::function<std::optional<uint64_t>(uint64_t offset, std::span<const std::byte> bytes)>;
+
     CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store,
                  IoStats& stats);
     ~CachedSource() override;
+    // Before any queue opens. Only bytes the inner source returned (already
+    // checked there) are trusted without it.
+    void set_chunk_check(ChunkCheck check) { check_ = std::move(check); }
+    const ChunkCheck& chunk_check() const { return check_; }
+    // Chunks whose cached bytes are known good in this attach: written by it,
+    // or read back and checked. Only consulted with a chunk check.
+    ChunkBitmap& verified() { return verified_; }
+    // The first local read error of this attach is logged; the rest are counted.
+    std::atomic<bool> read_error_logged{false};
 
     uint64_t size() const override { return inner_->size(); }
     std::string describe() const override { return inner_->describe(); }
@@ -69,6 +94,8 @@ private:
     IoStats& stats_;
     InflightChunks inflight_;
     std::unique_ptr<io::Source> local_;  // the cache's data file, read with io_uring
+    ChunkCheck check_;
+    ChunkBitmap verified_;
 };
 
 // The per-queue reader; also used by the background filler, which only
@@ -93,8 +120,16 @@ private:
     void start_fetch(uint64_t first, uint64_t count, Request& r);
     void fetch_fetched(Fetch& f, int result);
     void fetch_written(Fetch& f, int result);
+    void not_cached(Fetch& f);
     void settle(Fetch& f, int result);
     void request_progress(Request& r, int result);
+    void read_local(Request& r);
+    void read_direct(Request& r);
+    void read_done(Request& r, int result);
+    void local_done(Request& r, int result);
+    void refetch(Request& r, const std::vector<uint64_t>& drop);
+    void finish(Request& r, int result);
+    io::QueueReader& inner();
     void release_network_if_done();
 
     CachedSource& src_;
@@ -103,6 +138,7 @@ private:
     std::unique_ptr<io::QueueReader> inner_;
     bool demand_;
     size_t fetches_in_flight_ = 0;
+    size_t direct_in_flight_ = 0;  // reads sent to inner_ on their own, uncached
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

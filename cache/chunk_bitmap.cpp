@@ -28,10 +28,12 @@ bool ChunkBitmap::set_present(uint64_t i) {
     return true;
 }
 
-void ChunkBitmap::clear_present(uint64_t i) {
-    if (i >= chunks_) return;
+bool ChunkBitmap::clear_present(uint64_t i) {
+    if (i >= chunks_) return false;
     const uint64_t old = words_[i / 64].fetch_and(~bit(i), std::memory_order_acq_rel);
-    if (old & bit(i)) count_.fetch_sub(1, std::memory_order_relaxed);
+    if (!(old & bit(i))) return false;
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
 }
 
 std::optional<uint64_t> ChunkBitmap::next_missing(uint64_t from) const {

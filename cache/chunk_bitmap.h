@@ -23,8 +23,9 @@ public:
     bool present(uint64_t i) const;
     // Release; out-of-range i is ignored. Returns true when the bit was 0.
     bool set_present(uint64_t i);
-    // For taking back a chunk whose write turned out bad; never done on disk.
-    void clear_present(uint64_t i);
+    // For taking back a chunk whose local copy turned out bad (unreadable, or
+    // failing verification); never done on disk. Returns true when the bit was 1.
+    bool clear_present(uint64_t i);
     uint64_t count_present() const { return count_.load(std::memory_order_relaxed); }
 
     // The first chunk >= from that is not present, for hydration.

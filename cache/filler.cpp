@@ -57,6 +57,11 @@ void Filler::run() {
 
     pump = [&] {
         while (!stop_) {
+            // Nothing fetched now could be kept: stop rather than refetch in a loop.
+            if (src_.store().degraded()) {
+                failed_ = true;
+                return;
+            }
             unsigned allowed = opts_.yield_to_demand && src_.demand_fetches.load() > 0 ? 1 : opts_.parallel;
             if (in_flight >= allowed) return;
             auto next = map.next_missing(cursor);

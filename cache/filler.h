@@ -18,7 +18,8 @@ struct FillOptions {
 
 // Fetches every missing chunk into the cache on a thread and loop of its own:
 // the whole of `full` mode before the device starts, or `hydrate` mode's
-// background fill. Demand reads from the device go first.
+// background fill. Demand reads from the device go first. It fails (and
+// stops) as soon as the cache is degraded: what it fetched could not be kept.
 class Filler {
 public:
     Filler(CachedSource& src, FillOptions opts);

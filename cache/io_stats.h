@@ -15,6 +15,8 @@ struct IoStats {
     std::atomic<uint64_t> bytes_fetched{0};
     std::atomic<uint64_t> fetch_errors{0};
     std::atomic<uint64_t> hydrated_bytes{0};   // fetched by the background fill
+    std::atomic<uint64_t> cache_read_errors{0};  // local reads of present chunks that failed
+    std::atomic<uint64_t> cache_bad_chunks{0};   // present chunks that failed verification
 
     // Fetch latency in power-of-two microsecond buckets: 1 µs .. ~9 min.
     static constexpr size_t kBuckets = 30;

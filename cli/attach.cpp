@@ -161,14 +161,10 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     AttachInterrupt interrupt(sigfd.get());
     const bool cache_is_new = !o.cache.empty() && ::access(o.cache.c_str(), F_OK) != 0;
-    if (cache_is_new) interrupt.remove_if_cut_short(o.cache);
-    // A cache file this attach created goes with a failed attach.
-    struct NewCache {
-        std::string path;
-        ~NewCache() {
-            if (!path.empty()) ::unlink(path.c_str());
-        }
-    } new_cache{cache_is_new ? o.cache : ""};
+    if (cache_is_new) {
+        interrupt.remove_if_cut_short(o.cache);
+        interrupt.remove_if_cut_short(o.cache + ".lzmeta");
+    }
 
     SourceUri uri = parse_source_uri(o.source);
     ublk::DeviceConfig cfg;
@@ -237,7 +233,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         log::info("recovered %s (recovery %d): serving %s again", dev->block_path().c_str(),
                   state.value("recoveries", 0), stack.top().describe().c_str());
     log::debug("serving %s on %s", stack.top().describe().c_str(), ready_path.c_str());
-    new_cache.path.clear();
+    stack.keep_cache();
     report.ready(ready_path);
     notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
     // A successor of a full-mode daemon serves at once and completes the

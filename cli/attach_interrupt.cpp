@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ void AttachInterrupt::watch() {
     std::lock_guard lock(mu_);
     for (const auto& p : created_) {
         std::error_code ec;
+        ::umount2(p.c_str(), MNT_DETACH);  // the RAM cache's own tmpfs, if it is one
         std::filesystem::remove_all(p, ec);
     }
     log::error("interrupted by signal %u during attach; nothing was attached", si.ssi_signo);

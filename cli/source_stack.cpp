@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cache/cache_format.h"
+#include "cache/cache_space.h"
 #include "cache/cache_store.h"
 #include "cache/metered_source.h"
 #include "cli/state_file.h"
@@ -50,6 +52,7 @@ std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Sourc
     }
     auto v = verity::VerifyingSource::open(std::move(net), plan.hash_offset, plan.root_hash_hex, tree.get());
     verity_hash_offset_ = v->hash_offset();
+    verifier_ = v.get();
     return v;
 }
 
@@ -63,39 +66,56 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
         return;
     }
-    if (cache_path_.empty() && !o.adopt_ram_dir.empty()) {
-        ram_dir_ = o.adopt_ram_dir;
-        cache_path_ = ram_dir_ + "/image";
-    } else if (cache_path_.empty()) {
-        // No persistent cache: keep the image in RAM, as the user asked for
-        // the network to be dropped.
-        char tmpl[] = "/dev/shm/lazyroot-XXXXXX";
-        if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a RAM cache in /dev/shm");
-        ram_dir_ = tmpl;
-        cache_path_ = ram_dir_ + "/image";
-    }
     cache::CacheStoreOptions so;
-    so.path = cache_path_;
     so.chunk_size = o.chunk_kib * 1024;
     so.image_size = net->size();
     so.identity = net->identity();
+    if (cache_path_.empty() && !o.adopt_ram_dir.empty()) {
+        // A dead daemon's RAM cache, taken over with its device.
+        ram_ = cache::RamCacheDir::adopt(o.adopt_ram_dir);
+        cache_path_ = ram_->path() + "/image";
+    } else if (cache_path_.empty()) {
+        // No persistent cache: keep the image in RAM, as the user asked for
+        // the network to be dropped; in a tmpfs sized to it.
+        const uint64_t meta = cache::valid_chunk_size(so.chunk_size)
+                                  ? cache::metadata_bytes(cache::chunk_count_for(so.image_size, so.chunk_size))
+                                  : 0;  // CacheStore::open refuses it below
+        ram_ = cache::RamCacheDir::create("/dev/shm", so.image_size + meta);
+        cache_path_ = ram_->path() + "/image";
+    }
+    so.path = cache_path_;
     auto store = cache::CacheStore::open(so);
+    if (o.mode != "lazy") {
+        // Before anything is downloaded: a cache that can't hold the image is a refusal, not ENOSPC later.
+        try {
+            cache::require_room_for_image(*store, "--mode=" + o.mode);
+        } catch (...) {
+            auto created = store->created_files();
+            store.reset();
+            for (const auto& f : created) ::unlink(f.c_str());
+            throw;
+        }
+    }
+    created_files_ = store->created_files();
     log::debug("cache %s: %llu of %llu chunks present", cache_path_.c_str(),
                static_cast<unsigned long long>(store->map().count_present()),
                static_cast<unsigned long long>(store->chunk_count()));
     auto metered = std::make_unique<cache::MeteredSource>(std::move(net), stats_, false);
     auto cached = std::make_unique<cache::CachedSource>(std::move(metered), std::move(store), stats_);
+    if (verifier_)
+        // Cache hits are checked too, once per chunk per attach: the cache file may have rotted.
+        cached->set_chunk_check([v = verifier_](uint64_t off, std::span<const std::byte> bytes) {
+            return v->first_bad_block(off, bytes);
+        });
     cached_ = cached.get();
     top_ = std::move(cached);
 }
 
 SourceStack::~SourceStack() {
     shut_down();
-    top_.reset();
-    if (!ram_dir_.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(ram_dir_, ec);
-    }
+    top_.reset();  // closes the cache
+    for (const auto& f : created_files_) ::unlink(f.c_str());
+    ram_.reset();
 }
 
 void SourceStack::shut_down() {
@@ -139,7 +159,12 @@ void SourceStack::download_all(unsigned parallel, const std::function<bool()>& c
     }
     filler_->wait();
     if (tty) std::fputc('\n', stderr);
-    if (filler_->failed()) throw std::runtime_error("full download of " + top_->describe() + " failed");
+    if (filler_->failed()) {
+        if (store.degraded())
+            throw std::runtime_error("full download of " + top_->describe() + " failed: cache degraded: " +
+                                     store.degraded_reason());
+        throw std::runtime_error("full download of " + top_->describe() + " failed");
+    }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log::info("downloaded %.1f MiB in %.1f s; serving from %s without the network",
@@ -183,7 +208,10 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
                       {"chunks_present", present},
                       {"chunks_total", store.chunk_count()},
                       {"chunks_durable", store.durable_count()},
-                      {"complete", c->complete()}};
+                      {"complete", c->complete()},
+                      {"read_errors", st.cache_read_errors.load()},
+                      {"bad_chunks", st.cache_bad_chunks.load()}};
+        if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
         if (s.mode() == "hydrate") {
             const double hydrated = static_cast<double>(st.hydrated_bytes.load());
             j["hydration"] = {{"complete", c->complete()},

@@ -4,14 +4,20 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cache/cached_source.h"
 #include "cache/filler.h"
 #include "cache/io_stats.h"
+#include "cache/ram_cache.h"
 #include "cli/options.h"
 #include "cli/source_uri.h"
 #include "cli/verity_plan.h"
 #include "io/source.h"
+
+namespace lazyroot::verity {
+class VerifyingSource;
+}
 
 namespace lazyroot::cli {
 
@@ -34,7 +40,7 @@ public:
     const std::string& mode() const { return mode_; }
     const std::string& cache_path() const { return cache_path_; }
     // The RAM cache's directory (full/hydrate without --cache), else "".
-    const std::string& ram_dir() const { return ram_dir_; }
+    std::string ram_dir() const { return ram_ ? ram_->path() : std::string(); }
     // With verity: where the superblock is on the device (dm-verity's hash offset).
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
 
@@ -47,6 +53,10 @@ public:
     cache::Filler* filler() { return filler_.get(); }
     // Final commit of the cache and shutdown of the fill; called before exit.
     void shut_down();
+    // The device is live: the --cache files this attach created stay. Until
+    // then, destroying the stack removes them (an attach that fails leaves
+    // nothing behind; files that existed before are kept).
+    void keep_cache() { created_files_.clear(); }
 
 private:
     std::unique_ptr<io::Source> open_verified(std::unique_ptr<io::Source> net, const VerityPlan& plan,
@@ -58,8 +68,10 @@ private:
     std::unique_ptr<cache::Filler> filler_;
     std::string mode_;
     std::string cache_path_;
-    std::string ram_dir_;
-    uint64_t verity_hash_offset_ = 0;  // full/hydrate without --cache: a tmpfs dir removed at exit
+    std::unique_ptr<cache::RamCacheDir> ram_;  // full/hydrate without --cache; removed at exit
+    std::vector<std::string> created_files_;
+    const verity::VerifyingSource* verifier_ = nullptr;
+    uint64_t verity_hash_offset_ = 0;
 };
 
 // Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).

@@ -49,6 +49,8 @@ int run_status(const StatusOptions& opts) {
             std::printf("  cache %s: %llu/%llu chunks present (%llu durable)\n",
                         j["cache"].value("path", "").c_str(), j["cache"].value("chunks_present", 0ull),
                         j["cache"].value("chunks_total", 0ull), j["cache"].value("chunks_durable", 0ull));
+        if (j.contains("cache") && j["cache"].contains("degraded"))
+            std::printf("  cache degraded: %s\n", j["cache"].value("degraded", "").c_str());
         if (j.contains("hydration"))
             std::printf("  hydration %.1f %%%s, %.1f MiB/s\n", j["hydration"].value("progress", 0.0) * 100,
                         j["hydration"].value("complete", false) ? " (complete)" : "",

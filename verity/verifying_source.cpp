@@ -228,6 +228,28 @@ std::unique_ptr<VerifyingSource> VerifyingSource::open(std::unique_ptr<io::Sourc
     return v;
 }
 
+std::optional<uint64_t> VerifyingSource::first_bad_block(uint64_t offset, std::span<const std::byte> bytes) const {
+    const uint64_t bs = params_.data_block_size;
+    const uint64_t end = offset + bytes.size();
+    const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+    // Data: whole blocks only (a chunk is a multiple of the block size, so
+    // only a block cut by the end of a range is left out).
+    for (uint64_t pos = (offset + bs - 1) / bs * bs; pos + bs <= std::min(end, data_bytes()); pos += bs)
+        if (!verify_block(pos / bs, {p + (pos - offset), bs}, leaf_hashes(), params_)) return pos / bs;
+    // The tree as served: it must be the verified copy.
+    const uint64_t hash_end = hash_offset_ + hash_area_.size();
+    for (uint64_t pos = std::max(offset, hash_offset_); pos < std::min(end, hash_end);) {
+        const uint64_t stop = std::min({end, hash_end, (pos / bs + 1) * bs});
+        if (std::memcmp(p + (pos - offset), hash_area_.data() + (pos - hash_offset_), stop - pos) != 0) return pos / bs;
+        pos = stop;
+    }
+    // Between the data and a separate tree: zeros we made up.
+    if (separate_tree_)
+        for (uint64_t pos = std::max(offset, data_bytes()); pos < std::min(end, hash_offset_); ++pos)
+            if (p[pos - offset] != 0) return pos / bs;
+    return std::nullopt;
+}
+
 std::span<const uint8_t> VerifyingSource::leaf_hashes() const {
     const TreeLevel& leaf = layout_.levels.front();
     return {hash_area_.data() + leaf.offset, leaf.blocks * params_.hash_block_size};

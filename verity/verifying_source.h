@@ -1,5 +1,7 @@
 #pragma once
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,13 @@ public:
     bool separate_tree() const { return separate_tree_; }
     const std::vector<uint8_t>& hash_area() const { return hash_area_; }
     std::span<const uint8_t> leaf_hashes() const;
+
+    // Checks bytes of this source from elsewhere (the cache, read back):
+    // the data blocks wholly inside [offset, offset + bytes.size()) against
+    // the tree, the tree area against the verified copy, a separate tree's
+    // padding for zeros. nullopt when all is right, else the first bad block
+    // (data_block_size units from the start of the source). Thread-safe.
+    std::optional<uint64_t> first_bad_block(uint64_t offset, std::span<const std::byte> bytes) const;
 
 private:
     VerifyingSource(std::unique_ptr<io::Source> inner) : inner_(std::move(inner)) {}
