@@ -31,6 +31,10 @@ void become_root_storage_daemon(char* argv0) {
         log::warn("PR_SET_IO_FLUSHER: %s", std::strerror(errno));
 }
 
+std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach_args) {
+    return attach_args;
+}
+
 void notify_ready(const char* status) {
     std::string msg = std::string("READY=1\nSTATUS=") + status;
     ::sd_notify(0, msg.c_str());

@@ -1,4 +1,6 @@
 #pragma once
+#include <string>
+#include <vector>
 
 namespace lazyroot::cli {
 
@@ -12,6 +14,13 @@ bool in_initrd();
 // that reclaim does not recurse into the device being served. Failures are
 // logged, not fatal.
 void become_root_storage_daemon(char* argv0);
+
+// In the initrd: copies every file an attach option names (--ca, --cert,
+// --key, --trust, a file:// --hash-source) to <state_dir()>/pinned/ and
+// returns `attach_args` with those paths rewritten, so that a daemon
+// restarted after switch_root still finds them (the initrd's files are gone
+// then). Outside the initrd: `attach_args` unchanged.
+std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach_args);
 
 // sd_notify(3) for a Type=notify service; no-op outside systemd.
 void notify_ready(const char* status);
