@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
             log::info("rd.lazyroot=: %s", line.c_str());
         }
         cli::Command cmd = cli::parse_command_line(static_cast<int>(args.size()), args.data());
-        if (std::holds_alternative<cli::AttachOptions>(cmd) && cli::in_initrd())
+        // attach-cmdline serves the root also when restarted after switch_root
+        // (and then must not look at the root for /etc/initrd-release).
+        if (std::holds_alternative<cli::AttachOptions>(cmd) && (!from_kernel.empty() || cli::in_initrd()))
             cli::become_root_storage_daemon(argv[0]);
         return std::visit(
             [](auto& c) -> int {
