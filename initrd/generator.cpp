@@ -51,6 +51,7 @@ OOMScoreAdjust=-1000
 SendSIGKILL=no
 StandardOutput=journal+console
 StandardError=journal+console
+SyslogIdentifier=lazyroot
 )";
 
 // The daemon's (not the error unit's: Type=oneshot takes no Restart=always).
