@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <tuple>
 #include <optional>
 #include <cstdio>
 #include <cstring>
@@ -14,7 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "cli/attach_interrupt.h"
 #include "cli/commands.h"
+#include "cli/device_users.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
 #include "cli/verity_plan.h"
@@ -95,57 +100,127 @@ int wait_for_daemon(int read_fd, pid_t child) {
     return 1;
 }
 
-nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev,
-                              SourceStack& stack, const std::string& mapper) {
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// What a successor needs to rebuild this daemon's stack and check that it
+// serves the same image (see `lazyroot recover`).
+nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev, SourceStack& stack,
+                              const std::string& mapper, const std::string& root_hash,
+                              const nlohmann::json* previous) {
     const io::Source& src = stack.top();
-    return {
+    nlohmann::json j = {
         {"dev_id", dev.id()},
         {"block_device", dev.block_path()},
         {"char_device", dev.char_path()},
         {"pid", ::getpid()},
         {"source", src.describe()},
+        {"identity", src.identity()},
         {"size", src.size()},
         {"name", o.name},
         {"mode", o.mode},
         {"cache", stack.cache_path()},
+        {"ram_dir", stack.ram_dir()},
         {"verity_device", mapper},
+        {"root_hash", root_hash},
         {"queues", dev.info().nr_hw_queues},
         {"depth", dev.info().queue_depth},
         {"max_io_bytes", dev.info().max_io_buf_bytes},
         {"flags", dev.info().flags},
+        {"words", o.words},
+        {"origin", o.from_kernel_cmdline ? "cmdline" : "cli"},
+        {"attached_at", unix_now()},
+        {"recoveries", 0},
+        {"last_recovery", nullptr},
     };
+    if (previous) {
+        j["attached_at"] = previous->value("attached_at", unix_now());
+        j["recoveries"] = previous->value("recoveries", 0) + 1;
+        j["last_recovery"] = unix_now();
+    }
+    return j;
 }
 
-int serve(const AttachOptions& o, ReadyReport& report) {
+// The dead daemon's record, when this attach takes its device over.
+struct Takeover {
+    unsigned dev_id;
+    nlohmann::json state;
+};
+
+bool signal_is_force(const signalfd_siginfo& si) { return si.ssi_signo == SIGUSR1; }
+
+int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover) {
     // Block termination signals before any thread starts, so that every thread
     // inherits the mask and only the signalfd below sees them.
     sigset_t term;
     sigemptyset(&term);
-    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&term, s);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&term, s);
     pthread_sigmask(SIG_BLOCK, &term, nullptr);
     io::UniqueFd sigfd(::signalfd(-1, &term, SFD_CLOEXEC));
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    AttachInterrupt interrupt(sigfd.get());
+    const bool cache_is_new = !o.cache.empty() && ::access(o.cache.c_str(), F_OK) != 0;
+    if (cache_is_new) interrupt.remove_if_cut_short(o.cache);
+    // A cache file this attach created goes with a failed attach.
+    struct NewCache {
+        std::string path;
+        ~NewCache() {
+            if (!path.empty()) ::unlink(path.c_str());
+        }
+    } new_cache{cache_is_new ? o.cache : ""};
 
     SourceUri uri = parse_source_uri(o.source);
     ublk::DeviceConfig cfg;
     cfg.queues = o.queues ? o.queues
                           : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
+    if (takeover) {
+        // The kernel's device fixes the queues; the stack must match them.
+        cfg.queues = takeover->state.value("queues", cfg.queues);
+        cfg.depth = takeover->state.value("depth", cfg.depth);
+    }
     std::optional<VerityPlan> verity_plan;
     if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
     SourceStack stack(uri, o, cfg.queues, verity_plan ? &*verity_plan : nullptr);
+    if (!stack.ram_dir().empty()) interrupt.remove_if_cut_short(stack.ram_dir());
     ublk::Control ctrl;
-    if (o.mode == "full") stack.download_all(o.connections);
-    std::unique_ptr<ublk::Device> dev = ublk::Device::create(ctrl, cfg, stack.top());
+    if (takeover) {
+        const std::string was = takeover->state.value("identity", "");
+        if (was != stack.top().identity())
+            throw std::runtime_error("the image changed since /dev/ublkb" + std::to_string(takeover->dev_id) +
+                                     " was attached (was " + was + ", now " + stack.top().identity() +
+                                     "); not serving it: its IO keeps waiting");
+        const std::string hash = takeover->state.value("root_hash", "");
+        if (verity_plan && hash != verity_plan->root_hash_hex)
+            throw std::runtime_error("the root hash changed since /dev/ublkb" + std::to_string(takeover->dev_id) +
+                                     " was attached; not serving it: its IO keeps waiting");
+    } else if (o.mode == "full") {
+        stack.download_all(o.connections, [&] { return interrupt.interrupted(); });
+    }
+    if (interrupt.interrupted()) throw std::runtime_error("interrupted during attach; nothing was attached");
+    interrupt.disarm();
+    std::unique_ptr<ublk::Device> dev =
+        takeover ? ublk::Device::recover(ctrl, takeover->dev_id, stack.top(), std::chrono::seconds(30))
+                 : ublk::Device::create(ctrl, cfg, stack.top());
     const unsigned id = dev->id();
     const auto started = std::chrono::steady_clock::now();
+    nlohmann::json state;
     auto publish = [&] {
+        nlohmann::json extra = {{"recoveries", state.value("recoveries", 0)},
+                                {"last_recovery", state.value("last_recovery", nlohmann::json())}};
         write_status(id, dev->block_path(), stack,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), extra);
     };
 
     std::string ready_path = dev->block_path();
-    if (verity_plan) {
+    if (takeover && verity_plan) {
+        // The mapping stayed in place above the device while it waited.
+        ready_path = takeover->state.value("verity_device", "");
+        if (ready_path.empty() || ::access(ready_path.c_str(), F_OK) != 0)
+            log::warn("the dm-verity mapping %s recorded for %s is gone", ready_path.c_str(),
+                      dev->block_path().c_str());
+    } else if (verity_plan) {
         verity::ActivateOptions va;
         va.data_device = va.hash_device = dev->block_path();
         va.hash_offset = stack.verity_hash_offset();
@@ -154,17 +229,38 @@ int serve(const AttachOptions& o, ReadyReport& report) {
         va.name = o.name;
         ready_path = verity::activate(va);
     }
-    write_state(id, describe_state(o, *dev, stack, verity_plan ? ready_path : ""));
+    state = describe_state(o, *dev, stack, verity_plan ? ready_path : "",
+                           verity_plan ? verity_plan->root_hash_hex : "", takeover ? &takeover->state : nullptr);
+    write_state(id, state);
     publish();
+    if (takeover)
+        log::info("recovered %s (recovery %d): serving %s again", dev->block_path().c_str(),
+                  state.value("recoveries", 0), stack.top().describe().c_str());
     log::debug("serving %s on %s", stack.top().describe().c_str(), ready_path.c_str());
+    new_cache.path.clear();
     report.ready(ready_path);
     notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
-    if (o.mode == "hydrate") stack.start_hydration(o.connections, o.hydrate_rate);
+    // A successor of a full-mode daemon serves at once and completes the
+    // download behind the device, since its IO has been waiting.
+    if (o.mode == "hydrate" || (takeover && o.mode == "full" && !stack.cached()->complete()))
+        stack.start_hydration(o.connections, o.hydrate_rate);
     bool hydration_reported = false;
 
     int status = 0;
+    bool force = false;
+    const std::string own_mapping = verity_plan ? o.name : "";
+    const std::string block_name = "ublkb" + std::to_string(id);
     pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {dev->queue_exit_fd(), POLLIN, 0}};
+    // A signal the attach-time watcher took is a stop request like any other.
+    bool stop_requested = interrupt.interrupted();
     for (;;) {
+        if (stop_requested) {
+            std::string users = force ? "" : device_users(block_name, own_mapping);
+            if (users.empty()) break;
+            log::warn("not stopping %s: %s; `lazyroot detach --force %s` tears it down anyway",
+                      ready_path.c_str(), users.c_str(), ready_path.c_str());
+            stop_requested = false;
+        }
         // Wake every second to publish the status file.
         int n = ::poll(fds, 2, 1000);
         if (n < 0 && errno == EINTR) continue;
@@ -176,7 +272,14 @@ int serve(const AttachOptions& o, ReadyReport& report) {
         }
         publish();
         if (n == 0) continue;
-        if (fds[0].revents) break;
+        if (fds[0].revents) {
+            signalfd_siginfo si{};
+            if (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+                force = force || signal_is_force(si);
+                stop_requested = true;
+            }
+            continue;
+        }
         if (fds[1].revents) {
             log::error("a queue of %s stopped serving; removing the device",
                        dev->block_path().c_str());
@@ -197,17 +300,65 @@ int serve(const AttachOptions& o, ReadyReport& report) {
     return status;
 }
 
+// attach-cmdline after the daemon died: the device the earlier one made.
+std::optional<unsigned> device_of_kernel_cmdline(ublk::Control& ctrl) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(state_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.find(".status.") != std::string::npos || e.path().extension() != ".json") continue;
+        std::ifstream in(e.path());
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_discarded() || j.value("origin", "") != "cmdline") continue;
+        const unsigned id = j.value("dev_id", 0u);
+        ublksrv_ctrl_dev_info info{};
+        if (ctrl.get_dev_info(id, info) == 0) return id;
+    }
+    return std::nullopt;
+}
+
+// The options the dead daemon was started with, from its state file.
+std::pair<AttachOptions, Takeover> plan_takeover(unsigned id, bool daemon) {
+    const std::string dev = "/dev/ublkb" + std::to_string(id);
+    auto state = read_state(id);
+    if (!state || !state->contains("words"))
+        throw std::runtime_error("no record of " + dev + " in " + state_dir() +
+                                 ": its source is unknown, so it cannot be recovered");
+    std::vector<std::string> words = state->at("words").get<std::vector<std::string>>();
+    std::vector<const char*> argv{"lazyroot"};
+    for (const auto& w : words) argv.push_back(w.c_str());
+    Command cmd = parse_command_line(static_cast<int>(argv.size()), argv.data());
+    auto* opts = std::get_if<AttachOptions>(&cmd);
+    if (!opts || opts->recover_dev) throw std::runtime_error("the record of " + dev + " is not an attach");
+    opts->words = std::move(words);
+    opts->daemon = daemon;
+    opts->from_kernel_cmdline = state->value("origin", "") == "cmdline";
+    // A RAM cache outlives its daemon; the successor uses and owns it.
+    opts->adopt_ram_dir = state->value("ram_dir", "");
+    return {*opts, Takeover{id, *state}};
+}
+
 }  // namespace
 
-int run_attach(const AttachOptions& opts) {
+int run_attach(const AttachOptions& requested) {
+    std::optional<unsigned> recover_id = requested.recover_dev;
+    if (!recover_id && requested.from_kernel_cmdline) {
+        ublk::Control ctrl;
+        recover_id = device_of_kernel_cmdline(ctrl);
+        if (recover_id) log::info("/dev/ublkb%u from rd.lazyroot= is still there: recovering it", *recover_id);
+    }
+    std::optional<Takeover> takeover;
+    AttachOptions opts = requested;
+    if (recover_id) std::tie(opts, takeover) = plan_takeover(*recover_id, requested.daemon);
+
     // Reject a bad SOURCE before forking, so the error reaches the caller directly.
     check_source_options(parse_source_uri(opts.source), opts);
     if (!opts.hash_source.empty() && parse_source_uri(opts.hash_source).kind == SourceUri::Kind::NvmeTcp)
         throw UsageError("--hash-source must be file:///path or http(s)://: " + opts.hash_source);
+    const Takeover* tk = takeover ? &*takeover : nullptr;
 
     if (!opts.daemon) {
         ReadyReport report;
-        return serve(opts, report);
+        return serve(opts, report, tk);
     }
 
     int p[2];
@@ -223,7 +374,7 @@ int run_attach(const AttachOptions& opts) {
     if (::chdir("/") != 0) { /* "/" always exists; nothing to do */ }
     ReadyReport report(p[1]);
     try {
-        ::_exit(serve(opts, report));
+        ::_exit(serve(opts, report, tk));
     } catch (const std::exception& e) {
         report.failed(e.what());
         ::_exit(1);

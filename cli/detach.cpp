@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/device_users.h"
 #include "cli/state_file.h"
 #include "io/log.h"
 #include "io/unique_fd.h"
@@ -68,9 +69,19 @@ int run_detach(const DetachOptions& opts) {
         throw std::runtime_error("cannot query " + dev + ": " + std::strerror(-r));
     }
 
+    const auto state = read_state(id);
+    const std::string mapper = state ? state->value("verity_device", "") : "";
+    const std::string own_mapping = mapper.empty() ? "" : mapper.substr(std::string("/dev/mapper/").size());
+    if (!opts.force) {
+        if (std::string users = device_users("ublkb" + std::to_string(id), own_mapping); !users.empty())
+            throw std::runtime_error("not detaching " + (mapper.empty() ? dev : mapper) + ": " + users +
+                                     " (--force tears it down anyway)");
+    }
+
     const pid_t pid = info.ublksrv_pid;
     if (pid > 0 && ::kill(pid, 0) == 0 && is_lazyroot_process(pid)) {
-        ::kill(pid, SIGTERM);
+        // SIGUSR1: stop even what is in use; SIGTERM stops only what is not.
+        ::kill(pid, opts.force ? SIGUSR1 : SIGTERM);
         if (!wait_exit(pid, opts.timeout_s))
             throw std::runtime_error("daemon " + std::to_string(pid) + " serving " + dev +
                                      " did not exit within " + std::to_string(opts.timeout_s) + " s");
@@ -79,10 +90,7 @@ int run_detach(const DetachOptions& opts) {
     // A daemon that died without cleaning up leaves the device behind: remove
     // it here, the verity mapping on top first.
     if (ctrl.get_dev_info(id, info) == 0) {
-        if (auto state = read_state(id)) {
-            std::string mapper = state->value("verity_device", "");
-            if (!mapper.empty()) verity::deactivate(mapper.substr(std::string("/dev/mapper/").size()));
-        }
+        if (!own_mapping.empty()) verity::deactivate(own_mapping);
         ctrl.stop_dev(id);
         if (int r = ctrl.del_dev(id); r < 0 && r != -ENODEV)
             throw std::runtime_error("cannot delete " + dev + ": " + std::strerror(-r));

@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
             log::info("rd.lazyroot=: %s", line.c_str());
         }
         cli::Command cmd = cli::parse_command_line(static_cast<int>(args.size()), args.data());
+        if (auto* a = std::get_if<cli::AttachOptions>(&cmd)) {
+            // Recorded for a restart: with the initrd's files copied to /run
+            // (they are gone after switch_root).
+            a->words = cli::pin_attach_files({args.begin() + 1, args.end()});
+            a->from_kernel_cmdline = !from_kernel.empty();
+        }
         // attach-cmdline serves the root also when restarted after switch_root
         // (and then must not look at the root for /etc/initrd-release).
         if (std::holds_alternative<cli::AttachOptions>(cmd) && (!from_kernel.empty() || cli::in_initrd()))

@@ -32,8 +32,10 @@ Command parse_command_line(int argc, const char* const* argv) {
 
     AttachOptions attach;
     auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
-    a->add_option("SOURCE", attach.source, "file:///path, http(s)://… or nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data]")
-        ->required();
+    a->add_option("SOURCE", attach.source, "file:///path, http(s)://… or nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data]");
+    std::string attach_recover;
+    a->add_option("--recover", attach_recover,
+                  "Take over DEV (/dev/ublkbN) whose daemon died, rebuilding its source from /run/lazyroot; no SOURCE");
     a->add_option("--queues", attach.queues, "Queue threads (default: one per CPU, at most 4)")
         ->check(CLI::Range(1u, 16u));
     a->add_option("--depth", attach.depth, "Requests in flight per queue")
@@ -112,6 +114,14 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
 
+    d->add_flag("--force", detach.force, "Tear the device down even when it is mounted or held open");
+
+    AttachOptions recover;
+    std::string recover_dev;
+    auto* rc = app.add_subcommand("recover", "Take over a device whose daemon died (same as attach --recover DEV)");
+    rc->add_option("DEV", recover_dev, "/dev/ublkbN or N")->required();
+    rc->add_flag("--daemon", recover.daemon, "Return once the device is served again");
+
     ListOptions list;
     auto* l = app.add_subcommand("list", "List lazyroot devices");
     l->add_flag("--json", list.json, "Machine-readable output");
@@ -143,7 +153,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, l, st, pr})
+        for (auto* sub : {a, d, rc, l, st, pr})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
@@ -156,7 +166,21 @@ Command parse_command_line(int argc, const char* const* argv) {
         throw UsageError(msg + " (see lazyroot --help)");
     }
 
+    if (rc->parsed()) {
+        recover.recover_dev = parse_device_ref(recover_dev);
+        return recover;
+    }
     if (a->parsed()) {
+        if (!attach_recover.empty()) {
+            // Everything else comes from the dead daemon's state file.
+            if (!attach.source.empty())
+                throw UsageError("attach --recover takes no SOURCE: the source is the one the device was attached with");
+            AttachOptions r;
+            r.daemon = attach.daemon;
+            r.recover_dev = parse_device_ref(attach_recover);
+            return r;
+        }
+        if (attach.source.empty()) throw UsageError("attach: SOURCE is required (see lazyroot attach --help)");
         if (!attach.key_file.empty() && attach.cert_file.empty())
             throw UsageError("--key needs --cert");
         check_verity_options(attach);

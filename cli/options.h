@@ -37,11 +37,20 @@ struct AttachOptions {
     std::string key_file;
     std::string hostnqn;           // nvme+tcp: empty means /etc/nvme/hostnqn or generated
     std::string nvme_transport = "user";  // nvme+tcp: user (our initiator) | kernel (nvme-tcp)
+    // Take over /dev/ublkbN whose daemon died, from its state file, instead
+    // of attaching SOURCE (`attach --recover DEV` or `recover DEV`).
+    std::optional<unsigned> recover_dev;
+    // The words after argv[0] that asked for this attach: recorded in the
+    // state file, so that a successor rebuilds exactly the same stack.
+    std::vector<std::string> words;
+    bool from_kernel_cmdline = false;  // attach-cmdline
+    std::string adopt_ram_dir;  // a dead daemon's RAM cache, taken over with its device
 };
 
 struct DetachOptions {
     std::string device;  // /dev/ublkbN, /dev/ublkcN or N
     unsigned timeout_s = 30;
+    bool force = false;  // also when mounted or held open
 };
 
 struct ListOptions {

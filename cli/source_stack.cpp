@@ -63,7 +63,10 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
         return;
     }
-    if (cache_path_.empty()) {
+    if (cache_path_.empty() && !o.adopt_ram_dir.empty()) {
+        ram_dir_ = o.adopt_ram_dir;
+        cache_path_ = ram_dir_ + "/image";
+    } else if (cache_path_.empty()) {
         // No persistent cache: keep the image in RAM, as the user asked for
         // the network to be dropped.
         char tmpl[] = "/dev/shm/lazyroot-XXXXXX";
@@ -100,7 +103,7 @@ void SourceStack::shut_down() {
     if (cached_) cached_->store().commit_now();
 }
 
-void SourceStack::download_all(unsigned parallel) {
+void SourceStack::download_all(unsigned parallel, const std::function<bool()>& cancelled) {
     cache::FillOptions fo;
     fo.parallel = parallel;
     fo.yield_to_demand = false;
@@ -114,6 +117,11 @@ void SourceStack::download_all(unsigned parallel) {
     auto last_print = start;
     while (!filler_->complete() && !filler_->failed()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 200 : 100));
+        if (cancelled && cancelled()) {
+            filler_->stop();
+            filler_.reset();
+            throw std::runtime_error("interrupted during the full download; nothing was attached");
+        }
         auto now = std::chrono::steady_clock::now();
         if (!tty && now - last_print < std::chrono::seconds(2)) continue;
         last_print = now;
@@ -148,7 +156,8 @@ void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
     filler_->start();
 }
 
-void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s, double uptime_s) {
+void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s, double uptime_s,
+                  const nlohmann::json& extra) {
     auto& st = s.stats();
     const uint64_t reads = st.reads.load();
     nlohmann::json j = {
@@ -183,6 +192,7 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
                               {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
         }
     }
+    if (extra.is_object()) j.update(extra);
     const std::string path = state_dir() + "/" + std::to_string(dev_id) + ".status.json";
     const std::string tmp = path + ".tmp";
     if (FILE* f = std::fopen(tmp.c_str(), "w")) {

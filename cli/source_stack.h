@@ -1,5 +1,8 @@
 #pragma once
+#include <functional>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cache/cached_source.h"
@@ -30,12 +33,15 @@ public:
     cache::IoStats& stats() { return stats_; }
     const std::string& mode() const { return mode_; }
     const std::string& cache_path() const { return cache_path_; }
+    // The RAM cache's directory (full/hydrate without --cache), else "".
+    const std::string& ram_dir() const { return ram_dir_; }
     // With verity: where the superblock is on the device (dm-verity's hash offset).
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
 
     // full: downloads every missing chunk now, printing progress on stderr.
     // Throws when the download fails.
-    void download_all(unsigned parallel);
+    // Stops, throwing, as soon as `cancelled` returns true.
+    void download_all(unsigned parallel, const std::function<bool()>& cancelled = {});
     // hydrate: starts the background fill.
     void start_hydration(unsigned parallel, uint64_t rate);
     cache::Filler* filler() { return filler_.get(); }
@@ -57,7 +63,8 @@ private:
 };
 
 // Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).
+// `extra` (the daemon's own facts, such as its recoveries) is merged in.
 void write_status(unsigned dev_id, const std::string& block_path, SourceStack& stack,
-                  double uptime_s);
+                  double uptime_s, const nlohmann::json& extra = {});
 
 }  // namespace lazyroot::cli

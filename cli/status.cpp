@@ -1,4 +1,8 @@
+#include <signal.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -19,15 +23,24 @@ int run_status(const StatusOptions& opts) {
         if (name.size() < 12 || name.substr(name.size() - 12) != ".status.json") continue;
         std::ifstream in(e.path());
         auto j = nlohmann::json::parse(in, nullptr, false);
-        if (!j.is_discarded()) all.push_back(j);
+        if (j.is_discarded()) continue;
+        // A daemon killed without cleaning up leaves its last status behind.
+        const int pid = j.value("pid", 0);
+        j["daemon_running"] = pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+        all.push_back(j);
     }
     if (opts.json) {
         std::printf("%s\n", all.dump(2).c_str());
         return 0;
     }
     for (const auto& j : all) {
-        std::printf("%s  %s  mode=%s\n", j.value("device", "?").c_str(), j.value("source", "?").c_str(),
-                    j.value("mode", "?").c_str());
+        std::printf("%s  %s  mode=%s%s\n", j.value("device", "?").c_str(), j.value("source", "?").c_str(),
+                    j.value("mode", "?").c_str(),
+                    j.value("daemon_running", true) ? "" : "  (daemon gone: IO waits for `lazyroot recover`)");
+        if (j.value("recoveries", 0) > 0 && j["last_recovery"].is_number()) {
+            const double ago = static_cast<double>(std::time(nullptr)) - j["last_recovery"].get<double>();
+            std::printf("  recovered %d times, last %.0f s ago\n", j.value("recoveries", 0), ago);
+        }
         std::printf("  served %.1f MiB in %llu reads, fetched %.1f MiB in %llu requests, hit ratio %.2f\n",
                     j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                     j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),

@@ -100,4 +100,18 @@ int Control::get_dev_info(uint32_t dev_id, ublksrv_ctrl_dev_info& info) {
     return send(UBLK_CMD_GET_DEV_INFO, UBLK_U_CMD_GET_DEV_INFO, dev_id, &info, sizeof(info));
 }
 
+int Control::get_params(uint32_t dev_id, ublk_params& params) {
+    params.len = sizeof(params);
+    return send(UBLK_CMD_GET_PARAMS, UBLK_U_CMD_GET_PARAMS, dev_id, &params, sizeof(params));
+}
+
+int Control::start_user_recovery(uint32_t dev_id) {
+    return send(UBLK_CMD_START_USER_RECOVERY, UBLK_U_CMD_START_USER_RECOVERY, dev_id, nullptr, 0);
+}
+
+int Control::end_user_recovery(uint32_t dev_id, int daemon_pid) {
+    return send(UBLK_CMD_END_USER_RECOVERY, UBLK_U_CMD_END_USER_RECOVERY, dev_id, nullptr, 0,
+                static_cast<uint64_t>(daemon_pid));
+}
+
 }  // namespace lazyroot::ublk

@@ -29,6 +29,11 @@ public:
     // close it (6.9+); falls back to del_dev on older kernels.
     int del_dev_nowait(uint32_t dev_id);
     int get_dev_info(uint32_t dev_id, ublksrv_ctrl_dev_info& info);
+    int get_params(uint32_t dev_id, ublk_params& params);
+    // Takeover of a device whose daemon died (UBLK_F_USER_RECOVERY): START is
+    // refused with -EBUSY until the kernel has quiesced the device.
+    int start_user_recovery(uint32_t dev_id);
+    int end_user_recovery(uint32_t dev_id, int daemon_pid);
 
 private:
     int send(unsigned legacy_op, unsigned ioctl_op, uint32_t dev_id, void* buf, uint16_t len,

@@ -30,6 +30,19 @@ int open_char_device(const std::string& path) {
     }
 }
 
+// The kernel takes a device from a dead daemon when io_uring cancels the
+// daemon's waiting commands; a queue whose every tag the daemon held has none,
+// and waits for the block layer's request timeout instead (30 s by default).
+// While the daemon lives, ublk just rearms that timer, so a short one costs
+// nothing and bounds how long a takeover waits.
+void shorten_request_timeout(const std::string& disk) {
+    const std::string path = "/sys/block/" + disk + "/queue/io_timeout";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    [[maybe_unused]] ssize_t n = ::write(fd, "2000", 4);
+    ::close(fd);
+}
+
 }  // namespace
 
 std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg,
@@ -53,6 +66,66 @@ std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg,
     if (int r = ctrl.start_dev(dev->id(), ::getpid()); r < 0)
         throw fail("ublk START_DEV failed", r);
     dev->started_ = true;
+    if (dev->info_.flags & UBLK_F_USER_RECOVERY) shorten_request_timeout("ublkb" + std::to_string(dev->id()));
+    return dev;
+}
+
+namespace {
+
+const char* state_name(uint16_t state) {
+    switch (state) {
+        case UBLK_S_DEV_DEAD: return "not started";
+        case UBLK_S_DEV_LIVE: return "live";
+        case UBLK_S_DEV_QUIESCED: return "quiesced";
+        default: return "in an unknown state";
+    }
+}
+
+bool process_alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::unique_ptr<Device> Device::recover(Control& ctrl, uint32_t dev_id, io::Source& source,
+                                        std::chrono::milliseconds wait) {
+    const std::string name = "/dev/ublkb" + std::to_string(dev_id);
+    std::unique_ptr<Device> dev(new Device(ctrl, source));
+    if (int r = ctrl.get_dev_info(dev_id, dev->info_); r < 0)
+        throw fail("cannot query " + name, r);
+    if (!(dev->info_.flags & UBLK_F_USER_RECOVERY))
+        throw std::runtime_error(name + " was created without user recovery; it cannot be taken over");
+
+    ublk_params params{};
+    if (int r = ctrl.get_params(dev_id, params); r < 0) throw fail("cannot read the parameters of " + name, r);
+    if (params.basic.dev_sectors != (source.size() + 511) >> 9)
+        throw std::runtime_error(name + " has " + std::to_string(params.basic.dev_sectors << 9) +
+                                 " bytes but the image has " + std::to_string(source.size()));
+
+    // The kernel quiesces a device some seconds after its daemon's death
+    // (its monitor runs every 5 s on 6.12); until then START answers -EBUSY.
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+        int r = ctrl.start_user_recovery(dev_id);
+        if (r == 0) break;
+        if (r != -EBUSY) throw fail("ublk START_USER_RECOVERY of " + name + " failed", r);
+        ublksrv_ctrl_dev_info now{};
+        ctrl.get_dev_info(dev_id, now);
+        if (now.state == UBLK_S_DEV_LIVE && process_alive(now.ublksrv_pid) &&
+            now.ublksrv_pid != ::getpid())
+            throw std::runtime_error(name + " is live, served by pid " + std::to_string(now.ublksrv_pid));
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw std::runtime_error(name + " is " + state_name(now.state) +
+                                     " and the kernel did not hand it over (its old daemon has not exited)");
+        ::usleep(100 * 1000);
+    }
+    dev->added_ = true;
+    dev->owned_ = false;
+    dev->cdev_.reset(open_char_device(dev->char_path()));
+    if (!dev->cdev_) throw fail("cannot open " + dev->char_path(), -errno);
+    dev->start_queues();
+    if (int r = ctrl.end_user_recovery(dev_id, ::getpid()); r < 0)
+        throw fail("ublk END_USER_RECOVERY of " + name + " failed", r);
+    dev->started_ = true;
+    dev->owned_ = true;
     return dev;
 }
 
@@ -100,6 +173,16 @@ void Device::join_queues() {
 
 int Device::stop() {
     if (!added_) return 0;
+    if (!owned_) {
+        for (auto& fd : exit_requests_) {
+            uint64_t one = 1;
+            [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof(one));
+        }
+        join_queues();
+        cdev_.reset();
+        added_ = false;
+        return 0;
+    }
     // STOP_DEV aborts every outstanding FETCH of a started device, which ends
     // each queue's loop. Before START_DEV the queues are told to leave instead.
     if (started_) {

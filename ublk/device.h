@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,6 +21,13 @@ public:
     // Throws std::runtime_error with a one-line reason; nothing is left behind.
     static std::unique_ptr<Device> create(Control& ctrl, const DeviceConfig& cfg,
                                           io::Source& source);
+    // Takes over /dev/ublkbN (`dev_id`) after its daemon died: waits for the
+    // kernel to quiesce it (up to `wait`), serves every tag of every queue,
+    // then END_USER_RECOVERY. Requests the dead daemon held are reissued.
+    // Throws std::runtime_error with a one-line reason; the device is then
+    // left as it was, its IO still waiting.
+    static std::unique_ptr<Device> recover(Control& ctrl, uint32_t dev_id, io::Source& source,
+                                           std::chrono::milliseconds wait);
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
     ~Device();
@@ -46,6 +54,9 @@ private:
     ublksrv_ctrl_dev_info info_{};
     bool added_ = false;
     bool started_ = false;
+    // False while a takeover is incomplete: a failed recovery must leave the
+    // device (and the IO waiting on it) for the next attempt, not delete it.
+    bool owned_ = true;
     io::UniqueFd cdev_;
     io::UniqueFd queue_exited_;
     std::vector<io::UniqueFd> exit_requests_;

@@ -67,6 +67,8 @@ TEST(Params, DevInfoCarriesConfigAndAsksForAnyId) {
 TEST(Params, FlagsOnlyRequestWhatTheKernelHasAndWeImplement) {
     EXPECT_EQ(choose_flags(0), 0u);
     EXPECT_EQ(choose_flags(UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_COPY), UBLK_F_CMD_IOCTL_ENCODE);
+    EXPECT_EQ(choose_flags(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_UNPRIVILEGED_DEV),
+              UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
 }
 
 TEST(Params, DescriptorArraysArePageAlignedPerQueue) {
