@@ -92,7 +92,8 @@ int run_detach(const DetachOptions& opts) {
     if (ctrl.get_dev_info(id, info) == 0) {
         if (!own_mapping.empty()) verity::deactivate(own_mapping);
         ctrl.stop_dev(id);
-        if (int r = ctrl.del_dev(id); r < 0 && r != -ENODEV)
+        // Not waiting: with --force a mounted device is released only at umount.
+        if (int r = ctrl.del_dev_nowait(id); r < 0 && r != -ENODEV)
             throw std::runtime_error("cannot delete " + dev + ": " + std::strerror(-r));
     }
     remove_state(id);

@@ -46,9 +46,10 @@ int main(int argc, char** argv) {
             a->words = cli::pin_attach_files({args.begin() + 1, args.end()});
             a->from_kernel_cmdline = !from_kernel.empty();
         }
-        // attach-cmdline serves the root also when restarted after switch_root
-        // (and then must not look at the root for /etc/initrd-release).
-        if (std::holds_alternative<cli::AttachOptions>(cmd) && (!from_kernel.empty() || cli::in_initrd()))
+        // A root daemon restarted after switch_root no longer sees the
+        // initrd, but it serves the root all the same (and must not look at
+        // the root for /etc/initrd-release first).
+        if (auto* a = std::get_if<cli::AttachOptions>(&cmd); a && (a->from_kernel_cmdline || cli::in_initrd()))
             cli::become_root_storage_daemon(argv[0]);
         return std::visit(
             [](auto& c) -> int {

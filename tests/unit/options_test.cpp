@@ -137,3 +137,28 @@ TEST(Options, VerityCombinations) {
         }
     }
 }
+
+TEST(Options, RecoverTakesADeviceAndNoSource) {
+    auto r = std::get<AttachOptions>(parse({"recover", "/dev/ublkb3", "--daemon"}));
+    ASSERT_TRUE(r.recover_dev);
+    EXPECT_EQ(*r.recover_dev, 3u);
+    EXPECT_TRUE(r.daemon);
+    EXPECT_TRUE(r.source.empty());
+
+    auto a = std::get<AttachOptions>(parse({"attach", "--recover", "ublkb7"}));
+    ASSERT_TRUE(a.recover_dev);
+    EXPECT_EQ(*a.recover_dev, 7u);
+    EXPECT_FALSE(a.daemon);
+
+    EXPECT_THROW(parse({"attach", "file:///img", "--recover", "/dev/ublkb0"}), UsageError);
+    EXPECT_THROW(parse({"attach", "--recover", "/dev/sda"}), UsageError);
+    EXPECT_THROW(parse({"recover"}), UsageError);
+    EXPECT_THROW(parse({"attach"}), UsageError);
+    // A plain attach is not a recovery.
+    EXPECT_FALSE(std::get<AttachOptions>(parse({"attach", "file:///img"})).recover_dev);
+}
+
+TEST(Options, DetachForce) {
+    EXPECT_FALSE(std::get<DetachOptions>(parse({"detach", "/dev/ublkb0"})).force);
+    EXPECT_TRUE(std::get<DetachOptions>(parse({"detach", "--force", "/dev/ublkb0"})).force);
+}

@@ -19,8 +19,10 @@ for i in $(seq 1 "$runs"); do
     # A random moment within the fill: choosing the moment is the point.
     sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
     kill -9 "$pid"
+    # The device outlives its daemon (user recovery) and dd's reads wait for
+    # a successor; --force removes it instead, failing them.
+    "$lazyroot" detach --force "$dev" || vm_die "detach after kill -9 failed"
     wait "$reader" || true
-    "$lazyroot" detach "$dev" || vm_die "detach after kill -9 failed"
 
     dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --cache /tmp/crash-cache.img \
         --chunk-size 64 --daemon)

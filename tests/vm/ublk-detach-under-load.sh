@@ -1,5 +1,6 @@
 #!/bin/bash
-# vm.ublk_detach_under_load — `lazyroot detach` while fio is reading: fio must
+# vm.ublk_detach_under_load — `lazyroot detach` while fio is reading is
+# refused (fio holds the device open); `detach --force` goes ahead: fio must
 # end with errors rather than hang, and no ublk device may be left.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
@@ -28,7 +29,11 @@ for _ in $(seq 1 600); do
 done
 [[ $reads -gt 1000 ]] || vm_die "fio never got going ($reads reads)"
 
-"$lazyroot" detach "$dev" || vm_die "detach failed"
+rc=0
+"$lazyroot" detach "$dev" 2>/tmp/detach.err || rc=$?
+[[ $rc -eq 1 ]] && grep -q "open in pid" /tmp/detach.err || vm_die "detach of a device in use: rc $rc, $(cat /tmp/detach.err)"
+kill -0 "$fio_pid" || vm_die "fio stopped although detach was refused"
+"$lazyroot" detach --force "$dev" || vm_die "detach --force failed"
 set +e
 wait "$fio_pid"
 fio_rc=$?
