@@ -41,12 +41,15 @@ int main(int argc, char** argv) {
         }
         cli::Command cmd = cli::parse_command_line(static_cast<int>(args.size()), args.data());
         if (auto* a = std::get_if<cli::AttachOptions>(&cmd)) {
-            a->words.assign(args.begin() + 1, args.end());
+            // Recorded for a restart: with the initrd's files copied to /run
+            // (they are gone after switch_root).
+            a->words = cli::pin_attach_files({args.begin() + 1, args.end()});
             a->from_kernel_cmdline = !from_kernel.empty();
         }
         // A root daemon restarted after switch_root no longer sees the
-        // initrd, but it serves the root all the same.
-        if (auto* a = std::get_if<cli::AttachOptions>(&cmd); a && (cli::in_initrd() || a->from_kernel_cmdline))
+        // initrd, but it serves the root all the same (and must not look at
+        // the root for /etc/initrd-release first).
+        if (auto* a = std::get_if<cli::AttachOptions>(&cmd); a && (a->from_kernel_cmdline || cli::in_initrd()))
             cli::become_root_storage_daemon(argv[0]);
         return std::visit(
             [](auto& c) -> int {

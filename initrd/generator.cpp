@@ -23,6 +23,13 @@ namespace {
 // isolate, and no Conflicts=shutdown.target keeps it through shutdown: it
 // serves the root until systemd-shutdown remounts it read-only and halts.
 // The daemon marks itself argv[0][0]='@' so the killing sprees pass it by.
+// No Condition*=: a restart after switch_root checks them again, and must
+// neither fail them nor read the root (dead then) to evaluate them.
+// A daemon that dies is restarted, through the recovery path (attach-cmdline
+// takes over the device the state file in /run/lazyroot names), however often
+// (StartLimitIntervalSec=0); exit status 1 or 2 is a start that failed for a
+// reason given on the console, which goes to the emergency target instead.
+// A manual stop is refused; a stop that comes anyway never ends in SIGKILL.
 constexpr const char* kServiceHead = R"([Unit]
 Description=lazyroot: the root image from %s
 Documentation=https://github.com/lazyroot/lazyroot#kernel-command-line
@@ -30,8 +37,9 @@ DefaultDependencies=no
 Wants=network-online.target
 After=network-online.target systemd-modules-load.service
 Before=initrd-root-device.target
-ConditionPathExists=/etc/initrd-release
 IgnoreOnIsolate=yes
+RefuseManualStop=yes
+StartLimitIntervalSec=0
 SurviveFinalKillSignal=yes
 OnFailure=emergency.target
 OnFailureJobMode=replace-irreversibly
@@ -40,9 +48,15 @@ OnFailureJobMode=replace-irreversibly
 Type=notify
 NotifyAccess=main
 TimeoutStartSec=infinity
+OOMScoreAdjust=-1000
+SendSIGKILL=no
 StandardOutput=journal+console
 StandardError=journal+console
+SyslogIdentifier=lazyroot
 )";
+
+// The daemon's (not the error unit's: Type=oneshot takes no Restart=always).
+constexpr const char* kRestart = "Restart=always\nRestartSec=500ms\nRestartPreventExitStatus=1 2\n";
 
 std::string format_head(std::string_view source) {
     // Description= expands specifiers too.
@@ -102,10 +116,15 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
 }
 
 std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
-                                        std::string_view binary) {
-    std::string unit = format_head(spec.source);
+                                        std::string_view binary, const PinnedExec* exec) {
+    std::string unit = format_head(spec.source) + kRestart;
     // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
-    unit += "ExecStart=@" + std::string(binary) + " @lazyroot attach-cmdline\n";
+    if (exec) {
+        unit += "Environment=OPENSSL_CONF=" + exec->dir + "/openssl.cnf\n";
+        unit += "ExecStart=" + pinned_exec_command(exec->dir, exec->loader, "@lazyroot", "attach-cmdline") + "\n";
+    } else {
+        unit += "ExecStart=@" + std::string(binary) + " @lazyroot attach-cmdline\n";
+    }
 
     std::vector<GeneratedFile> files{{kServiceName, unit, ""}, wanted_by("initrd-root-device.target")};
     // The root device appears only once the daemon is serving (after the whole
@@ -177,7 +196,16 @@ int run_generator(int argc, char** argv) {
     try {
         auto spec = parse_root_spec(cmdline);
         if (!spec) return 0;
-        files = render_units(*spec, root_parameter(cmdline).value_or(""), binary);
+        // The daemon runs from a copy in /run from its first start on, so
+        // that a restart after switch_root finds it there. The generator is
+        // the same binary, loaded the same way: its copy is the daemon's.
+        std::string why;
+        PinnedExec exec{kPinnedExecDir, pin_executable(kPinnedExecDir, why)};
+        if (exec.loader.empty())
+            std::fprintf(stderr, "lazyroot-generator: %s; a restart after switch_root will load lazyroot from the root\n",
+                         why.c_str());
+        files = render_units(*spec, root_parameter(cmdline).value_or(""), binary,
+                             exec.loader.empty() ? nullptr : &exec);
     } catch (const CmdlineError&) {
         files = render_error_units(binary);
     }

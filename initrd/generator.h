@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "initrd/cmdline.h"
+#include "initrd/pinned_exec.h"
 
 namespace lazyroot::initrd {
 
@@ -16,12 +17,19 @@ struct GeneratedFile {
 
 inline constexpr const char* kServiceName = "lazyroot.service";
 
+// A copy of lazyroot made by pin_executable(): DIR and its loader's file name.
+struct PinnedExec {
+    std::string dir;
+    std::string loader;
+};
+
 // The units for one rd.lazyroot= request. `root` is the kernel's root=
-// (may be empty); `binary` the lazyroot executable inside the initrd. The
-// service runs `lazyroot attach-cmdline`, which reads rd.lazyroot= itself: no
-// quoting of URLs through unit files, and bootorigin resolves at start.
+// (may be empty); `binary` the lazyroot executable inside the initrd, run
+// when there is no `exec` copy (else the copy is). The service runs
+// `lazyroot attach-cmdline`, which reads rd.lazyroot= itself: no quoting of
+// URLs through unit files, and bootorigin resolves at start.
 std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
-                                        std::string_view binary);
+                                        std::string_view binary, const PinnedExec* exec = nullptr);
 
 // The units for a malformed rd.lazyroot=: a service that prints `why` on the
 // console (through `lazyroot cmdline`) and sends the boot to the emergency target.

@@ -1,8 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <curl/curl.h>
 
 #include "cli/options.h"
+#include "cli/root_daemon.h"
 #include "initrd/generator.h"
 
 using namespace lazyroot::initrd;
@@ -111,4 +120,159 @@ TEST(Generator, RootDevicesDefaultToAnInfiniteIoTimeout) {
     const char* argv[] = {"lazyroot", "attach", "http://h/r.img"};
     EXPECT_EQ(std::get<lazyroot::cli::AttachOptions>(lazyroot::cli::parse_command_line(3, argv)).io_timeout,
               std::chrono::seconds(30));
+}
+
+TEST(Generator, DaemonIsRestartedAndCannotBeStopped) {
+    RootSpec spec{"http://10.0.2.100/root.img", false, {}};
+    PinnedExec exec{"/run/lazyroot/exec", "ld-linux-x86-64.so.2"};
+    auto files = render_units(spec, "/dev/ublkb0", "/usr/bin/lazyroot", &exec);
+    const std::string& u = find(files, "lazyroot.service")->contents;
+    EXPECT_TRUE(has_line(u, "Restart=always"));
+    EXPECT_TRUE(has_line(u, "StartLimitIntervalSec=0"));
+    // A failed first start (reason on the console) goes to emergency, not round again.
+    EXPECT_TRUE(has_line(u, "RestartPreventExitStatus=1 2"));
+    EXPECT_TRUE(has_line(u, "OOMScoreAdjust=-1000"));
+    EXPECT_TRUE(has_line(u, "RefuseManualStop=yes"));
+    EXPECT_TRUE(has_line(u, "SendSIGKILL=no"));
+    // RefuseManualStop is a [Unit] setting, Restart a [Service] one.
+    const size_t service = u.find("[Service]");
+    ASSERT_NE(service, std::string::npos);
+    EXPECT_LT(u.find("RefuseManualStop="), service);
+    EXPECT_GT(u.find("Restart=always"), service);
+    // Conditions are checked again at every restart, after switch_root too.
+    EXPECT_EQ(u.find("Condition"), std::string::npos);
+    // The copy in /run, through its own loader: nothing is read from the root.
+    EXPECT_TRUE(has_line(u, "ExecStart=@/run/lazyroot/exec/ld-linux-x86-64.so.2 @lazyroot "
+                            "--library-path /run/lazyroot/exec --argv0 @lazyroot "
+                            "/run/lazyroot/exec/lazyroot attach-cmdline"));
+    EXPECT_TRUE(has_line(u, "Environment=OPENSSL_CONF=/run/lazyroot/exec/openssl.cnf"));
+}
+
+TEST(Generator, ErrorUnitIsNotRestarted) {
+    auto files = render_error_units("/usr/bin/lazyroot");
+    const std::string& u = find(files, "lazyroot.service")->contents;
+    EXPECT_EQ(u.find("Restart="), std::string::npos);
+}
+
+TEST(Generator, PinnedExecutableRunsFromItsCopy) {
+    char tmpl[] = "/tmp/lazyroot-exec-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string top = tmpl;
+    const std::string dir = top + "/exec";
+    std::string why;
+    const std::string loader = pin_executable(dir, why);
+    ASSERT_FALSE(loader.empty()) << why;
+    EXPECT_EQ(::access((dir + "/openssl.cnf").c_str(), R_OK), 0);
+    // Every library the copy (of this test binary) needs resolves inside DIR.
+    const std::string list = dir + "/" + loader + " --library-path " + dir + " --list " + dir +
+                             "/lazyroot > " + top + "/list 2>&1";
+    ASSERT_EQ(std::system(list.c_str()), 0) << list;
+    std::ifstream in(top + "/list");
+    std::string line;
+    int resolved = 0;
+    while (std::getline(in, line)) {
+        auto arrow = line.find("=> ");
+        if (arrow == std::string::npos) continue;
+        EXPECT_EQ(line.compare(arrow + 3, dir.size() + 1, dir + "/"), 0) << line;
+        ++resolved;
+    }
+    EXPECT_GT(resolved, 2);
+    // And it runs from there.
+    // ExecStart=@PROGRAM ARGV0 REST is, in bash, exec -a ARGV0 PROGRAM REST.
+    std::string start = pinned_exec_command(dir, loader, "@unit_tests",
+                                            "--gtest_filter=Generator.DeviceUnitNames* --gtest_list_tests");
+    ASSERT_EQ(start[0], '@');
+    const size_t program_end = start.find(' ');
+    const size_t argv0_end = start.find(' ', program_end + 1);
+    const std::string run = "bash -c 'exec -a " + start.substr(program_end + 1, argv0_end - program_end - 1) + " " +
+                            start.substr(1, program_end - 1) + start.substr(argv0_end) + "' > " + top + "/out 2>&1";
+    EXPECT_EQ(std::system(run.c_str()), 0) << run;
+    std::ifstream out(top + "/out");
+    std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("DeviceUnitNamesEscapeLikeSystemd"), std::string::npos) << text;
+    std::filesystem::remove_all(top);
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A run dir of its own (LAZYROOT_RUN_DIR) and in_initrd() forced.
+class PinAttachFiles : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/lazyroot-pin-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        top_ = tmpl;
+        ::setenv("LAZYROOT_RUN_DIR", (top_ + "/run").c_str(), 1);
+        for (const char* name : {"ca.pem", "cert.pem", "key.pem", "trust.pem", "root.verity"})
+            std::ofstream(top_ + "/" + name) << "contents of " << name << "\n";
+    }
+    void TearDown() override {
+        lazyroot::cli::set_in_initrd_for_testing(-1);
+        ::unsetenv("LAZYROOT_RUN_DIR");
+        std::filesystem::remove_all(top_);
+    }
+    std::string top_;
+};
+
+}  // namespace
+
+TEST_F(PinAttachFiles, InTheInitrdFilesAreCopiedAndRenamed) {
+    lazyroot::cli::set_in_initrd_for_testing(1);
+    const std::vector<std::string> args{"attach", "https://h/root.img", "--ca", top_ + "/ca.pem",
+                                        "--cert=" + top_ + "/cert.pem", "--key", top_ + "/key.pem",
+                                        "--verity=manifest", "--trust=" + top_ + "/trust.pem",
+                                        "--hash-source=file://" + top_ + "/root.verity",
+                                        "--mirror=https://m/root.img", "--cache=/dev/vda"};
+    const auto out = lazyroot::cli::pin_attach_files(args);
+    const std::string pinned = top_ + "/run/pinned/";
+    const std::vector<std::string> want{"attach", "https://h/root.img", "--ca", pinned + "ca-ca.pem",
+                                        "--cert=" + pinned + "cert-cert.pem", "--key", pinned + "key-key.pem",
+                                        "--verity=manifest", "--trust=" + pinned + "trust-trust.pem",
+                                        "--hash-source=file://" + pinned + "hash-source-root.verity",
+                                        "--mirror=https://m/root.img", "--cache=/dev/vda"};
+    EXPECT_EQ(out, want);
+    EXPECT_EQ(slurp(pinned + "ca-ca.pem"), "contents of ca.pem\n");
+    EXPECT_EQ(slurp(pinned + "key-key.pem"), "contents of key.pem\n");
+    EXPECT_EQ(slurp(pinned + "hash-source-root.verity"), "contents of root.verity\n");
+    // Pinning what is pinned already changes nothing (and keeps the contents).
+    EXPECT_EQ(lazyroot::cli::pin_attach_files(out), out);
+    EXPECT_EQ(slurp(pinned + "ca-ca.pem"), "contents of ca.pem\n");
+    // The copies stay when the originals go (as the initrd's do at switch_root).
+    std::filesystem::remove(top_ + "/trust.pem");
+    EXPECT_EQ(slurp(pinned + "trust-trust.pem"), "contents of trust.pem\n");
+}
+
+TEST_F(PinAttachFiles, RemoteTreesAndMissingFilesKeepTheirNames) {
+    lazyroot::cli::set_in_initrd_for_testing(1);
+    const std::vector<std::string> args{"attach", "http://h/root.img", "--verity=manifest",
+                                        "--hash-source=http://h/root.verity", "--trust", top_ + "/missing.pem"};
+    EXPECT_EQ(lazyroot::cli::pin_attach_files(args), args);
+}
+
+TEST_F(PinAttachFiles, HttpsWithoutCaPinsTheDefaultBundle) {
+    lazyroot::cli::set_in_initrd_for_testing(1);
+    const std::vector<std::string> args{"attach", "https://h/root.img"};
+    const auto out = lazyroot::cli::pin_attach_files(args);
+    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+    const std::string bundle = v && v->cainfo ? v->cainfo : "/etc/ssl/certs/ca-certificates.crt";
+    if (::access(bundle.c_str(), R_OK) != 0) {
+        EXPECT_EQ(out, args);  // nothing to pin: libcurl reports it as before
+        return;
+    }
+    ASSERT_EQ(out.size(), 3u);
+    const std::string copy = top_ + "/run/pinned/ca-" + bundle.substr(bundle.rfind('/') + 1);
+    EXPECT_EQ(out[2], "--ca=" + copy);
+    EXPECT_EQ(slurp(copy), slurp(bundle));
+}
+
+TEST_F(PinAttachFiles, OutsideTheInitrdNothingChanges) {
+    lazyroot::cli::set_in_initrd_for_testing(0);
+    const std::vector<std::string> args{"attach", "https://h/root.img", "--ca", top_ + "/ca.pem"};
+    EXPECT_EQ(lazyroot::cli::pin_attach_files(args), args);
+    EXPECT_FALSE(std::filesystem::exists(top_ + "/run/pinned"));
 }

@@ -3,6 +3,44 @@
 # reading a file nothing read before, prints the marker the host looks for
 # (with when the real root's systemd started, i.e. the root was mounted, and
 # the time now, both in seconds since the kernel started), and powers off.
+# With lazyroot.test=survive on the kernel command line, first kills the
+# daemon (issue 11's test 2, after switch_root) and checks that
+# `systemctl stop lazyroot` is refused (test 4); the file is read after that,
+# through the restarted daemon.
+say() { echo "$*" >/dev/console; }
+show() { systemctl show -P "$1" lazyroot.service; }
+# The daemon's own count, in the state file it records (and recovers from).
+recoveries() {
+    rr=$(grep -h -o '"recoveries": *[0-9]*' /run/lazyroot/*[0-9].json 2>/dev/null | grep -o '[0-9]*$')
+    echo "${rr:-0}"
+}
+if grep -q -w 'lazyroot.test=survive' /proc/cmdline; then
+    pid=$(show MainPID)
+    restarts=$(show NRestarts)
+    r0=$(recoveries)
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    kill -9 "$pid"
+    i=0
+    until new=$(show MainPID); [ "$new" != 0 ] && [ "$new" != "$pid" ] &&
+        [ "$(show ActiveState)" = active ] && [ "$(show NRestarts)" -gt "$restarts" ] &&
+        [ "$(recoveries)" -gt "$r0" ]; do
+        i=$((i + 1))
+        if [ "$i" -ge 1200 ]; then
+            say "LAZYROOT_SURVIVE root: FAIL: not back 240 s after kill -9 $pid ($(show ActiveState)/$(show SubState))"
+            break
+        fi
+        sleep 0.2
+    done
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    [ "$i" -lt 1200 ] && say "LAZYROOT_SURVIVE root: ok: killed $pid at $t0, restarted as $new at $t1 (NRestarts $(show NRestarts), recoveries $(recoveries))"
+    msg=$(systemctl stop lazyroot 2>&1)
+    rc=$?
+    if [ "$rc" -ne 0 ] && [ "$(show MainPID)" = "$new" ] && [ "$(show ActiveState)" = active ]; then
+        say "LAZYROOT_SURVIVE stop: refused (exit $rc: $msg); still pid $new"
+    else
+        say "LAZYROOT_SURVIVE stop: FAIL: exit $rc: $msg; now $(show MainPID) $(show ActiveState)"
+    fi
+fi
 sum=$(sha256sum /srv/big.bin | cut -d' ' -f1)
 now=$(cut -d' ' -f1 /proc/uptime)
 root_us=$(systemctl show -P UserspaceTimestampMonotonic)

@@ -3,7 +3,7 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | errors | local
+#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | errors | survive | local
 # local boots the same image as a virtio disk (the baseline). Prints one
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
 # boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
@@ -124,6 +124,28 @@ nvme)
     done
     nqn=$(cat "$work/target/target.ready")
     boot nvme "rd.lazyroot=nvme+tcp://10.0.2.100:4420/$nqn root=/dev/ublkb0 ro $net" --fwd "4420:$port"
+    ;;
+survive)
+    # Issue 11, tests 2 and 4: lazyroot.test=survive makes the test initrd's
+    # pre-pivot hook kill -9 the daemon once /sysroot is mounted, and the
+    # root's boot-check kill it again after switch_root and then try
+    # `systemctl stop lazyroot`; systemd restarts it each time through the
+    # recovery path. The marker's checksum is of a file read after both kills.
+    boot survive "rd.lazyroot=$url,insecure root=/dev/ublkb0 ro $net lazyroot.test=survive"
+    console=$work/survive.console
+    if grep -a -q "LAZYROOT_SURVIVE .*FAIL" "$console"; then
+        fail "survive: $(grep -a -m1 "LAZYROOT_SURVIVE .*FAIL" "$console" | tr -d '\r')"
+    fi
+    for what in "initrd: ok" "root: ok" "stop: refused"; do
+        line=$(grep -a -o "LAZYROOT_SURVIVE $what.*" "$console" | tr -d '\r' | head -1 || true)
+        [[ -n $line ]] || fail "survive: no \"LAZYROOT_SURVIVE $what\" line (console: $console)"
+        echo "boot-test: $mode: $line"
+        # systemd's own reason, not any failure of systemctl.
+        [[ $what != stop* || $line == *"refuse manual"* ]] || fail "survive: stop failed, but not refused: $line"
+        if [[ $line =~ killed\ ([0-9]+)\ at\ ([0-9.]+),\ restarted\ as\ ([0-9]+)\ at\ ([0-9.]+) ]]; then
+            echo "boot-test: $mode: ${what%%:*}: back $(python3 -c "print(f'{${BASH_REMATCH[4]}-${BASH_REMATCH[2]}:.2f}')") s after kill -9"
+        fi
+    done
     ;;
 local)
     # The baseline: no lazyroot, the image as a local disk (a copy: qemu locks it).

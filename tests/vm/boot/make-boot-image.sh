@@ -16,7 +16,7 @@ flock 9
 
 "$here/make-root.sh" "$out"
 if [[ ! -s $out/initrd.img || $lazyroot -nt $out/initrd.img || $here/make-initrd.sh -nt $out/initrd.img ||
-      -n $(find "$here/../../../initrd/dracut" -newer "$out/initrd.img" -print -quit) ]]; then
+      -n $(find "$here/../../../initrd/dracut" "$here/dracut" -newer "$out/initrd.img" -print -quit) ]]; then
     echo "building the initrd with dracut --add lazyroot"
     "$here/make-initrd.sh" "$out/rootfs" "$kdir" "$lazyroot" "$out/initrd.img.tmp"
     mv "$out/initrd.img.tmp" "$out/initrd.img"

@@ -13,6 +13,10 @@ kver=$(cat "$kdir/kver")
 install -m 0755 "$binary" "$rootfs/usr/bin/lazyroot"
 rm -rf "$rootfs/usr/lib/dracut/modules.d/90lazyroot"
 cp -r "$repo/initrd/dracut/90lazyroot" "$rootfs/usr/lib/dracut/modules.d/"
+# The tests' own module: kills the daemon before switch_root when the kernel
+# command line has lazyroot.test=survive (nothing otherwise).
+rm -rf "$rootfs/usr/lib/dracut/modules.d/99lazyroot-test"
+cp -r "$here/dracut/99lazyroot-test" "$rootfs/usr/lib/dracut/modules.d/"
 if [[ ! -e $rootfs/lib/modules/$kver/modules.dep ]]; then
     mkdir -p "$rootfs/lib/modules"
     cp -a "$kdir/root/lib/modules/$kver" "$rootfs/lib/modules/"
@@ -21,7 +25,7 @@ fi
 # Only the drivers a virtio guest needs (--drivers is exclusive): a small
 # initrd unpacks fast under TCG. No microcode, no host probing.
 chroot "$rootfs" dracut --force --no-hostonly --no-early-microcode --kver "$kver" \
-    --add lazyroot --omit "plymouth resume crypt lvm mdraid multipath nvmf iscsi nbd nfs" \
+    --add "lazyroot lazyroot-test" --omit "plymouth resume crypt lvm mdraid multipath nvmf iscsi nbd nfs" \
     --drivers "virtio_pci virtio_net virtio_blk ext4 ublk_drv dm_verity af_packet" \
     /tmp/lazyroot-initrd.img >"$out.log" 2>&1 || { tail -30 "$out.log"; exit 1; }
 mv "$rootfs/tmp/lazyroot-initrd.img" "$out"
