@@ -177,23 +177,44 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         cfg.depth = takeover->state.value("depth", cfg.depth);
     }
     std::optional<VerityPlan> verity_plan;
-    if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
-    SourceStack stack(uri, o, cfg.queues, verity_plan ? &*verity_plan : nullptr);
+    // Everything that may need the network before the device is served.
+    auto build = [&] {
+        verity_plan.reset();
+        if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
+        auto built = std::make_unique<SourceStack>(uri, o, cfg.queues, verity_plan ? &*verity_plan : nullptr);
+        if (!takeover) return built;
+        const std::string dev_name = "/dev/ublkb" + std::to_string(takeover->dev_id);
+        const std::string was = takeover->state.value("identity", "");
+        if (was != built->top().identity())
+            throw std::runtime_error("the image changed since " + dev_name + " was attached (was " + was +
+                                     ", now " + built->top().identity() + ")");
+        if (verity_plan && takeover->state.value("root_hash", "") != verity_plan->root_hash_hex)
+            throw std::runtime_error("the root hash changed since " + dev_name + " was attached");
+        return built;
+    };
+    std::unique_ptr<SourceStack> stack_owner;
+    // A successor keeps trying: the device's IO waits for it and there is no
+    // one else to serve it (an outage, or a server that is being fixed).
+    for (std::chrono::seconds backoff{1};; backoff = std::min(backoff * 2, std::chrono::seconds(30))) {
+        try {
+            stack_owner = build();
+            break;
+        } catch (const std::exception& e) {
+            if (!takeover) throw;
+            log::error("cannot recover /dev/ublkb%u yet: %s; its IO keeps waiting; retrying in %lld s",
+                       takeover->dev_id, e.what(), static_cast<long long>(backoff.count()));
+            for (auto waited = std::chrono::milliseconds(0); waited < backoff; waited += std::chrono::milliseconds(100)) {
+                if (interrupt.interrupted()) throw std::runtime_error("interrupted; /dev/ublkb" +
+                                                                     std::to_string(takeover->dev_id) + " not recovered");
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+    }
+    SourceStack& stack = *stack_owner;
     if (!stack.ram_dir().empty()) interrupt.remove_if_cut_short(stack.ram_dir());
     ublk::Control ctrl;
-    if (takeover) {
-        const std::string was = takeover->state.value("identity", "");
-        if (was != stack.top().identity())
-            throw std::runtime_error("the image changed since /dev/ublkb" + std::to_string(takeover->dev_id) +
-                                     " was attached (was " + was + ", now " + stack.top().identity() +
-                                     "); not serving it: its IO keeps waiting");
-        const std::string hash = takeover->state.value("root_hash", "");
-        if (verity_plan && hash != verity_plan->root_hash_hex)
-            throw std::runtime_error("the root hash changed since /dev/ublkb" + std::to_string(takeover->dev_id) +
-                                     " was attached; not serving it: its IO keeps waiting");
-    } else if (o.mode == "full") {
+    if (!takeover && o.mode == "full")
         stack.download_all(o.connections, [&] { return interrupt.interrupted(); });
-    }
     if (interrupt.interrupted()) throw std::runtime_error("interrupted during attach; nothing was attached");
     interrupt.disarm();
     std::unique_ptr<ublk::Device> dev =
@@ -335,13 +356,17 @@ std::pair<AttachOptions, Takeover> plan_takeover(unsigned id, bool daemon) {
 
 }  // namespace
 
-int run_attach(const AttachOptions& requested) {
-    std::optional<unsigned> recover_id = requested.recover_dev;
-    if (!recover_id && requested.from_kernel_cmdline) {
+std::optional<unsigned> recoverable_cmdline_device() {
+    try {
         ublk::Control ctrl;
-        recover_id = device_of_kernel_cmdline(ctrl);
-        if (recover_id) log::info("/dev/ublkb%u from rd.lazyroot= is still there: recovering it", *recover_id);
+        return device_of_kernel_cmdline(ctrl);
+    } catch (const std::exception&) {
+        return std::nullopt;  // no ublk yet: nothing to recover
     }
+}
+
+int run_attach(const AttachOptions& requested) {
+    const std::optional<unsigned> recover_id = requested.recover_dev;
     std::optional<Takeover> takeover;
     AttachOptions opts = requested;
     if (recover_id) std::tie(opts, takeover) = plan_takeover(*recover_id, requested.daemon);

@@ -1,4 +1,6 @@
 #pragma once
+#include <optional>
+
 #include "cli/options.h"
 
 namespace lazyroot::cli {
@@ -9,5 +11,9 @@ int run_attach(const AttachOptions& opts);
 int run_detach(const DetachOptions& opts);
 int run_list(const ListOptions& opts);
 int run_status(const StatusOptions& opts);
+
+// The device an earlier `attach-cmdline` made, when it is still there (its
+// daemon died): a restarted boot unit recovers it rather than attaching.
+std::optional<unsigned> recoverable_cmdline_device();
 
 }  // namespace lazyroot::cli

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <optional>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -31,7 +32,20 @@ int main(int argc, char** argv) {
         // `attach-cmdline`: attach what rd.lazyroot= on the kernel command line asks for.
         std::vector<std::string> from_kernel;
         std::vector<char*> args(argv, argv + argc);
-        if (argc == 2 && std::strcmp(argv[1], "attach-cmdline") == 0) {
+        const bool attach_cmdline = argc == 2 && std::strcmp(argv[1], "attach-cmdline") == 0;
+        std::optional<unsigned> recoverable = attach_cmdline ? cli::recoverable_cmdline_device() : std::nullopt;
+        if (recoverable) {
+            // A restart: everything comes from the state file. The command
+            // line's options may name files on the root this device serves,
+            // which can't be read while nobody serves it.
+            log::info("/dev/ublkb%u from rd.lazyroot= is still there: recovering it", *recoverable);
+            cli::AttachOptions r;
+            r.recover_dev = recoverable;
+            r.from_kernel_cmdline = true;
+            cli::become_root_storage_daemon(argv[0]);
+            return cli::run_attach(r);
+        }
+        if (attach_cmdline) {
             from_kernel = initrd::kernel_attach_arguments();
             args.resize(1);
             for (auto& a : from_kernel) args.push_back(a.data());

@@ -81,6 +81,17 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
         ->take_all()
         ->allow_extra_args(false);
+    a->add_option("--resolve", attach.resolve,
+                  "HOST:PORT:ADDR[,ADDR...] to use instead of asking the resolver (repeatable; as curl --resolve)")
+        ->take_all()
+        ->allow_extra_args(false)
+        ->check([](const std::string& v) {
+            const auto first = v.find(':');
+            const auto second = first == std::string::npos ? first : v.find(':', first + 1);
+            if (first == 0 || second == std::string::npos || second == first + 1 || second + 1 >= v.size())
+                return std::string("must be HOST:PORT:ADDR[,ADDR...]");
+            return std::string();
+        });
     a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();

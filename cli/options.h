@@ -28,6 +28,9 @@ struct AttachOptions {
     bool verity_sig_keyring = false;  // also hand the signature to the kernel's keyring check
     // Network sources.
     std::vector<std::string> mirrors;
+    // "HOST:PORT:ADDR[,ADDR…]": addresses to use instead of the resolver,
+    // recorded in the initrd so a restarted root daemon needs no /etc.
+    std::vector<std::string> resolve;
     unsigned connections = 8;
     unsigned readahead_mib = 16;  // 0: off
     unsigned coalesce_kib = 1024;

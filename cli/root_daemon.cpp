@@ -8,10 +8,13 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <netdb.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "cli/state_file.h"
 #include "io/log.h"
@@ -57,6 +60,63 @@ std::string pin_one(const std::string& dir, const std::string& option, const std
     }
     return to;
 }
+
+
+// "HOST:PORT:ADDR,…" for every http(s) URL in an attach's words whose host is
+// a name, as resolved now (skipping hosts the words already pin).
+std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
+    std::vector<std::string> urls, out, given;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& w = words[i];
+        for (const char* opt : {"--mirror", "--hash-source", "--resolve"}) {
+            const size_t n = std::strlen(opt);
+            std::string value;
+            if (w == opt && i + 1 < words.size()) value = words[i + 1];
+            else if (starts_with(w, opt) && w.size() > n && w[n] == '=') value = w.substr(n + 1);
+            else continue;
+            (std::strcmp(opt, "--resolve") == 0 ? given : urls).push_back(value);
+        }
+        if (starts_with(w, "http://") || starts_with(w, "https://")) urls.push_back(w);
+    }
+    for (const auto& url : urls) {
+        CURLU* u = curl_url();
+        char* host = nullptr;
+        char* port = nullptr;
+        if (u && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+            const std::string key = std::string(host) + ":" + port;
+            addrinfo hints{};
+            hints.ai_socktype = SOCK_STREAM;
+            hints.ai_flags = AI_NUMERICHOST;
+            addrinfo* res = nullptr;
+            const bool numeric = host[0] == '[' || ::getaddrinfo(host, nullptr, &hints, &res) == 0;
+            if (res) ::freeaddrinfo(res);
+            res = nullptr;
+            bool known = false;
+            for (const auto& e : given) known |= starts_with(e, (key + ":").c_str());
+            for (const auto& e : out) known |= starts_with(e, (key + ":").c_str());
+            hints.ai_flags = 0;
+            if (!numeric && !known && ::getaddrinfo(host, nullptr, &hints, &res) == 0) {
+                std::string addrs;
+                for (addrinfo* a = res; a; a = a->ai_next) {
+                    char buf[NI_MAXHOST];
+                    if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) != 0)
+                        continue;
+                    const std::string addr = a->ai_family == AF_INET6 ? "[" + std::string(buf) + "]" : buf;
+                    if (addrs.find(addr) == std::string::npos) addrs += (addrs.empty() ? "" : ",") + addr;
+                }
+                ::freeaddrinfo(res);
+                if (!addrs.empty()) out.push_back(key + ":" + addrs);
+            }
+        }
+        curl_free(host);
+        curl_free(port);
+        if (u) curl_url_cleanup(u);
+    }
+    return out;
+}
+
 
 }  // namespace
 
@@ -119,6 +179,8 @@ std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach
             break;
         }
     }
+    // Host names too: a restarted daemon must not ask the root's resolver.
+    for (const auto& entry : resolved_hosts(out)) out.push_back("--resolve=" + entry);
     // An https:// SOURCE without --ca uses libcurl's default bundle: pin that
     // one too, named explicitly, since the root's copy is out of reach then.
     if (!has_ca && out.size() > 1 && starts_with(out[1], "https://")) {

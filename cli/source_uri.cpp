@@ -95,6 +95,8 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             // Finite even with --io-timeout=infinity: a stalled connection is still abandoned.
             h.stall_timeout = io::at_most(h.stall_timeout, h.io_timeout);
             h.ca_file = o.ca_file;
+        h.resolve = o.resolve;
+            h.resolve = o.resolve;
             h.cert_file = o.cert_file;
             h.key_file = o.key_file;
             // In the initrd the root will be the device served: read TLS files

@@ -28,6 +28,7 @@ std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
         http::HttpOptions h;
         h.io_timeout = o.io_timeout;
         h.ca_file = o.ca_file;
+        h.resolve = o.resolve;
         h.cert_file = o.cert_file;
         h.key_file = o.key_file;
         return http::small_get(uri.text + ".manifest.json", h);

@@ -24,6 +24,8 @@ struct HttpOptions {
     // configuration) from the device it serves after switch_root. Set in the
     // initrd.
     bool pin_at_attach = false;
+    // "HOST:PORT:ADDRS" entries used instead of the resolver (--resolve).
+    std::vector<std::string> resolve;
 };
 
 }  // namespace lazyroot::http

@@ -104,10 +104,26 @@ void set_blob(CURL* e, CURLoption opt, const std::string* data) {
 
 }  // namespace
 
+// Addresses given with --resolve: used as they are, never resolved again.
+static void pin_given_addresses(Pinned& p, const std::vector<std::string>& entries) {
+    for (const auto& entry : entries) {
+        const auto second = entry.find(':', entry.find(':') + 1);
+        const std::string key = entry.substr(0, second);
+        if (second == std::string::npos || p.resolved.count(key)) continue;
+        p.resolved.insert(key);
+        curl_slist* list = nullptr;
+        for (curl_slist* e = p.resolve; e; e = e->next) list = curl_slist_append(list, e->data);
+        list = curl_slist_append(list, entry.c_str());
+        p.lists.push_back(list);
+        p.resolve = list;
+    }
+}
+
 void pin_resources(const HttpOptions& o) {
-    if (!o.pin_at_attach) return;
     Pinned& p = pinned();
     std::lock_guard lock(p.mu);
+    pin_given_addresses(p, o.resolve);
+    if (!o.pin_at_attach) return;
     load_file(p, o.ca_file.empty() ? default_ca_bundle() : o.ca_file);
     load_file(p, o.cert_file);
     load_file(p, o.key_file);
@@ -115,9 +131,13 @@ void pin_resources(const HttpOptions& o) {
 }
 
 void apply_pinned_resources(CURL* e, const HttpOptions& o) {
-    if (!o.pin_at_attach) return;
     Pinned& p = pinned();
     std::lock_guard lock(p.mu);
+    pin_given_addresses(p, o.resolve);  // also for requests made before the source (the manifest)
+    if (!o.pin_at_attach) {
+        if (!o.resolve.empty() && p.resolve) curl_easy_setopt(e, CURLOPT_RESOLVE, p.resolve);
+        return;
+    }
     // Only what was pinned: anything else falls back to the file (and fails
     // visibly if it is gone) rather than being read silently now.
     set_blob(e, CURLOPT_CAINFO_BLOB, load_file_if_pinned(p, o.ca_file.empty() ? default_ca_bundle() : o.ca_file));

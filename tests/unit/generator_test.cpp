@@ -276,3 +276,24 @@ TEST_F(PinAttachFiles, OutsideTheInitrdNothingChanges) {
     EXPECT_EQ(lazyroot::cli::pin_attach_files(args), args);
     EXPECT_FALSE(std::filesystem::exists(top_ + "/run/pinned"));
 }
+
+TEST_F(PinAttachFiles, HostNamesAreResolvedOnceAndRecorded) {
+    lazyroot::cli::set_in_initrd_for_testing(1);
+    const std::vector<std::string> args{"attach", "http://localhost:1234/r.img", "--mirror=http://127.0.0.1:81/r.img",
+                                        "--insecure"};
+    const auto out = lazyroot::cli::pin_attach_files(args);
+    std::vector<std::string> resolves;
+    for (const auto& w : out)
+        if (w.rfind("--resolve=", 0) == 0) resolves.push_back(w);
+    ASSERT_EQ(resolves.size(), 1u) << "numeric hosts need no entry";
+    EXPECT_EQ(resolves[0].rfind("--resolve=localhost:1234:", 0), 0u);
+    EXPECT_NE(resolves[0].find("127.0.0.1"), std::string::npos);
+    EXPECT_EQ(lazyroot::cli::pin_attach_files(out), out) << "what is recorded is not resolved again";
+    // The words parse back, as a successor parses them.
+    std::vector<const char*> argv{"lazyroot"};
+    for (const auto& w : out) argv.push_back(w.c_str());
+    auto opts = std::get<lazyroot::cli::AttachOptions>(
+        lazyroot::cli::parse_command_line(static_cast<int>(argv.size()), argv.data()));
+    ASSERT_EQ(opts.resolve.size(), 1u);
+    EXPECT_EQ("--resolve=" + opts.resolve[0], resolves[0]);
+}

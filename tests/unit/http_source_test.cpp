@@ -276,3 +276,31 @@ TEST_F(HttpSourceTest, PinnedTlsMaterialOutlivesTheFiles) {
         }
     }
 }
+
+// --resolve: a name no resolver knows reaches the server through the given
+// address (what a root daemon restarted after switch_root relies on).
+TEST_F(HttpSourceTest, GivenAddressesStandInForTheResolver) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    std::string url = nginx.url("img.raw");
+    const std::string ip = "127.0.0.1";
+    const auto at = url.find(ip);
+    ASSERT_NE(at, std::string::npos);
+    const auto port_end = url.find('/', at);
+    const std::string port = url.substr(at + ip.size() + 1, port_end - at - ip.size() - 1);
+    url.replace(at, ip.size(), "lazyroot-pinned.invalid");
+    auto opts = options(url);
+    EXPECT_THROW(http::HttpSource::open(opts), std::exception);  // .invalid never resolves
+    opts.resolve = {"lazyroot-pinned.invalid:" + port + ":" + ip};
+    auto src = http::HttpSource::open(opts);
+    EXPECT_EQ(src->size(), kImageSize);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(16), 0);
+    auto reader = src->open_queue(loop, 8);
+    auto ops = random_reads(8, kImageSize, 7);
+    run_reads(loop, *reader, ops);
+    for (const auto& op : ops) {
+        ASSERT_EQ(op.result, 0) << "offset " << op.offset;
+        ASSERT_TRUE(matches(op, image_)) << "offset " << op.offset;
+    }
+}

@@ -31,7 +31,9 @@ PY
 }
 daemon_pid() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "/run/lazyroot/$id.json"; }
 
-dev=$("$lazyroot" attach "$primary/fio.img" --insecure --cache /tmp/cache.img --queues 2 --depth 64 \
+# Served under a name the test can re-point at another image (below).
+[[ $(nginx_ctl link swap.img fio.img) == ok ]] || vm_die "cannot link swap.img"
+dev=$("$lazyroot" attach "$primary/swap.img" --insecure --cache /tmp/cache.img --queues 2 --depth 64 \
     --daemon 2>>daemon.log)
 id=${dev#/dev/ublkb}
 echo "attached: $dev"
@@ -106,8 +108,34 @@ recoveries=$("$lazyroot" status --json | python3 -c 'import json,sys; print(json
 [[ $recoveries -eq $kills ]] || vm_die "status counts $recoveries recoveries, expected $kills"
 [[ -b $dev ]] || vm_die "$dev is gone"
 
-# Nothing but the recovered daemon serves it, and it still detaches cleanly.
-"$lazyroot" detach "$dev"
+# The image changes on the server while no daemon serves the device: the
+# successor refuses to serve it, says why, keeps the device and its IO
+# waiting, and takes over once the recorded image is back.
+[[ $(nginx_ctl link swap.img ext4.img) == ok ]] || vm_die "cannot re-link swap.img"
+kill -9 "$(daemon_pid)"
+"$lazyroot" recover "$dev" >recover.out 2>recover.log &
+recover_pid=$!
+for ((i = 0; i < 600; i++)); do
+    grep -q "cannot recover /dev/ublkb$id yet: the image changed" recover.log && break
+    sleep 0.1
+done
+grep -q "cannot recover /dev/ublkb$id yet: the image changed" recover.log || vm_die "no refusal line: $(cat recover.log)"
+kill -0 "$recover_pid" || vm_die "recover gave up: $(cat recover.log)"
+[[ -b $dev && ! -s recover.out ]] || vm_die "the device went away or was served while the image differed"
+echo "image changed: $(grep -m1 'cannot recover' recover.log)"
+[[ $(nginx_ctl link swap.img fio.img) == ok ]] || vm_die "cannot link swap.img back"
+for ((i = 0; i < 600; i++)); do
+    [[ -s recover.out ]] && break
+    sleep 0.1
+done
+[[ $(cat recover.out) == "$dev" ]] || vm_die "recover did not take over once the image was back: $(cat recover.log)"
+cmp <(dd if="$dev" bs=1M count=4 iflag=direct status=none) <(head -c 4M "$images/fio.img") ||
+    vm_die "wrong bytes after the image came back"
+echo "image back: $dev served again by pid $(daemon_pid)"
+kill -TERM "$recover_pid"
+wait "$recover_pid" || vm_die "the foreground recover did not stop cleanly on SIGTERM"
+
+# SIGTERM stopped the last recovery (nothing used the device): nothing is left.
 compgen -G '/dev/ublk[bc]*' >/dev/null && vm_die "ublk nodes left"
 
 sort -n recovery_ms >recovery_sorted
