@@ -11,10 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 stamp=$(sha256sum "$0" "$here/boot-check.sh" | sha256sum | cut -c1-16)
 [[ -e $out/rootfs.stamp && $(cat "$out/rootfs.stamp") == "$stamp" ]] && exit 0
 
-mirror=http://deb.debian.org/debian
-if [[ -e /etc/apt/sources.list.d/debian.sources ]]; then
-    mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-fi
+mirror=$("$here/../apt-mirror.sh")
 rm -rf "$out/rootfs.tmp" "$out/rootfs" "$out/rootfs.stamp"
 mkdir -p "$out"
 # libisal2 … libcryptsetup12: what the lazyroot binary links; dracut-core and
