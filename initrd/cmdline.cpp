@@ -11,7 +11,7 @@ constexpr std::array kValued = {"mode",     "cache",        "chunk-size", "hydra
                                 "hash-source", "hash-offset", "trust",     "mirror",       "name",
                                 "connections", "io-timeout",  "readahead", "coalesce",     "queues",
                                 "depth",    "ca",           "cert",       "key",
-                                "hostnqn",  "nvme-transport"};
+                                "hostnqn",  "nvme-transport", "resolve"};
 constexpr std::array kFlags = {"insecure", "verity-sig-keyring"};
 
 bool is_one_of(std::string_view s, const auto& list) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "initrd/boot_origin.h"
 #include "initrd/cmdline.h"
 
@@ -103,4 +105,10 @@ TEST(BootOrigin, ReplacesTheLastPathComponent) {
     EXPECT_FALSE(resolve_boot_origin("http://h", "root.raw"));
     EXPECT_FALSE(resolve_boot_origin("not a url", "root.raw"));
     EXPECT_FALSE(resolve_boot_origin("http://h/x.efi", "http://other/root.raw"));
+}
+
+TEST(Cmdline, ResolveIsPassedOn) {
+    auto c = parse_root_spec("rd.lazyroot=http://images.lan/r.img,insecure,resolve=images.lan:80:10.0.2.100");
+    ASSERT_TRUE(c);
+    EXPECT_NE(std::find(c->args.begin(), c->args.end(), "--resolve=images.lan:80:10.0.2.100"), c->args.end());
 }

@@ -129,8 +129,9 @@ for ((i = 0; i < 600; i++)); do
     sleep 0.1
 done
 [[ $(cat recover.out) == "$dev" ]] || vm_die "recover did not take over once the image was back: $(cat recover.log)"
-cmp <(dd if="$dev" bs=1M count=4 iflag=direct status=none) <(head -c 4M "$images/fio.img") ||
-    vm_die "wrong bytes after the image came back"
+dd if="$dev" of=/tmp/head.dev bs=1M count=4 iflag=direct status=none
+head -c 4M "$images/fio.img" >/tmp/head.img
+cmp /tmp/head.dev /tmp/head.img || vm_die "wrong bytes after the image came back"
 echo "image back: $dev served again by pid $(daemon_pid)"
 kill -TERM "$recover_pid"
 wait "$recover_pid" || vm_die "the foreground recover did not stop cleanly on SIGTERM"
