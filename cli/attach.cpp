@@ -319,13 +319,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
 
 // attach-cmdline after the daemon died: the device the earlier one made.
 std::optional<unsigned> device_of_kernel_cmdline(ublk::Control& ctrl) {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(state_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.find(".status.") != std::string::npos || e.path().extension() != ".json") continue;
-        std::ifstream in(e.path());
-        auto j = nlohmann::json::parse(in, nullptr, false);
-        if (j.is_discarded() || j.value("origin", "") != "cmdline") continue;
+    for (const auto& j : read_all_states()) {
+        if (j.value("origin", "") != "cmdline") continue;
         const unsigned id = j.value("dev_id", 0u);
         ublksrv_ctrl_dev_info info{};
         if (ctrl.get_dev_info(id, info) == 0) return id;

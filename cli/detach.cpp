@@ -45,14 +45,8 @@ bool wait_exit(pid_t pid, unsigned timeout_s) {
 // "/dev/mapper/NAME" names the verity mapping a daemon recorded in its state file.
 unsigned resolve_device(const std::string& ref) {
     if (ref.rfind("/dev/mapper/", 0) != 0) return parse_device_ref(ref);
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(state_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.find(".status.") != std::string::npos || e.path().extension() != ".json") continue;
-        std::ifstream in(e.path());
-        auto j = nlohmann::json::parse(in, nullptr, false);
-        if (!j.is_discarded() && j.value("verity_device", "") == ref) return j.value("dev_id", 0u);
-    }
+    for (const auto& j : read_all_states())
+        if (j.value("verity_device", "") == ref) return j.value("dev_id", 0u);
     throw std::runtime_error("no lazyroot device behind " + ref);
 }
 

@@ -8,7 +8,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include <netdb.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "cli/state_file.h"
+#include "http/pinned_resources.h"
 #include "io/log.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -79,40 +79,13 @@ std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
         if (starts_with(w, "http://") || starts_with(w, "https://")) urls.push_back(w);
     }
     for (const auto& url : urls) {
-        CURLU* u = curl_url();
-        char* host = nullptr;
-        char* port = nullptr;
-        if (u && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-            const std::string key = std::string(host) + ":" + port;
-            addrinfo hints{};
-            hints.ai_socktype = SOCK_STREAM;
-            hints.ai_flags = AI_NUMERICHOST;
-            addrinfo* res = nullptr;
-            const bool numeric = host[0] == '[' || ::getaddrinfo(host, nullptr, &hints, &res) == 0;
-            if (res) ::freeaddrinfo(res);
-            res = nullptr;
-            bool known = false;
-            for (const auto& e : given) known |= starts_with(e, (key + ":").c_str());
-            for (const auto& e : out) known |= starts_with(e, (key + ":").c_str());
-            hints.ai_flags = 0;
-            if (!numeric && !known && ::getaddrinfo(host, nullptr, &hints, &res) == 0) {
-                std::string addrs;
-                for (addrinfo* a = res; a; a = a->ai_next) {
-                    char buf[NI_MAXHOST];
-                    if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) != 0)
-                        continue;
-                    const std::string addr = a->ai_family == AF_INET6 ? "[" + std::string(buf) + "]" : buf;
-                    if (addrs.find(addr) == std::string::npos) addrs += (addrs.empty() ? "" : ",") + addr;
-                }
-                ::freeaddrinfo(res);
-                if (!addrs.empty()) out.push_back(key + ":" + addrs);
-            }
-        }
-        curl_free(host);
-        curl_free(port);
-        if (u) curl_url_cleanup(u);
+        auto entry = http::resolve_url_host(url);
+        if (!entry) continue;
+        const std::string key = entry->substr(0, entry->find(':', entry->find(':') + 1)) + ":";
+        bool known = false;
+        for (const auto& e : given) known |= starts_with(e, key.c_str());
+        for (const auto& e : out) known |= starts_with(e, key.c_str());
+        if (!known) out.push_back(*entry);
     }
     return out;
 }

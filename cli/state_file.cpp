@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "io/log.h"
@@ -50,6 +51,19 @@ std::optional<nlohmann::json> read_state(unsigned dev_id) {
     auto j = nlohmann::json::parse(in, nullptr, false);
     if (j.is_discarded()) return std::nullopt;
     return j;
+}
+
+std::vector<nlohmann::json> read_all_states() {
+    std::vector<nlohmann::json> all;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(state_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.find(".status.") != std::string::npos || e.path().extension() != ".json") continue;
+        std::ifstream in(e.path());
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        if (!j.is_discarded()) all.push_back(std::move(j));
+    }
+    return all;
 }
 
 void remove_state(unsigned dev_id) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,8 @@ std::string state_path(unsigned dev_id);
 // state file must not take a working device down.
 bool write_state(unsigned dev_id, const nlohmann::json& state);
 std::optional<nlohmann::json> read_state(unsigned dev_id);
+// Every readable state file (not the status files).
+std::vector<nlohmann::json> read_all_states();
 // Removes the state and the status file.
 void remove_state(unsigned dev_id);
 

@@ -51,49 +51,23 @@ const std::string* load_file_if_pinned(Pinned& p, const std::string& path) {
     return it == p.files.end() ? nullptr : it->second.get();
 }
 
+// Adds "HOST:PORT:ADDRS" unless HOST:PORT is pinned already. A new list with
+// every entry; older ones stay valid for the handles that use them.
+void add_resolve_entry(Pinned& p, const std::string& entry) {
+    const auto second = entry.find(':', entry.find(':') + 1);
+    if (second == std::string::npos) return;
+    const std::string key = entry.substr(0, second);
+    if (p.resolved.count(key)) return;
+    p.resolved.insert(key);
+    curl_slist* list = nullptr;
+    for (curl_slist* e = p.resolve; e; e = e->next) list = curl_slist_append(list, e->data);
+    list = curl_slist_append(list, entry.c_str());
+    p.lists.push_back(list);
+    p.resolve = list;
+}
+
 void pin_host(Pinned& p, const std::string& url) {
-    CURLU* u = curl_url();
-    if (!u) return;
-    char* host = nullptr;
-    char* port = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        const std::string key = std::string(host) + ":" + port;
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICHOST;
-        addrinfo* res = nullptr;
-        const bool numeric = host[0] == '[' || ::getaddrinfo(host, nullptr, &hints, &res) == 0;
-        if (res) ::freeaddrinfo(res);
-        if (!numeric && !p.resolved.count(key)) {
-            hints.ai_flags = 0;
-            if (::getaddrinfo(host, nullptr, &hints, &res) == 0) {
-                std::string addrs;
-                for (addrinfo* a = res; a; a = a->ai_next) {
-                    char buf[NI_MAXHOST];
-                    if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0,
-                                      NI_NUMERICHOST) != 0)
-                        continue;
-                    const std::string addr = a->ai_family == AF_INET6 ? "[" + std::string(buf) + "]" : buf;
-                    if (addrs.find(addr) == std::string::npos) addrs += (addrs.empty() ? "" : ",") + addr;
-                }
-                ::freeaddrinfo(res);
-                if (!addrs.empty()) {
-                    p.resolved.insert(key);
-                    // A new list with every entry; older ones stay valid for their handles.
-                    curl_slist* list = nullptr;
-                    for (curl_slist* e = p.resolve; e; e = e->next) list = curl_slist_append(list, e->data);
-                    list = curl_slist_append(list, (key + ":" + addrs).c_str());
-                    p.lists.push_back(list);
-                    p.resolve = list;
-                }
-            }
-        }
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
+    if (auto entry = resolve_url_host(url)) add_resolve_entry(p, *entry);
 }
 
 void set_blob(CURL* e, CURLoption opt, const std::string* data) {
@@ -104,19 +78,45 @@ void set_blob(CURL* e, CURLoption opt, const std::string* data) {
 
 }  // namespace
 
+std::optional<std::string> resolve_url_host(const std::string& url) {
+    std::optional<std::string> out;
+    CURLU* u = curl_url();
+    if (!u) return out;
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICHOST;
+        addrinfo* res = nullptr;
+        const bool numeric = host[0] == '[' || ::getaddrinfo(host, nullptr, &hints, &res) == 0;
+        if (res) ::freeaddrinfo(res);
+        res = nullptr;
+        hints.ai_flags = 0;
+        if (!numeric && ::getaddrinfo(host, nullptr, &hints, &res) == 0) {
+            std::string addrs;
+            for (addrinfo* a = res; a; a = a->ai_next) {
+                char buf[NI_MAXHOST];
+                if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) != 0)
+                    continue;
+                const std::string addr = a->ai_family == AF_INET6 ? "[" + std::string(buf) + "]" : buf;
+                if (addrs.find(addr) == std::string::npos) addrs += (addrs.empty() ? "" : ",") + addr;
+            }
+            ::freeaddrinfo(res);
+            if (!addrs.empty()) out = std::string(host) + ":" + port + ":" + addrs;
+        }
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
 // Addresses given with --resolve: used as they are, never resolved again.
 static void pin_given_addresses(Pinned& p, const std::vector<std::string>& entries) {
-    for (const auto& entry : entries) {
-        const auto second = entry.find(':', entry.find(':') + 1);
-        const std::string key = entry.substr(0, second);
-        if (second == std::string::npos || p.resolved.count(key)) continue;
-        p.resolved.insert(key);
-        curl_slist* list = nullptr;
-        for (curl_slist* e = p.resolve; e; e = e->next) list = curl_slist_append(list, e->data);
-        list = curl_slist_append(list, entry.c_str());
-        p.lists.push_back(list);
-        p.resolve = list;
-    }
+    for (const auto& entry : entries) add_resolve_entry(p, entry);
 }
 
 void pin_resources(const HttpOptions& o) {

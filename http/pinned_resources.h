@@ -1,6 +1,7 @@
 #pragma once
 #include <curl/curl.h>
 
+#include <optional>
 #include <string>
 
 #include "http/http_options.h"
@@ -13,6 +14,10 @@ namespace lazyroot::http {
 // what is already pinned. Resolution failures are left for the request to
 // report.
 void pin_resources(const HttpOptions& opts);
+
+// "HOST:PORT:ADDR[,ADDR…]" for URL's host, resolved now; nullopt when the host
+// is an address already or does not resolve.
+std::optional<std::string> resolve_url_host(const std::string& url);
 
 // Points an easy handle at the pinned copies (CURLOPT_*_BLOB, CURLOPT_RESOLVE)
 // so that libcurl reads no file and asks no resolver.
