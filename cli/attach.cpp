@@ -148,6 +148,10 @@ struct Takeover {
     nlohmann::json state;
 };
 
+// Not 1 or 2, which the boot unit treats as final: systemd restarts the
+// daemon, and the successor takes the device over.
+constexpr int kExitLeftForRecovery = 75;
+
 bool signal_is_force(const signalfd_siginfo& si) { return si.ssi_signo == SIGUSR1; }
 
 int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover) {
@@ -298,6 +302,15 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
             continue;
         }
         if (fds[1].revents) {
+            const std::string users = device_users(block_name, own_mapping);
+            if (!users.empty() && (dev->info().flags & UBLK_F_USER_RECOVERY)) {
+                // Tearing it down would take its users down with it.
+                log::error("a queue of %s stopped serving; %s, so the device is left to a successor "
+                           "(lazyroot recover)", ready_path.c_str(), users.c_str());
+                stack.shut_down();
+                dev->abandon();
+                return kExitLeftForRecovery;
+            }
             log::error("a queue of %s stopped serving; removing the device",
                        dev->block_path().c_str());
             status = 1;

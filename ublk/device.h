@@ -43,6 +43,13 @@ public:
 
     // Stops serving and removes the device. Idempotent; returns 0 or -errno of DEL_DEV.
     int stop();
+    // Stops serving but leaves the device, and the IO waiting on it, to a
+    // successor (user recovery): for a device in use that this daemon can
+    // no longer serve.
+    void abandon() {
+        owned_ = false;
+        stop();
+    }
 
 private:
     Device(Control& ctrl, io::Source& source) : ctrl_(ctrl), source_(source) {}
