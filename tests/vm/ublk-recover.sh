@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm.ublk_recover — the daemon killed (kill -9) 20 times at random moments
+# vm.ublk_recover — the daemon killed (kill -9) RECOVER_KILLS (20) times at random moments
 # while fio verifies every block it reads (randread, QD 32, 4 jobs, crc32c
 # headers) from an HTTP device with a cache. Each time `lazyroot recover`
 # takes the same /dev/ublkbN over; fio must see no error. Prints the time
@@ -10,7 +10,7 @@ set -euo pipefail
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
 guest_up
 trap 'dmesg >dmesg.txt' EXIT
-kills=20
+kills=${RECOVER_KILLS:-20}  # fewer in ./run test, 20 under --all
 
 fio_job() {  # fio_job OUTPUT [extra fio options]
     local out=$1
