@@ -179,11 +179,13 @@ Command parse_command_line(int argc, const char* const* argv) {
     pr->add_option("IMAGE", prepare.image, "Image file; its size must be a multiple of 4096")
         ->required()
         ->check(CLI::ExistingFile);
-    pr->add_option("--salt", prepare.salt_hex, "Salt, hex (at most 256 bytes) or - for none; default: 32 random bytes")
+    pr->add_option("--salt", prepare.salt_hex,
+                   "Salt: hex (at most 256 bytes), none (or -), or keep (the salt of the manifest being replaced); "
+                   "default: 32 new random bytes, so a rerun changes the root hash")
         ->check([](const std::string& v) {
             auto salt = verity::from_hex(v);
-            if (v == "-" || (salt && salt->size() <= 256)) return std::string();
-            return std::string("must be hex, at most 256 bytes");
+            if (v == "-" || v == "none" || v == "keep" || (salt && salt->size() <= 256)) return std::string();
+            return std::string("must be hex (at most 256 bytes), none, - or keep");
         });
     auto* sign_key = pr->add_option("--sign-key", prepare.sign_key, "PEM private key to sign the root hash with")
                          ->check(CLI::ExistingFile);
