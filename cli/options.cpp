@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cli/source_uri.h"
+#include "cli/version.h"
 #include "verity/encoding.h"
 
 namespace lazyroot::cli {
@@ -56,6 +57,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     CLI::App app{"lazyroot: boot Linux from a network disk image, fetched on demand", "lazyroot"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show help for every subcommand");
+    app.set_version_flag("--version", std::string("lazyroot ") + version(), "Print the version and exit");
 
     AttachOptions attach;
     auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
@@ -146,7 +148,8 @@ Command parse_command_line(int argc, const char* const* argv) {
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
     std::string transport_word = "user";
     a->add_option("--nvme-transport", transport_word,
-                  "nvme+tcp: user (lazyroot's initiator) or kernel (the kernel's nvme-tcp, through libnvme)")
+                  "nvme+tcp: user (lazyroot's own initiator) or kernel (the kernel's nvme-tcp module, connected "
+                  "through /dev/nvme-fabrics; libnvme is not needed at run time)")
         ->check(CLI::IsMember({"user", "kernel"}))
         ->capture_default_str();
 
@@ -179,11 +182,13 @@ Command parse_command_line(int argc, const char* const* argv) {
     pr->add_option("IMAGE", prepare.image, "Image file; its size must be a multiple of 4096")
         ->required()
         ->check(CLI::ExistingFile);
-    pr->add_option("--salt", prepare.salt_hex, "Salt, hex (at most 256 bytes) or - for none; default: 32 random bytes")
+    pr->add_option("--salt", prepare.salt_hex,
+                   "Salt: hex (at most 256 bytes), none (or -), or keep (the salt of the manifest being replaced); "
+                   "default: 32 new random bytes, so a rerun changes the root hash")
         ->check([](const std::string& v) {
             auto salt = verity::from_hex(v);
-            if (v == "-" || (salt && salt->size() <= 256)) return std::string();
-            return std::string("must be hex, at most 256 bytes");
+            if (v == "-" || v == "none" || v == "keep" || (salt && salt->size() <= 256)) return std::string();
+            return std::string("must be hex (at most 256 bytes), none, - or keep");
         });
     auto* sign_key = pr->add_option("--sign-key", prepare.sign_key, "PEM private key to sign the root hash with")
                          ->check(CLI::ExistingFile);
@@ -193,14 +198,22 @@ Command parse_command_line(int argc, const char* const* argv) {
     sign_cert->needs(sign_key);
     pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
 
+    // main() runs these two before parsing (they take no options); they are
+    // here so that the help lists every subcommand.
+    auto* cl = app.add_subcommand("cmdline", "Print the attach command rd.lazyroot= on the kernel command line stands for");
+    auto* acl = app.add_subcommand("attach-cmdline",
+                                   "Attach what rd.lazyroot= asks for (what the boot unit runs; recovers its device after a restart)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, rc, l, st, pr})
+        for (auto* sub : {a, d, rc, l, st, pr, cl, acl})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
         return HelpRequest{app.help("", CLI::AppFormatMode::All)};
+    } catch (const CLI::CallForVersion& e) {
+        return HelpRequest{std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
         std::string msg = e.what();
         // CLI11 sometimes spreads one reason over several lines.
@@ -252,6 +265,9 @@ Command parse_command_line(int argc, const char* const* argv) {
     }
     if (st->parsed()) return status;
     if (pr->parsed()) return prepare;
+    if (cl->parsed() || acl->parsed())
+        throw UsageError(std::string(cl->parsed() ? "cmdline" : "attach-cmdline") +
+                         " takes no arguments: it reads /proc/cmdline");
     return list;
 }
 

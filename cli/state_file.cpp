@@ -84,6 +84,14 @@ std::vector<nlohmann::json> read_all_states() {
     return all;
 }
 
+bool is_lazyroot_process(int pid) {
+    if (pid <= 0) return false;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(in, argv0, '\0');
+    return argv0.find("lazyroot") != std::string::npos;
+}
+
 void remove_state(unsigned dev_id) {
     std::remove(state_path(dev_id).c_str());
     std::remove(status_path(dev_id).c_str());

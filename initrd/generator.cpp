@@ -45,8 +45,6 @@ OnFailure=emergency.target
 OnFailureJobMode=replace-irreversibly
 
 [Service]
-Type=notify
-NotifyAccess=main
 TimeoutStartSec=infinity
 OOMScoreAdjust=-1000
 SendSIGKILL=no
@@ -56,10 +54,14 @@ SyslogIdentifier=lazyroot
 )";
 
 // The daemon's (not the error unit's: Type=oneshot takes no Restart=always).
-constexpr const char* kRestart = "Restart=always\nRestartSec=500ms\nRestartPreventExitStatus=1 2\n";
+constexpr const char* kDaemonService =
+    "Type=notify\nNotifyAccess=main\nRestart=always\nRestartSec=500ms\nRestartPreventExitStatus=1 2\n";
 
+// The only value from the command line in a unit is SOURCE, in Description=:
+// parse_root_spec admits printable ASCII without blanks or backslashes there
+// (nothing that ends the line, continues it or is stripped), and '%' starts a
+// specifier, so it is doubled. ExecStart= and Environment= hold our paths only.
 std::string format_head(std::string_view source) {
-    // Description= expands specifiers too.
     std::string s;
     for (char c : source) {
         if (c == '%') s += '%';
@@ -117,7 +119,7 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
 
 std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
                                         std::string_view binary, const PinnedExec* exec) {
-    std::string unit = format_head(spec.source) + kRestart;
+    std::string unit = format_head(spec.source) + kDaemonService;
     // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
     if (exec) {
         unit += "Environment=OPENSSL_CONF=" + exec->dir + "/openssl.cnf\n";
