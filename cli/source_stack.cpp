@@ -187,13 +187,12 @@ void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
 }
 
 nlohmann::json SourceStack::status(double uptime_s) {
-    SourceStack& s = *this;
-    auto& st = s.stats();
+    auto& st = stats_;
     const uint64_t reads = st.reads.load();
     nlohmann::json j = {
-        {"source", s.top().describe()},
-        {"mode", to_string(s.mode())},
-        {"size", s.top().size()},
+        {"source", top_->describe()},
+        {"mode", to_string(mode_)},
+        {"size", top_->size()},
         {"uptime_s", uptime_s},
         {"reads", reads},
         {"bytes_served", st.bytes_served.load()},
@@ -203,10 +202,10 @@ nlohmann::json SourceStack::status(double uptime_s) {
         {"cache_hit_ratio", reads ? static_cast<double>(st.cache_hit_reads.load()) / static_cast<double>(reads) : 0.0},
         {"fetch_latency_us", {{"p50", st.latency_quantile_us(0.5)}, {"p99", st.latency_quantile_us(0.99)}}},
     };
-    if (auto* c = s.cached()) {
+    if (auto* c = cached_) {
         auto& store = c->store();
         const uint64_t present = store.map().count_present();
-        j["cache"] = {{"path", s.cache_path()},
+        j["cache"] = {{"path", cache_path_},
                       {"chunk_size", store.chunk_size()},
                       {"chunks_present", present},
                       {"chunks_total", store.chunk_count()},
@@ -215,7 +214,7 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
-        if (s.mode() == Mode::Hydrate) {
+        if (mode_ == Mode::Hydrate) {
             const double hydrated = static_cast<double>(st.hydrated_bytes.load());
             j["hydration"] = {{"complete", c->complete()},
                               {"progress", static_cast<double>(present) / static_cast<double>(store.chunk_count())},

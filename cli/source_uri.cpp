@@ -60,11 +60,9 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     // A tree fetched over http(s) from a file:// image still resolves its host.
     const bool any_http = http || starts_with(o.hash_source, "http://") || starts_with(o.hash_source, "https://");
     refuse_unless(nvme, o, "--nvme-transport", "an nvme+tcp:// SOURCE");
-    refuse_unless(nvme, o, "--hostnqn", "an nvme+tcp:// SOURCE");
-    refuse_unless(http, o, "--mirror", "an http(s):// SOURCE");
     refuse_unless(http, o, "--coalesce", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--resolve", "an http(s):// SOURCE or --hash-source");
-    refuse_unless(network, o, "--connections", "a network SOURCE (http(s):// or nvme+tcp://)");
+    refuse_unless(http, o, "--connections", "an http(s):// SOURCE");
     refuse_unless(network, o, "--readahead", "a network SOURCE (http(s):// or nvme+tcp://)");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");
