@@ -187,7 +187,7 @@ std::optional<std::string> root_parameter(std::string_view cmdline) {
 
 int run_generator(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "lazyroot-generator: usage: lazyroot-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
+        std::fprintf(stderr, "lazyroot: error: usage: lazyroot-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
         return 1;
     }
     // Only in the initrd: after switch_root the daemon is already running.
@@ -204,7 +204,7 @@ int run_generator(int argc, char** argv) {
         std::string why;
         PinnedExec exec{kPinnedExecDir, pin_executable(kPinnedExecDir, why)};
         if (exec.loader.empty())
-            std::fprintf(stderr, "lazyroot-generator: %s; a restart after switch_root will load lazyroot from the root\n",
+            std::fprintf(stderr, "lazyroot: warning: generator: %s; a restart after switch_root will load lazyroot from the root\n",
                          why.c_str());
         files = render_units(*spec, root_parameter(cmdline).value_or(""), binary,
                              exec.loader.empty() ? nullptr : &exec);
@@ -220,7 +220,7 @@ int run_generator(int argc, char** argv) {
         if (f.path == kServiceName) dirs.push_back(kPersistentUnitDir);
         for (const auto& dir : dirs) {
             if (int r = write_file(dir, f); r < 0) {
-                std::fprintf(stderr, "lazyroot-generator: cannot write %s/%s: %s\n", dir.c_str(),
+                std::fprintf(stderr, "lazyroot: error: generator: cannot write %s/%s: %s\n", dir.c_str(),
                              f.path.c_str(), std::strerror(-r));
                 return 1;
             }
@@ -242,7 +242,7 @@ int run_cmdline_check() {
         std::printf("%s\n", line.c_str());
         return 0;
     } catch (const CmdlineError& e) {
-        std::fprintf(stderr, "lazyroot: %s\n", e.what());
+        std::fprintf(stderr, "lazyroot: error: %s\n", e.what());
         return 1;
     }
 }

@@ -11,6 +11,7 @@
 
 #include "io/event_loop.h"
 #include "io/log.h"
+#include "io/object_pool.h"
 #include "io/range_source.h"
 #include "verity/encoding.h"
 #include "verity/superblock.h"
@@ -45,9 +46,8 @@ struct DataRead final : io::ReadCallback {
 };
 
 struct PassThrough final : io::ReadCallback {
-    PassThrough(Request* r, VerifyingReader* o) : req(r), owner(o) {}
-    Request* req;
-    VerifyingReader* owner;
+    Request* req = nullptr;
+    VerifyingReader* owner = nullptr;
     void on_read_done(int result) override;
 };
 
@@ -57,7 +57,9 @@ public:
         : src_(src), inner_(std::move(inner)), loop_(loop) {}
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
-        auto* req = new Request{this, &cb};
+        Request* req = &requests_.take();
+        req->owner = this;
+        req->cb = &cb;
         const uint64_t end = offset + dst.size();
         const uint64_t data_end = src_.data_bytes();
         const uint64_t hash_begin = src_.hash_offset();
@@ -83,7 +85,9 @@ public:
             } else {
                 const uint64_t stop = std::min(end, pos < hash_begin ? hash_begin : end);
                 ++req->pending;
-                auto* p = new PassThrough(req, this);
+                PassThrough* p = &pass_throughs_.take();
+                p->req = req;
+                p->owner = this;
                 inner_->read(pos, dst.subspan(pos - offset, stop - pos), *p);
                 pos = stop;
             }
@@ -103,7 +107,7 @@ public:
     void start_data(Request& req, uint64_t pos, std::span<std::byte> part) {
         ++req.pending;
         const uint64_t bs = src_.params().data_block_size;
-        auto* d = new DataRead;
+        DataRead* d = &data_reads_.take();
         d->owner = this;
         d->req = &req;
         d->dst = part;
@@ -137,23 +141,23 @@ public:
                 if (!d.bounce.empty())
                     std::memcpy(d.dst.data(), d.bounce.data() + (d.dst_offset - d.offset), d.dst.size());
                 Request* req = d.req;
-                delete &d;
+                data_reads_.release(d);
                 return part_done(*req, 0);
             }
             const std::string from = inner_->current_source();
             log::error("block %llu from %s failed verification%s", static_cast<unsigned long long>(bad),
                        from.empty() ? src_.describe().c_str() : from.c_str(),
                        d.attempt + 1 < kAttempts ? "; trying another source" : "; failing the read");
-            // EBADMSG, not EIO: a cache above may still serve the good blocks
-            // around this one by reading them on their own.
-            result = -EBADMSG;
+            // Not EIO: a cache above may still serve the good blocks around
+            // this one by reading them on their own.
+            result = io::kFailedVerification;
             if (++d.attempt < kAttempts) {
                 inner_->prefer_another_source();
                 return issue(d);
             }
         }
         Request* req = d.req;
-        delete &d;
+        data_reads_.release(d);
         part_done(*req, result);
     }
 
@@ -162,24 +166,29 @@ public:
         if (--req.pending > 0) return;
         io::ReadCallback* cb = req.cb;
         int e = req.error;
-        delete &req;
+        requests_.release(req);
         cb->on_read_done(e);
+    }
+
+    void pass_through_done(PassThrough& p, int result) {
+        Request* r = p.req;
+        pass_throughs_.release(p);
+        part_done(*r, result);
     }
 
 private:
     const VerifyingSource& src_;
+    // Before inner_: freed after it, whatever it still completes.
+    io::ObjectPool<Request> requests_;
+    io::ObjectPool<DataRead> data_reads_;
+    io::ObjectPool<PassThrough> pass_throughs_;
     std::unique_ptr<io::QueueReader> inner_;
     io::EventLoop& loop_;
 };
 
 void DataRead::on_read_done(int result) { owner->data_done(*this, result); }
 
-void PassThrough::on_read_done(int result) {
-    Request* r = req;
-    VerifyingReader* o = owner;
-    delete this;
-    o->part_done(*r, result);
-}
+void PassThrough::on_read_done(int result) { owner->pass_through_done(*this, result); }
 
 }  // namespace
 

@@ -168,9 +168,9 @@ TEST(Generator, RootDevicesDefaultToAnInfiniteIoTimeout) {
     auto spec = parse_root_spec("rd.lazyroot=http://h/r.img,io-timeout=inf");
     ASSERT_TRUE(spec);
     EXPECT_EQ(attach_arguments(*spec, ""), (std::vector<std::string>{"attach", "http://h/r.img", "--io-timeout=inf"}));
-    EXPECT_EQ(attach_options_for("rd.lazyroot=http://h/r.img,io-timeout=inf").io_timeout, std::nullopt);
+    EXPECT_EQ(attach_options_for("rd.lazyroot=https://h/r.img,io-timeout=inf").io_timeout, std::nullopt);
     // A plain `lazyroot attach` keeps the finite default.
-    const char* argv[] = {"lazyroot", "attach", "http://h/r.img"};
+    const char* argv[] = {"lazyroot", "attach", "https://h/r.img"};
     EXPECT_EQ(std::get<lazyroot::cli::AttachOptions>(lazyroot::cli::parse_command_line(3, argv)).io_timeout,
               std::chrono::seconds(30));
 }

@@ -1061,7 +1061,8 @@ TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
 
     // A root hash and --hash-source: no manifest needed, the superblock leads the tree.
     lazyroot::cli::AttachOptions a;
-    a.verity = m.root_hash;
+    a.verity = lazyroot::cli::VerityKind::RootHash;
+    a.root_hash = m.root_hash;
     a.hash_source = "file://" + o.hash_out;
     auto plan = lazyroot::cli::plan_verity(uri, a);
     EXPECT_EQ(plan.hash_offset, 0u);
@@ -1078,7 +1079,7 @@ TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
     }
 
     // --verity=manifest with --hash-source: the signed root hash, the manifest's offset in the tree.
-    a.verity = "manifest";
+    a.verity = lazyroot::cli::VerityKind::Manifest;
     a.trust_file = o.sign_cert;
     a.hash_source = "file://" + o.hash_out;
     a.verity_sig_keyring = true;

@@ -17,7 +17,7 @@ fio_job() {  # fio_job OUTPUT [extra fio options]
     shift
     fio --name=verify --filename="$dev" --readonly --direct=1 --ioengine=io_uring \
         --rw=randread --bs=4k --iodepth=32 --numjobs=4 --size=128M --group_reporting \
-        --verify=crc32c --verify_interval=4096 --verify_fatal=1 \
+        --verify=crc32c --verify_interval=4096 --verify_fatal=1 --verify_state_save=0 \
         --output-format=json --output="$out" "$@"
 }
 # fio_field FILE EXPR — from fio's JSON (after any "terminating on signal" line).
