@@ -18,6 +18,7 @@
 #include "verity/verifying_source.h"
 #include "io/log.h"
 #include "io/range_source.h"
+#include "io/redact.h"
 
 namespace lazyroot::cli {
 
@@ -188,7 +189,7 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
     nlohmann::json j = {
         {"device", block_path},
         {"pid", ::getpid()},
-        {"source", s.top().describe()},
+        {"source", io::redact_url(s.top().describe())},
         {"mode", s.mode()},
         {"size", s.top().size()},
         {"uptime_s", uptime_s},
@@ -222,13 +223,7 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
     }
     if (extra.is_object()) j.update(extra);
     const std::string path = state_dir() + "/" + std::to_string(dev_id) + ".status.json";
-    const std::string tmp = path + ".tmp";
-    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-        std::fputs(j.dump(2).c_str(), f);
-        std::fputc('\n', f);
-        std::fclose(f);
-        std::rename(tmp.c_str(), path.c_str());
-    }
+    write_private_file(path, j.dump(2) + "\n");
 }
 
 }  // namespace lazyroot::cli

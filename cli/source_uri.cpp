@@ -61,6 +61,11 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
             throw UsageError(e.what());
         }
     }
+    // NVMe/TCP has no TLS here: clear text, unauthenticated. Without verity
+    // nothing checks the bytes, the same rule as plain http://.
+    if (uri.kind == SourceUri::Kind::NvmeTcp && !o.insecure && o.verity.empty())
+        throw UsageError("nvme+tcp:// is clear text and unauthenticated: without --verity it needs --insecure: " +
+                         uri.text);
     if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");
@@ -72,7 +77,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
             throw UsageError("--mirror must be an http(s):// URL: " + u);
         // Without verity nothing authenticates plain-HTTP bytes.
         if (starts_with(u, "http://") && !o.insecure && o.verity.empty())
-            throw UsageError("plain http:// without verity needs --insecure: " + u);
+            throw UsageError("plain http:// is clear text and unauthenticated: without --verity it needs --insecure: " + u);
     }
 }
 
@@ -95,7 +100,6 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             // Finite even with --io-timeout=infinity: a stalled connection is still abandoned.
             h.stall_timeout = io::at_most(h.stall_timeout, h.io_timeout);
             h.ca_file = o.ca_file;
-        h.resolve = o.resolve;
             h.resolve = o.resolve;
             h.cert_file = o.cert_file;
             h.key_file = o.key_file;

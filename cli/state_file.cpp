@@ -1,6 +1,8 @@
 #include "cli/state_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -22,24 +24,47 @@ std::string state_path(unsigned dev_id) {
     return state_dir() + "/" + std::to_string(dev_id) + ".json";
 }
 
-bool write_state(unsigned dev_id, const nlohmann::json& state) {
+bool make_state_dir() {
     const std::string dir = state_dir();
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-        log::warn("cannot create %s: %s", dir.c_str(), std::strerror(errno));
+    if (::mkdir(dir.c_str(), 0700) == 0) return true;
+    if (errno != EEXIST) return false;
+    struct stat st{};
+    // A directory made by an older version (0755): only root looks inside.
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 077) && st.st_uid == ::geteuid())
+        ::chmod(dir.c_str(), 0700);
+    return true;
+}
+
+bool write_private_file(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return false;
+    // O_CREAT's mode applies only to a new file: a leftover keeps its own.
+    bool ok = ::fchmod(fd, 0600) == 0;
+    for (size_t done = 0; ok && done < text.size();) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) done += static_cast<size_t>(n);
+    }
+    const int saved = errno;
+    if (::close(fd) != 0 && ok) return false;
+    if (!ok) {
+        ::unlink(tmp.c_str());
+        errno = saved;
+        return false;
+    }
+    return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+bool write_state(unsigned dev_id, const nlohmann::json& state) {
+    if (!make_state_dir()) {
+        log::warn("cannot create %s: %s", state_dir().c_str(), std::strerror(errno));
         return false;
     }
     const std::string path = state_path(dev_id);
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << state.dump(2) << '\n';
-        if (!out.flush()) {
-            log::warn("cannot write %s", tmp.c_str());
-            return false;
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        log::warn("cannot rename %s: %s", tmp.c_str(), std::strerror(errno));
+    if (!write_private_file(path, state.dump(2) + "\n")) {
+        log::warn("cannot write %s: %s", path.c_str(), std::strerror(errno));
         return false;
     }
     return true;

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/state_file.h"
+#include "io/redact.h"
 
 namespace lazyroot::cli {
 
@@ -27,6 +28,9 @@ int run_status(const StatusOptions& opts) {
         // A daemon killed without cleaning up leaves its last status behind.
         const int pid = j.value("pid", 0);
         j["daemon_running"] = pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+        // Written redacted; redacted again for files from older versions.
+        if (j.contains("source") && j["source"].is_string())
+            j["source"] = io::redact_url(j["source"].get<std::string>());
         all.push_back(j);
     }
     if (opts.json) {
