@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <fstream>
 
 #include "io/log.h"
+#include "io/redact.h"
 
 namespace lazyroot::cli {
 
@@ -57,17 +59,36 @@ bool write_private_file(const std::string& path, const std::string& text) {
     return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-bool write_state(unsigned dev_id, const nlohmann::json& state) {
+namespace {
+
+std::string status_path(unsigned dev_id) { return state_dir() + "/" + std::to_string(dev_id) + ".status.json"; }
+
+// Write + rename: a reader sees the old file or the new one, never half.
+// Mode 0600 in a 0700 directory: the state holds the full source URL.
+bool write_atomically(const std::string& path, const nlohmann::json& j, bool quiet = false) {
     if (!make_state_dir()) {
-        log::warn("cannot create %s: %s", state_dir().c_str(), std::strerror(errno));
+        if (!quiet) log::warn("cannot create %s: %s", state_dir().c_str(), std::strerror(errno));
         return false;
     }
-    const std::string path = state_path(dev_id);
-    if (!write_private_file(path, state.dump(2) + "\n")) {
-        log::warn("cannot write %s: %s", path.c_str(), std::strerror(errno));
+    if (!write_private_file(path, j.dump(2) + "\n")) {
+        if (!quiet) log::warn("cannot write %s: %s", path.c_str(), std::strerror(errno));
         return false;
     }
     return true;
+}
+
+}  // namespace
+
+bool write_state(unsigned dev_id, const nlohmann::json& state) { return write_atomically(state_path(dev_id), state); }
+
+void write_status(unsigned dev_id, const std::string& block_path, const nlohmann::json& status) {
+    nlohmann::json j = {{"device", block_path}, {"pid", ::getpid()}};
+    j.update(status);
+    // The status is for anyone's eyes: no credentials in it.
+    if (j.contains("source") && j["source"].is_string()) j["source"] = io::redact_url(j["source"].get<std::string>());
+    // Rewritten every second: a failure is logged once, not each time.
+    static std::atomic<bool> failed_before{false};
+    if (!write_atomically(status_path(dev_id), j, failed_before.load())) failed_before = true;
 }
 
 std::optional<nlohmann::json> read_state(unsigned dev_id) {
@@ -91,9 +112,17 @@ std::vector<nlohmann::json> read_all_states() {
     return all;
 }
 
+bool is_lazyroot_process(int pid) {
+    if (pid <= 0) return false;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(in, argv0, '\0');
+    return argv0.find("lazyroot") != std::string::npos;
+}
+
 void remove_state(unsigned dev_id) {
     std::remove(state_path(dev_id).c_str());
-    std::remove((state_dir() + "/" + std::to_string(dev_id) + ".status.json").c_str());
+    std::remove(status_path(dev_id).c_str());
 }
 
 }  // namespace lazyroot::cli

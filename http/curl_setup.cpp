@@ -34,7 +34,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     // and the request retried, rather than waiting out the whole IO timeout.
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-                     std::max<long>(1, static_cast<long>(o.stall_timeout.count() / 1000)));
+                     std::max<long>(1, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count() / 1000)));
     if (!o.ca_file.empty()) {
         // --ca pins that CA alone: no CA directory (Debian's libcurl has
         // /etc/ssl/certs compiled in) and no other bundle may validate.

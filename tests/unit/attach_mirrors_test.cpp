@@ -66,11 +66,12 @@ struct PreparedMirror {
 
 // Attaches (without the kernel: the plan and the source stack) with the
 // mirror behind `primary`, and reads the data back through verity.
-void attach_and_check(const PreparedMirror& m, const std::string& primary, const std::string& verity) {
+void attach_and_check(const PreparedMirror& m, const std::string& primary, cli::VerityKind verity) {
     cli::AttachOptions o;
     o.source = primary;
     o.mirrors = {m.nginx->url("root.img")};
     o.verity = verity;
+    if (verity == cli::VerityKind::RootHash) o.root_hash = m.root_hash;
     o.trust_file = m.cert;
     o.insecure = true;
     o.io_timeout = std::chrono::seconds(10);
@@ -90,14 +91,14 @@ void attach_and_check(const PreparedMirror& m, const std::string& primary, const
 TEST(AttachMirrors, ADeadPrimaryFallsBackForManifestProbeAndTree) {
     PreparedMirror m;
     const std::string dead = "http://127.0.0.1:" + std::to_string(fixtures::pick_free_port()) + "/root.img";
-    attach_and_check(m, dead, m.root_hash);
-    attach_and_check(m, dead, "manifest");  // a signed manifest: the signature is checked as ever
+    attach_and_check(m, dead, cli::VerityKind::RootHash);
+    attach_and_check(m, dead, cli::VerityKind::Manifest);  // a signed manifest: the signature is checked as ever
 }
 
 TEST(AttachMirrors, APrimaryAnswering503FallsBack) {
     PreparedMirror m;
     fixtures::FaultServer busy(m.image, {.path = "/root.img"});
     busy.add_fault({.fault = fixtures::Fault::Status503, .times = fixtures::FaultRule::kForever});
-    attach_and_check(m, busy.url(), m.root_hash);
+    attach_and_check(m, busy.url(), cli::VerityKind::RootHash);
     EXPECT_GT(busy.requests_served(), 0u);  // it was asked, and every answer was 503
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/options.h"
+#include "cli/source_stack.h"
 #include "cli/source_uri.h"
 
 using namespace lazyroot::cli;
@@ -28,7 +29,7 @@ TEST(SourceUri, UnknownSchemesAndBarePathsAreRejected) {
 
 TEST(SourceUri, MissingFileIsAOneLineError) {
     try {
-        open_source(parse_source_uri("file:///nonexistent/lazyroot-test.img"));
+        open_transport(parse_source_uri("file:///nonexistent/lazyroot-test.img"), AttachOptions{});
         FAIL() << "opened a missing file";
     } catch (const std::runtime_error& e) {
         std::string msg = e.what();
@@ -68,12 +69,12 @@ TEST(SourceUri, ClearTextNvmeTcpNeedsInsecureOrVerity) {
     o.insecure = true;
     EXPECT_NO_THROW(check_source_options(nvme, o));
     o.insecure = false;
-    o.verity = "manifest";
+    o.verity = VerityKind::Manifest;
     EXPECT_NO_THROW(check_source_options(nvme, o));
     // A plain http:// mirror of an https:// source, and http:// with verity.
-    o.verity.clear();
+    o.verity = VerityKind::None;
     o.mirrors = {"http://m/i"};
     EXPECT_THROW(check_source_options(parse_source_uri("https://h/i"), o), UsageError);
-    o.verity = "ddi";
+    o.verity = VerityKind::Ddi;
     EXPECT_NO_THROW(check_source_options(parse_source_uri("https://h/i"), o));
 }
