@@ -74,7 +74,11 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
             throw UsageError(e.what());
         }
     }
-    if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
+    // NVMe/TCP has no TLS here: clear text, unauthenticated. Without verity
+    // nothing checks the bytes, the same rule as plain http://.
+    if (nvme && !o.insecure && o.verity == VerityKind::None)
+        throw UsageError("nvme+tcp:// is clear text and unauthenticated: without --verity it needs --insecure: " +
+                         uri.text);
     if (!http) return;
     for (const auto& m : o.mirrors) {
         if (!starts_with(m, "http://") && !starts_with(m, "https://"))
@@ -86,7 +90,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     for (const auto& u : all) {
         // Without verity nothing authenticates plain-HTTP bytes.
         if (starts_with(u, "http://") && !o.insecure && o.verity == VerityKind::None)
-            throw UsageError("plain http:// without verity needs --insecure: " + u);
+            throw UsageError("plain http:// is clear text and unauthenticated: without --verity it needs --insecure: " + u);
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/state_file.h"
+#include "io/redact.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -52,6 +53,9 @@ nlohmann::json read_status_files() {
         j["daemon_running"] = daemon_running(j.value("pid", 0));
         j["device_present"] = device_present(j.value("device", ""));
         j["updated_s_ago"] = std::max(0.0, now - mtime);
+        // Written redacted; redacted again for files from older versions.
+        if (j.contains("source") && j["source"].is_string())
+            j["source"] = io::redact_url(j["source"].get<std::string>());
         unsigned id = 0;
         try {
             id = static_cast<unsigned>(std::stoul(name.substr(0, dot)));

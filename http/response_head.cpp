@@ -8,8 +8,10 @@ void ResponseHead::feed_line(std::string_view line) {
     if (auto code = parse_status_line(line)) {
         *this = ResponseHead{};
         status = *code;
+        bytes = line.size();
         return;
     }
+    bytes += line.size();
     if (auto v = header_value(line, "Content-Range")) {
         content_range_present = true;
         content_range = parse_content_range(*v);

@@ -17,6 +17,7 @@ struct ResponseHead {
     std::optional<uint64_t> content_length;
     std::string etag;
     std::string last_modified;
+    size_t bytes = 0;  // header bytes of this response so far, status line included
 
     void feed_line(std::string_view line);
 };

@@ -165,7 +165,7 @@ ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
     const std::string cert = read_required(o.sign_cert, "--sign-cert");
     std::vector<uint8_t> der = sign_root_hash(root_hex, key, cert);
     // An expired or unusable certificate fails here rather than at boot.
-    if (auto v = verify_signature(root_hex, der, cert); !v)
+    if (auto v = verify_signature(root_hex, der, cert, TimeCheck::Now); !v)
         throw std::runtime_error("the signature does not verify against --sign-cert: " + v.reason);
     return {root_hex, certificate_fingerprint(cert), std::move(der)};
 }
