@@ -15,6 +15,7 @@
 #include "cache/cache_store.h"
 #include "cache/metered_source.h"
 #include "cli/state_file.h"
+#include "compress/seekable_source.h"
 #include "verity/verifying_source.h"
 #include "io/log.h"
 #include "io/range_source.h"
@@ -60,6 +61,7 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
                          const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
     std::unique_ptr<io::Source> net = open_source(uri, o, queues);
+    seekable_ = dynamic_cast<const compress::SeekableSource*>(net.get());
     if (verity) net = open_verified(std::move(net), *verity, o);
     const bool needs_cache = !o.cache.empty() || o.mode != "lazy";
     if (!needs_cache) {
@@ -220,6 +222,12 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
                               {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
         }
     }
+    if (auto* z = s.seekable())
+        // bytes_fetched counts image bytes; these are what crossed the wire for them.
+        j["compression"] = {{"format", "zstd-seekable"},
+                            {"frames", z->table().frames().size()},
+                            {"compressed_size", z->table().compressed_size()},
+                            {"wire_bytes", z->wire_bytes()}};
     if (extra.is_object()) j.update(extra);
     const std::string path = state_dir() + "/" + std::to_string(dev_id) + ".status.json";
     const std::string tmp = path + ".tmp";

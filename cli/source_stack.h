@@ -18,6 +18,9 @@
 namespace lazyroot::verity {
 class VerifyingSource;
 }
+namespace lazyroot::compress {
+class SeekableSource;
+}
 
 namespace lazyroot::cli {
 
@@ -43,6 +46,8 @@ public:
     std::string ram_dir() const { return ram_ ? ram_->path() : std::string(); }
     // With verity: where the superblock is on the device (dm-verity's hash offset).
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
+    // The image is zstd seekable on the wire (found by its footer), else nullptr.
+    const compress::SeekableSource* seekable() const { return seekable_; }
 
     // full: downloads every missing chunk now, printing progress on stderr.
     // Throws when the download fails.
@@ -72,6 +77,7 @@ private:
     std::vector<std::string> created_files_;
     const verity::VerifyingSource* verifier_ = nullptr;
     uint64_t verity_hash_offset_ = 0;
+    const compress::SeekableSource* seekable_ = nullptr;
 };
 
 // Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).

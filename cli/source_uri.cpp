@@ -7,6 +7,7 @@
 
 #include "cli/options.h"
 #include "cache/readahead.h"
+#include "compress/seekable_source.h"
 #include "http/http_source.h"
 #include "io/file_source.h"
 #include "nvmetcp/host_identity.h"
@@ -84,7 +85,8 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
                                         unsigned queues) {
     switch (uri.kind) {
         case SourceUri::Kind::File:
-            return io::FileSource::open(uri.path);
+            // A zstd seekable image (found by its footer) is served decompressed.
+            return compress::SeekableSource::wrap_if_seekable(io::FileSource::open(uri.path));
         case SourceUri::Kind::Http: {
             http::HttpOptions h;
             h.urls.push_back(uri.text);
@@ -104,11 +106,13 @@ std::unique_ptr<io::Source> open_source(const SourceUri& uri, const AttachOption
             h.pin_at_attach = in_initrd();
             auto src = http::HttpSource::open(h);
             src->set_connections_per_queue((o.connections + queues - 1) / queues);
-            if (o.readahead_mib == 0) return src;
+            if (o.readahead_mib == 0) return compress::SeekableSource::wrap_if_seekable(std::move(src));
             cache::ReadaheadOptions ra;
             ra.max_window_bytes = o.readahead_mib << 20;
             ra.chunk_bytes = std::min<uint32_t>(ra.chunk_bytes, ra.max_window_bytes);
-            return std::make_unique<cache::ReadaheadSource>(std::move(src), ra);
+            // Readahead works on the compressed bytes, below the decompression.
+            return compress::SeekableSource::wrap_if_seekable(
+                std::make_unique<cache::ReadaheadSource>(std::move(src), ra));
         }
         case SourceUri::Kind::NvmeTcp: {
             nvmetcp::NvmeTcpOptions n;

@@ -45,6 +45,10 @@ int run_status(const StatusOptions& opts) {
                     j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                     j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),
                     j.value("cache_hit_ratio", 0.0));
+        if (j.contains("compression"))
+            std::printf("  zstd seekable: %.1f MiB on the wire for the %.1f MiB of image fetched\n",
+                        j["compression"].value("wire_bytes", 0.0) / (1 << 20),
+                        j.value("bytes_fetched", 0.0) / (1 << 20));
         if (j.contains("cache"))
             std::printf("  cache %s: %llu/%llu chunks present (%llu durable)\n",
                         j["cache"].value("path", "").c_str(), j["cache"].value("chunks_present", 0ull),
