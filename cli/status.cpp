@@ -117,6 +117,10 @@ std::string format_status_text(const nlohmann::json& entries) {
                              j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                              j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),
                              j.value("cache_hit_ratio", 0.0));
+        if (j.contains("compression") && j["compression"].is_object())
+            out += printf_string("  zstd seekable: %.1f MiB on the wire for the %.1f MiB of image fetched\n",
+                                 j["compression"].value("wire_bytes", 0.0) / (1 << 20),
+                                 j.value("bytes_fetched", 0.0) / (1 << 20));
         if (j.contains("cache") && j["cache"].is_object()) {
             const auto& c = j["cache"];
             out += printf_string("  cache %s: %llu/%llu chunks present (%llu durable)\n", c.value("path", "").c_str(),

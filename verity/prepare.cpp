@@ -148,7 +148,8 @@ void sync_data(int fd, const std::string& name) {
     if (::fdatasync(fd) != 0) fail_errno(name + ": fdatasync", errno);
 }
 
-// Written to a temporary name, synced, then renamed over the old one.
+}  // namespace
+
 void write_manifest_file(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     io::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -159,6 +160,8 @@ void write_manifest_file(const std::string& path, const std::string& text) {
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("renaming " + tmp, errno);
     check(io::fsync_parent_dir(path), path + ": fsync of its directory");
 }
+
+namespace {
 
 ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
     const std::string key = read_required(o.sign_key, "--sign-key");
