@@ -58,7 +58,7 @@ _lazyroot() {
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;
     list | status) opts="--json --help" ;;
-    prepare) opts="--salt --sign-key --sign-cert --hash-out --help" ;;
+    prepare) opts="--salt --sign-key --sign-cert --hash-out --compress --frame-size --help" ;;
     cmdline | attach-cmdline) opts="--help" ;;
     esac
     if [[ $cur == -* ]]; then

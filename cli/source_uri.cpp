@@ -79,6 +79,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     if (nvme && !o.insecure && o.verity == VerityKind::None)
         throw UsageError("nvme+tcp:// is clear text and unauthenticated: without --verity it needs --insecure: " +
                          uri.text);
+    if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
     if (!http) return;
     for (const auto& m : o.mirrors) {
         if (!starts_with(m, "http://") && !starts_with(m, "https://"))

@@ -219,7 +219,7 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
     }
     // What does apply is taken.
     auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--readahead",
-                                            "0", "--nvme-transport=kernel"}));
+                                            "0", "--nvme-transport=kernel", "--insecure"}));
     EXPECT_EQ(a.nvme_transport, NvmeTransport::Kernel);
     EXPECT_EQ(a.readahead_mib, 0u);
     a = std::get<AttachOptions>(parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(),
