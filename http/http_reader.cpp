@@ -187,6 +187,10 @@ size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
             }
             return 0;
         }
+        if (!h.conflict.empty()) {
+            t.abort_why = "the answer carries two different " + h.conflict + " headers";
+            return 0;
+        }
         const auto& cr = h.content_range;
         const uint64_t last = t.offset + t.len - 1;
         if (!cr || cr->unsatisfied || cr->first != t.offset || cr->last != last) {

@@ -78,6 +78,10 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
         r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
         return r;
     }
+    if (!head.conflict.empty()) {
+        r.error = url + ": the answer to Range: bytes=0-0 carries two different " + head.conflict + " headers";
+        return r;
+    }
     const auto& cr = head.content_range;
     if (!cr || cr->unsatisfied || cr->first != 0 || cr->last != 0 || !cr->size || body != 1) {
         r.error = url + ": malformed answer to Range: bytes=0-0 (Content-Range must be bytes 0-0/SIZE)";

@@ -1,8 +1,9 @@
 #!/bin/bash
 # vm.compressed — an image published in the zstd seekable format
 # (`lazyroot prepare --compress`), served lazily from nginx and from a file:
-# with dm-verity every file checks out, and nginx sends fewer bytes than the
-# image bytes fetched; without verity the device is the image byte for byte
+# with dm-verity every file checks out, nginx sends fewer bytes than the
+# image bytes fetched (and than the compressed file), and a second attach with
+# the cache fetches no data; without verity the device is the image byte for byte
 # in lazy, full and hydrate modes; a cut-off file fails attach in one line;
 # a frame with broken bytes is EIO for its range only.
 set -euo pipefail
@@ -39,6 +40,37 @@ read -r fetched wire </tmp/figures
 echo "verity over zstd seekable: every file checks out; image bytes fetched $fetched, wire $wire, nginx sent $sent"
 ((wire > 0 && wire < fetched)) || vm_die "wire bytes $wire not below image bytes $fetched"
 ((sent < fetched)) || vm_die "nginx sent $sent bytes for $fetched image bytes"
+zsize=$(stat -c %s "$images/compressed.img.zst")
+((sent <= zsize)) || vm_die "nginx sent $sent bytes, more than the compressed file's $zsize"
+
+# 1b. The second attach with the cache fetches no data: what nginx sends is at
+# most the seek table, the frames holding the verity tree (loaded from the
+# network at each attach) and the probe.
+python3 - "$images/compressed.img.zst" "$(stat -c %s "$images/ext4.img")" >/tmp/allowed <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+data_end = int(sys.argv[2])
+n = struct.unpack('<I', d[-9:-5])[0]
+table = 8 + 8 * n + 9
+t = d[len(d) - table:]
+allowed, out = table + 4096, 0
+for i in range(n):
+    c, u = struct.unpack('<II', t[8 + 8 * i:16 + 8 * i])
+    if out + u > data_end:
+        allowed += c
+    out += u
+print(allowed)
+PY
+before=$(nginx_ctl bytes primary)
+dev=$("$lazyroot" attach "$primary/compressed.img.zst" --verity "$root" --cache /tmp/z-cache.img --readahead 0 \
+    --daemon)
+mount -o ro "$dev" /mnt/z
+check_files /mnt/z "$images/files.sha256"
+umount /mnt/z
+"$lazyroot" detach "$dev"
+again=$(($(nginx_ctl bytes primary) - before))
+echo "second attach with the cache: nginx sent $again bytes (the table and the tree's frames: $(cat /tmp/allowed))"
+((again <= $(cat /tmp/allowed))) || vm_die "the second attach fetched data: $again bytes"
 
 # 2. Without verity: the whole device is the image, in each mode, from nginx and from a file.
 for mode in lazy full hydrate; do
