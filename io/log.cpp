@@ -76,6 +76,10 @@ void emit(const char* level, const char* fmt, va_list ap) {
         len = std::min(safe.size(), sizeof line - 2);
         std::memcpy(line, safe.data(), len);
     }
+    // One line, whatever bytes a server, a cache file or a command line put
+    // into the message: control characters can't end it or forge another.
+    for (size_t i = 0; i < len; ++i)
+        if (static_cast<unsigned char>(line[i]) < 0x20 || line[i] == 0x7f) line[i] = '?';
     if (!on_main_thread()) return stderr_ring().post({line, len});
     line[len] = '\n';
     write_line(line, len + 1);
