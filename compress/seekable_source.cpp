@@ -187,6 +187,12 @@ std::unique_ptr<io::QueueReader> SeekableSource::open_queue(io::EventLoop& loop,
 std::unique_ptr<io::Source> SeekableSource::wrap_if_seekable(std::unique_ptr<io::Source> inner) {
     const uint64_t size = inner->size();
     if (size < kSkippableHeaderSize + kFooterSize) return inner;
+    // The first frame's magic first: a disk image never starts with it, so a
+    // plain image costs one 4-byte read at attach, not a look at its end too.
+    std::vector<uint8_t> head(4);
+    if (int r = io::read_blocking(*inner, 0, std::as_writable_bytes(std::span(head))); r < 0)
+        throw std::runtime_error(inner->describe() + ": cannot read its first bytes: " + std::strerror(-r));
+    if (!(head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)) return inner;
     std::vector<uint8_t> last(kFooterSize);
     if (int r = io::read_blocking(*inner, size - kFooterSize, std::as_writable_bytes(std::span(last))); r < 0)
         throw std::runtime_error(inner->describe() + ": cannot read its last bytes: " + std::strerror(-r));
@@ -196,18 +202,11 @@ std::unique_ptr<io::Source> SeekableSource::wrap_if_seekable(std::unique_ptr<io:
     } catch (const SeekTableError& e) {
         throw SeekTableError(inner->describe() + ": " + e.what());
     }
-    if (!footer) {
-        // A zstd frame at the start but no seek table at the end: a cut-off
-        // download or a plain `zstd` file, never a disk image to serve raw.
-        std::vector<uint8_t> head(4);
-        if (int r = io::read_blocking(*inner, 0, std::as_writable_bytes(std::span(head))); r < 0)
-            throw std::runtime_error(inner->describe() + ": cannot read its first bytes: " + std::strerror(-r));
-        if (head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
-            throw SeekTableError(inner->describe() +
-                                 ": zstd data without a seek table at its end (truncated, or not written by "
-                                 "`lazyroot prepare --compress`)");
-        return inner;
-    }
+    if (!footer)
+        // A cut-off download or a plain `zstd` file, never a disk image to serve raw.
+        throw SeekTableError(inner->describe() +
+                             ": zstd data without a seek table at its end (truncated, or not written by "
+                             "`lazyroot prepare --compress`)");
     std::vector<uint8_t> table(footer->table_bytes);
     if (int r = io::read_blocking(*inner, size - table.size(), std::as_writable_bytes(std::span(table))); r < 0)
         throw std::runtime_error(inner->describe() + ": cannot read the zstd seek table: " + std::strerror(-r));
