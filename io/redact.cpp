@@ -1,5 +1,7 @@
 #include "io/redact.h"
 
+#include "io/ascii.h"
+
 #include <cctype>
 
 namespace lazyroot::io {
@@ -12,14 +14,6 @@ bool scheme_char(char c) {
 bool ends_url(char c) {
     return std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '<' || c == '>' ||
            c == '`';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
 }
 
 }  // namespace
