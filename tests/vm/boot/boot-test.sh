@@ -3,11 +3,14 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | errors | survive | local
-# local boots the same image as a virtio disk (the baseline). Prints one
-# "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
-# boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
-# byte to and from nginx that long each way (host side).
+#   boot-test.sh MODE BUILD_DIR
+#   MODE: lazy | cache | full | verity | compressed | nvme | errors | survive | local
+# local boots the same image as a virtio disk (the baseline); compressed boots
+# root.img.zst (the zstd seekable form) with dm-verity. Prints one
+# "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB (P %); N bytes"
+# line per boot (X, N: what nginx sent; Y: the image); exit 0 when every check
+# holds. LAZYROOT_BOOT_DELAY_MS delays every byte to and from nginx that long
+# each way, LAZYROOT_BOOT_RATE_MBIT caps the link at that rate (host side).
 set -euo pipefail
 mode=$1
 build=$(realpath "$2")
@@ -36,7 +39,8 @@ boot() {
     local rc=0
     LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
         "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
-        --append "$append" --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" "$@" || rc=$?
+        --append "$append" --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" --rate-mbit "${LAZYROOT_BOOT_RATE_MBIT:-0}" \
+        "$@" || rc=$?
     fetched=$(awk '{s += $NF} END {print s + 0}' "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
     local marker
     marker=$(grep -a -o "LAZYROOT_BOOT_MARKER .*" "$console" | tr -d '\r' | tail -1 || true)
@@ -55,7 +59,7 @@ boot() {
     fi
     grep -a -q "All filesystems unmounted" "$console" || fail "$name: file systems not all unmounted at shutdown"
     echo "boot-test: $mode/$name: $marker; fetched $((fetched >> 20)) of $((image_bytes >> 20)) MiB" \
-        "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %)"
+        "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %); $fetched bytes"
 }
 
 # boot_fails NAME "KERNEL CMDLINE" REGEX: the boot must stop in the initrd with
@@ -107,6 +111,17 @@ full)
     ;;
 verity)
     boot verity "rd.lazyroot=$url,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
+    ;;
+compressed)
+    # Issue 18, test 3: the same root published as root.img.zst (`prepare
+    # --compress`), served decompressed with dm-verity over the decompressed
+    # bytes (the root hash is root.img's). nginx must have sent at most the
+    # compressed file: frames, not the image.
+    zst_bytes=$(stat -c %s "$boot/www/root.img.zst")
+    boot compressed "rd.lazyroot=$url.zst,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
+    ((fetched <= zst_bytes)) || fail "nginx sent $fetched bytes, more than root.img.zst's $zst_bytes"
+    echo "boot-test: $mode: nginx sent $((fetched >> 20)) MiB; root.img.zst is $((zst_bytes >> 20)) MiB," \
+        "root.img $((image_bytes >> 20)) MiB"
     ;;
 nvme)
     # The target is the kernel's nvmet-tcp in a second guest (the host kernel
