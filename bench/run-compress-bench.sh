@@ -25,7 +25,9 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for m in verity compressed; do
     echo "booting: $m" >&2
-    LAZYROOT_BOOT_DELAY_MS=$delay LAZYROOT_BOOT_RATE_MBIT=$rate "$repo/tests/vm/boot/boot-test.sh" "$m" "$build" 2>&1 |
+    # A shaped boot on a loaded host can take more than the tests' 600 s.
+    LAZYROOT_BOOT_TIMEOUT=${LAZYROOT_BOOT_TIMEOUT:-1500} \
+        LAZYROOT_BOOT_DELAY_MS=$delay LAZYROOT_BOOT_RATE_MBIT=$rate "$repo/tests/vm/boot/boot-test.sh" "$m" "$build" 2>&1 |
         tee -a "$out" | grep -E "^boot-(test|qemu)" >&2 || true
 done
 # One core: zstd decompresses frame after frame on one thread (lazyroot's

@@ -10,7 +10,8 @@
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB (P %); N bytes"
 # line per boot (X, N: what nginx sent; Y: the image); exit 0 when every check
 # holds. LAZYROOT_BOOT_DELAY_MS delays every byte to and from nginx that long
-# each way, LAZYROOT_BOOT_RATE_MBIT caps the link at that rate (host side).
+# each way, LAZYROOT_BOOT_RATE_MBIT caps the link at that rate (host side);
+# LAZYROOT_BOOT_TIMEOUT: seconds one boot may take (600).
 set -euo pipefail
 mode=$1
 build=$(realpath "$2")
@@ -40,7 +41,7 @@ boot() {
     LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
         "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
         --append "$append" --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" --rate-mbit "${LAZYROOT_BOOT_RATE_MBIT:-0}" \
-        "$@" || rc=$?
+        --timeout "${LAZYROOT_BOOT_TIMEOUT:-600}" "$@" || rc=$?
     fetched=$(awk '{s += $NF} END {print s + 0}' "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
     local marker
     marker=$(grep -a -o "LAZYROOT_BOOT_MARKER .*" "$console" | tr -d '\r' | tail -1 || true)
