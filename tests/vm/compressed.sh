@@ -4,8 +4,8 @@
 # with dm-verity every file checks out, nginx sends fewer bytes than the
 # image bytes fetched (and than the compressed file), and a second attach with
 # the cache fetches no data; without verity the device is the image byte for byte
-# in lazy, full and hydrate modes (full and hydrate fetching compressed
-# bytes, not the image); a cut-off file fails attach in one line;
+# in lazy, full and hydrate modes (full and hydrate fetching the compressed
+# file once, not the image); a cut-off file fails attach in one line;
 # a frame with broken bytes is EIO for its range only.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
@@ -76,9 +76,9 @@ echo "second attach with the cache: nginx sent $again bytes (the table and the t
 ((again <= $(cat /tmp/allowed))) || vm_die "the second attach fetched data: $again bytes"
 
 # 2. Without verity: the whole device is the image, in each mode, from nginx and from a file.
-# full and hydrate download the compressed file, not the image: the image
-# (mostly empty ext4) is about 5x its compressed size, and nginx must send
-# less than half of it (what it sends against the compressed file is printed).
+# full and hydrate download the compressed file once, not the image: nginx
+# sends its size plus the attach's format check (seen: 14 and 38 bytes more;
+# 4 KiB allowed). The image is about 6x the compressed file.
 for mode in lazy full hydrate; do
     rm -f /tmp/m-cache.img /tmp/m-cache.img.lzmeta
     before=$(nginx_ctl bytes primary)
@@ -100,7 +100,7 @@ for mode in lazy full hydrate; do
     echo "$mode: the device is the image byte for byte; nginx sent $sent bytes for $(stat -c %s "$image") of image" \
         "(compressed file: $zsize)"
     if [[ $mode != lazy ]]; then
-        ((sent * 2 < $(stat -c %s "$image"))) || vm_die "$mode: nginx sent $sent bytes: not the compressed file"
+        ((sent <= zsize + 4096)) || vm_die "$mode: nginx sent $sent bytes for a $zsize-byte compressed file"
     fi
 done
 dev=$("$lazyroot" attach "file://$images/compressed.img.zst" --daemon)
