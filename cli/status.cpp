@@ -25,6 +25,7 @@ int run_status(const StatusOptions& opts) {
         auto j = nlohmann::json::parse(in, nullptr, false);
         if (j.is_discarded()) continue;
         // A daemon killed without cleaning up leaves its last status behind.
+        if (j.contains("handed_off_to")) j["daemon_running"] = false;
         const int pid = j.value("pid", 0);
         j["daemon_running"] = pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
         all.push_back(j);
@@ -34,6 +35,12 @@ int run_status(const StatusOptions& opts) {
         return 0;
     }
     for (const auto& j : all) {
+        if (j.contains("handed_off_to")) {  // cli/handoff.cpp: no daemon any more
+            std::printf("%s  %s  mode=%s  handed off to %s\n", j.value("device", "?").c_str(),
+                        j.value("source", "?").c_str(), j.value("mode", "?").c_str(),
+                        j.value("handed_off_to", "?").c_str());
+            continue;
+        }
         std::printf("%s  %s  mode=%s%s\n", j.value("device", "?").c_str(), j.value("source", "?").c_str(),
                     j.value("mode", "?").c_str(),
                     j.value("daemon_running", true) ? "" : "  (daemon gone: IO waits for `lazyroot recover`)");
