@@ -4,7 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "cache/crc32c.h"
+#include "io/crc32c.h"
 #include "io/le_bytes.h"
 
 namespace lazyroot::cache {
@@ -18,7 +18,7 @@ uint32_t header_crc(std::span<const uint8_t> header) {
     uint8_t copy[kHeaderBytes];
     std::memcpy(copy, header.data(), kHeaderBytes);
     std::memset(copy + header_offset::crc, 0, 4);
-    return crc32c({copy, kHeaderBytes});
+    return io::crc32c({copy, kHeaderBytes});
 }
 
 bool consistent(const CacheHeader& h) {

@@ -74,7 +74,7 @@ constexpr int kNotCached = -ENOSTR;
 // Errors after which the bytes may still come from the source on their own:
 // a chunk that failed verification (only some of its blocks may be bad), or
 // one that could not be cached.
-bool retry_uncached(int e) { return e == -EBADMSG || e == kNotCached; }
+bool retry_uncached(int e) { return e == io::kFailedVerification || e == kNotCached; }
 
 }  // namespace
 
@@ -128,7 +128,7 @@ CachedReader::~CachedReader() { *alive_ = false; }
 
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     release_network_if_done();
-    auto* r = new Request;
+    Request* r = &requests_.take();
     r->owner = this;
     r->offset = offset;
     r->dst = dst;
@@ -147,7 +147,7 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
 }
 
 void CachedReader::prefetch(uint64_t first, uint64_t count, std::function<void(int)> done) {
-    auto* r = new Request;
+    Request* r = &requests_.take();
     r->owner = this;
     r->done = std::move(done);
     claim_range(first, first + count - 1, *r);
@@ -187,7 +187,7 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     ++r.pending;
     r.hit = false;
     const uint64_t cs = src_.store().chunk_size();
-    auto* f = new Fetch;
+    Fetch* f = &fetches_.take();
     f->owner = this;
     f->first = first;
     f->count = count;
@@ -246,7 +246,7 @@ void CachedReader::settle(Fetch& f, int result) {
     --fetches_in_flight_;
     if (demand_) src_.demand_fetches.fetch_sub(1, std::memory_order_relaxed);
     Request* r = f.request;
-    delete &f;
+    fetches_.release(f);
     request_progress(*r, result);
     release_network_if_done();
 }
@@ -258,7 +258,7 @@ void CachedReader::request_progress(Request& r, int result) {
     if (r.done) {
         auto done = std::move(r.done);
         int e = r.error;
-        delete &r;
+        requests_.release(r);
         return done(e);
     }
     if (retry_uncached(r.error)) {
@@ -366,7 +366,9 @@ void CachedReader::refetch(Request& r, const std::vector<uint64_t>& drop) {
 }
 
 void CachedReader::finish(Request& r, int result) {
-    if (retry_uncached(result)) result = -EIO;
+    // The asked-for range itself failed verification: passed up as such (the
+    // ublk queue makes it EIO). A fetch that could not be cached never gets here.
+    if (result == kNotCached) result = -EIO;
     if (result == 0) {
         IoStats& st = src_.stats();
         st.reads.fetch_add(1, std::memory_order_relaxed);
@@ -374,7 +376,7 @@ void CachedReader::finish(Request& r, int result) {
         if (r.hit) st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
     }
     io::ReadCallback* cb = r.cb;
-    delete &r;
+    requests_.release(r);
     cb->on_read_done(result);
 }
 

@@ -10,6 +10,7 @@
 
 #include "cache/cache_store.h"
 #include "cache/io_stats.h"
+#include "io/object_pool.h"
 #include "io/source.h"
 
 namespace lazyroot::io {
@@ -134,6 +135,9 @@ private:
 
     CachedSource& src_;
     io::EventLoop& loop_;
+    // Before the readers: freed after them, whatever they still complete.
+    io::ObjectPool<Request> requests_;
+    io::ObjectPool<Fetch> fetches_;
     std::unique_ptr<io::QueueReader> local_;
     std::unique_ptr<io::QueueReader> inner_;
     bool demand_;

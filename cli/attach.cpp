@@ -22,6 +22,7 @@
 #include "cli/device_users.h"
 #include "cli/handoff.h"
 #include "cli/handoff_boot.h"
+#include "cli/full_download.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
 #include "cli/verity_plan.h"
@@ -121,7 +122,7 @@ nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev, S
         {"identity", src.identity()},
         {"size", src.size()},
         {"name", o.name},
-        {"mode", o.mode},
+        {"mode", to_string(o.mode)},
         {"cache", stack.cache_path()},
         {"ram_dir", stack.ram_dir()},
         {"verity_device", mapper},
@@ -193,7 +194,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     // Everything that may need the network before the device is served.
     auto build = [&] {
         verity_plan.reset();
-        if (!o.verity.empty()) verity_plan = plan_verity(uri, o);
+        if (o.verity != VerityKind::None) verity_plan = plan_verity(uri, o);
         auto built = std::make_unique<SourceStack>(uri, o, cfg.queues, verity_plan ? &*verity_plan : nullptr);
         if (!takeover) return built;
         const std::string dev_name = "/dev/ublkb" + std::to_string(takeover->dev_id);
@@ -226,8 +227,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     SourceStack& stack = *stack_owner;
     if (!stack.ram_dir().empty()) interrupt.remove_if_cut_short(stack.ram_dir());
     ublk::Control ctrl;
-    if (!takeover && o.mode == "full")
-        stack.download_all(o.connections, [&] { return interrupt.interrupted(); });
+    if (!takeover && o.mode == Mode::Full)
+        download_all(stack, o.connections, [&] { return interrupt.interrupted(); });
     if (interrupt.interrupted()) throw std::runtime_error("interrupted during attach; nothing was attached");
     interrupt.disarm();
     std::unique_ptr<ublk::Device> dev =
@@ -239,8 +240,10 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     auto publish = [&] {
         nlohmann::json extra = {{"recoveries", state.value("recoveries", 0)},
                                 {"last_recovery", state.value("last_recovery", nlohmann::json())}};
-        write_status(id, dev->block_path(), stack,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), extra);
+        nlohmann::json status =
+            stack.status(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        status.update(extra);
+        write_status(id, dev->block_path(), status);
     };
 
     // Hand-off needs a table over the device: dm-verity's, or a dm-linear.
@@ -278,7 +281,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
     // A successor of a full-mode daemon serves at once and completes the
     // download behind the device, since its IO has been waiting.
-    if (o.mode == "hydrate" || (takeover && o.mode == "full" && !stack.cached()->complete()))
+    if (o.mode == Mode::Hydrate || (takeover && o.mode == Mode::Full && !stack.cached()->complete()))
         stack.start_hydration(o.connections, o.hydrate_rate);
     bool hydration_reported = false;
 
@@ -402,10 +405,6 @@ int run_attach(const AttachOptions& requested) {
         if (finish_handoff_of_dead_daemon(*recover_id, takeover->state)) return 0;
     }
 
-    // Reject a bad SOURCE before forking, so the error reaches the caller directly.
-    check_source_options(parse_source_uri(opts.source), opts);
-    if (!opts.hash_source.empty() && parse_source_uri(opts.hash_source).kind == SourceUri::Kind::NvmeTcp)
-        throw UsageError("--hash-source must be file:///path or http(s)://: " + opts.hash_source);
     const Takeover* tk = takeover ? &*takeover : nullptr;
 
     if (!opts.daemon) {

@@ -21,15 +21,6 @@
 namespace lazyroot::cli {
 namespace {
 
-// The kernel records the serving pid at START_DEV; after a crash that pid may
-// belong to someone else, so only signal a process that is lazyroot.
-bool is_lazyroot_process(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string argv0;
-    std::getline(in, argv0, '\0');
-    return argv0.find("lazyroot") != std::string::npos;
-}
-
 // Waits for `pid` to exit without polling in a sleep loop.
 bool wait_exit(pid_t pid, unsigned timeout_s) {
     io::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

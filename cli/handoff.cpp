@@ -66,7 +66,7 @@ std::string record_path(const std::string& name) { return state_dir() + "/" + na
 
 bool handoff_wanted(const AttachOptions& o, bool verity) {
     if (o.handoff) return *o.handoff;
-    return verity && (o.mode == "full" || o.mode == "hydrate");
+    return verity && (o.mode == Mode::Full || o.mode == Mode::Hydrate);
 }
 
 std::string create_linear_top(const std::string& name, const std::string& lower, uint64_t bytes) {

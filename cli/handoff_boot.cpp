@@ -82,7 +82,7 @@ std::optional<uint64_t> find_superblock(int fd, uint64_t image_size, const Attac
 }  // namespace
 
 std::optional<std::string> attach_from_complete_cache(const AttachOptions& o) {
-    if (o.verity.size() != 64 || o.cache.empty() || !handoff_wanted(o, true)) return std::nullopt;
+    if (o.verity != VerityKind::RootHash || o.root_hash.size() != 64 || o.cache.empty() || !handoff_wanted(o, true)) return std::nullopt;
     io::UniqueFd data(::open(o.cache.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st{};
     if (!data || ::fstat(data.get(), &st) != 0) return std::nullopt;
@@ -104,15 +104,15 @@ std::optional<std::string> attach_from_complete_cache(const AttachOptions& o) {
         verity::ActivateOptions va;
         va.data_device = va.hash_device = lower;
         va.hash_offset = *hash_offset;
-        va.root_hash_hex = o.verity;
+        va.root_hash_hex = o.root_hash;
         va.name = o.name;
         const std::string path = verity::activate(va);
-        nlohmann::json state = {{"source", o.source}, {"mode", o.mode}, {"cache", o.cache},
-                                {"root_hash", o.verity}, {"origin", o.from_kernel_cmdline ? "cmdline" : "cli"}};
+        nlohmann::json state = {{"source", o.source}, {"mode", to_string(o.mode)}, {"cache", o.cache},
+                                {"root_hash", o.root_hash}, {"origin", o.from_kernel_cmdline ? "cmdline" : "cli"}};
         record_handoff(o.name, state, lower);
         log::info("%s holds the whole image with root hash %s: %s reads it in the kernel (%s), without the "
                   "network or a daemon",
-                  o.cache.c_str(), o.verity.c_str(), path.c_str(), lower.c_str());
+                  o.cache.c_str(), o.root_hash.c_str(), path.c_str(), lower.c_str());
         return path;
     } catch (const std::exception& e) {
         log::warn("the complete cache %s cannot be used on its own (%s); attaching through the server",

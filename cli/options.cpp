@@ -5,24 +5,50 @@
 #include <charconv>
 #include <cmath>
 
+#include "cli/source_uri.h"
+#include "cli/version.h"
 #include "verity/encoding.h"
 
 namespace lazyroot::cli {
 
 namespace {
 
-void check_verity_options(const AttachOptions& o) {
-    const bool signed_hash = o.verity == "manifest" || o.verity == "ddi";
-    if (signed_hash && o.trust_file.empty()) throw UsageError("--verity=" + o.verity + " needs --trust=CERT.pem");
+void check_verity_options(const AttachOptions& o, const std::string& verity_word) {
+    const bool signed_hash = o.verity == VerityKind::Manifest || o.verity == VerityKind::Ddi;
+    if (signed_hash && o.trust_file.empty()) throw UsageError("--verity=" + verity_word + " needs --trust=CERT.pem");
     if (!o.trust_file.empty() && !signed_hash) throw UsageError("--trust needs --verity=manifest or --verity=ddi");
     if (o.verity_sig_keyring && !signed_hash)
         throw UsageError("--verity-sig-keyring needs a signed root hash: --verity=manifest or --verity=ddi");
-    if (o.verity.empty() && (!o.hash_source.empty() || o.hash_offset))
+    if (o.verity == VerityKind::None && (!o.hash_source.empty() || o.hash_offset))
         throw UsageError(std::string(o.hash_source.empty() ? "--hash-offset" : "--hash-source") + " needs --verity");
-    if (o.verity == "ddi" && (!o.hash_source.empty() || o.hash_offset))
+    if (o.verity == VerityKind::Ddi && (!o.hash_source.empty() || o.hash_offset))
         throw UsageError("--verity=ddi takes the tree from the image's root-verity partition: no --hash-source/--hash-offset");
     if (!o.hash_source.empty() && o.hash_offset)
         throw UsageError("--hash-offset is for a tree inside SOURCE; a --hash-source tree starts with its superblock");
+}
+
+// --verity=WORD: "manifest", "ddi" or a sha256 root hash.
+VerityKind parse_verity(const std::string& word, std::string& root_hash) {
+    if (word.empty()) return VerityKind::None;
+    if (word == "manifest") return VerityKind::Manifest;
+    if (word == "ddi") return VerityKind::Ddi;
+    if (word.size() != 64 || word.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+        throw UsageError("--verity: not a sha256 root hash (64 hex digits), 'manifest' or 'ddi': " + word);
+    root_hash = word;
+    return VerityKind::RootHash;
+}
+
+// A whole number for an option, with a reason that says what is wrong.
+CLI::Validator whole_number() {
+    return CLI::Validator(
+        [](const std::string& v) {
+            unsigned long long n = 0;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (v.empty() || ec != std::errc() || end != v.data() + v.size())
+                return "not a whole number: " + v;
+            return std::string();
+        },
+        "NUMBER");
 }
 
 }  // namespace
@@ -31,6 +57,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     CLI::App app{"lazyroot: boot Linux from a network disk image, fetched on demand", "lazyroot"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show help for every subcommand");
+    app.set_version_flag("--version", std::string("lazyroot ") + version(), "Print the version and exit");
 
     AttachOptions attach;
     auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
@@ -39,9 +66,9 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--recover", attach_recover,
                   "Take over DEV (/dev/ublkbN) whose daemon died, rebuilding its source from /run/lazyroot; no SOURCE");
     a->add_option("--queues", attach.queues, "Queue threads (default: one per CPU, at most 4)")
-        ->check(CLI::Range(1u, 16u));
+        ->check(whole_number())->check(CLI::Range(1u, 16u));
     a->add_option("--depth", attach.depth, "Requests in flight per queue")
-        ->check(CLI::Range(1u, 4096u))
+        ->check(whole_number())->check(CLI::Range(1u, 4096u))
         ->capture_default_str();
     a->add_option("--name", attach.name, "Name of the device (used for the dm mapping)")
         ->capture_default_str()
@@ -51,24 +78,28 @@ Command parse_command_line(int argc, const char* const* argv) {
             return std::string();
         });
     a->add_flag("--daemon", attach.daemon, "Return once the device is ready; serve in the background");
-    a->add_option("--mode", attach.mode,
+    // The words, turned into enums once parsing is over.
+    std::string mode_word = "lazy";
+    a->add_option("--mode", mode_word,
                   "lazy: fetch on demand; full: download everything first; hydrate: lazy, plus a background fill")
         ->check(CLI::IsMember({"lazy", "full", "hydrate"}))
         ->capture_default_str();
     a->add_option("--cache", attach.cache,
                   "Persistent cache: a file (created sparse) or a block device; default none (RAM for full/hydrate)");
     a->add_option("--chunk-size", attach.chunk_kib, "Cache chunk size in KiB (power of two)")
-        ->check(CLI::Range(4u, 16384u))
+        ->check(whole_number())->check(CLI::Range(4u, 16384u))
         ->check([](const std::string& v) {
             unsigned n = static_cast<unsigned>(std::stoul(v));
             return (n & (n - 1)) == 0 ? std::string() : std::string("must be a power of two");
         })
         ->capture_default_str();
-    a->add_option("--verity", attach.verity,
+    std::string verity_word;
+    a->add_option("--verity", verity_word,
                   "Stack dm-verity: the root hash (hex), 'manifest' to take it from the signed SOURCE.manifest.json, "
                   "or 'ddi' for a GPT image with root, root-verity and root-verity-sig partitions");
     a->add_option("--hash-offset", attach.hash_offset,
-                  "Byte offset of the verity superblock in SOURCE (default: from SOURCE.manifest.json)");
+                  "Byte offset of the verity superblock in SOURCE (default: from SOURCE.manifest.json)")
+        ->check(whole_number());
     a->add_option("--hash-source", attach.hash_source,
                   "The hash tree in a separate SOURCE (file:///path or http(s)://), superblock first");
     a->add_option("--trust", attach.trust_file,
@@ -97,15 +128,15 @@ Command parse_command_line(int argc, const char* const* argv) {
             return std::string();
         });
     a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
-        ->check(CLI::Range(1u, 256u))
+        ->check(whole_number())->check(CLI::Range(1u, 256u))
         ->capture_default_str();
     a->add_option("--readahead", attach.readahead_mib,
                   "MiB fetched ahead of a sequential reader, per queue (0: off)")
-        ->check(CLI::Range(0u, 1024u))
+        ->check(whole_number())->check(CLI::Range(0u, 1024u))
         ->capture_default_str();
     a->add_option("--coalesce", attach.coalesce_kib,
                   "KiB up to which adjacent reads are merged into one request")
-        ->check(CLI::Range(4u, 65536u))
+        ->check(whole_number())->check(CLI::Range(4u, 65536u))
         ->capture_default_str();
     std::string io_timeout;
     auto* io_timeout_opt = a->add_option("--io-timeout", io_timeout,
@@ -119,8 +150,10 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
     a->add_option("--hostnqn", attach.hostnqn,
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
-    a->add_option("--nvme-transport", attach.nvme_transport,
-                  "nvme+tcp: user (lazyroot's initiator) or kernel (the kernel's nvme-tcp, through libnvme)")
+    std::string transport_word = "user";
+    a->add_option("--nvme-transport", transport_word,
+                  "nvme+tcp: user (lazyroot's own initiator) or kernel (the kernel's nvme-tcp module, connected "
+                  "through /dev/nvme-fabrics; libnvme is not needed at run time)")
         ->check(CLI::IsMember({"user", "kernel"}))
         ->capture_default_str();
 
@@ -128,7 +161,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");
     d->add_option("DEV", detach.device, "/dev/ublkbN, N, or the /dev/mapper/NAME it printed")->required();
     d->add_option("--timeout", detach.timeout_s, "Seconds to wait for the daemon to finish")
-        ->check(CLI::Range(1u, 3600u))
+        ->check(whole_number())->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
 
     d->add_flag("--force", detach.force, "Tear the device down even when it is mounted or held open");
@@ -153,11 +186,13 @@ Command parse_command_line(int argc, const char* const* argv) {
     pr->add_option("IMAGE", prepare.image, "Image file; its size must be a multiple of 4096")
         ->required()
         ->check(CLI::ExistingFile);
-    pr->add_option("--salt", prepare.salt_hex, "Salt, hex (at most 256 bytes) or - for none; default: 32 random bytes")
+    pr->add_option("--salt", prepare.salt_hex,
+                   "Salt: hex (at most 256 bytes), none (or -), or keep (the salt of the manifest being replaced); "
+                   "default: 32 new random bytes, so a rerun changes the root hash")
         ->check([](const std::string& v) {
             auto salt = verity::from_hex(v);
-            if (v == "-" || (salt && salt->size() <= 256)) return std::string();
-            return std::string("must be hex, at most 256 bytes");
+            if (v == "-" || v == "none" || v == "keep" || (salt && salt->size() <= 256)) return std::string();
+            return std::string("must be hex (at most 256 bytes), none, - or keep");
         });
     auto* sign_key = pr->add_option("--sign-key", prepare.sign_key, "PEM private key to sign the root hash with")
                          ->check(CLI::ExistingFile);
@@ -167,14 +202,22 @@ Command parse_command_line(int argc, const char* const* argv) {
     sign_cert->needs(sign_key);
     pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
 
+    // main() runs these two before parsing (they take no options); they are
+    // here so that the help lists every subcommand.
+    auto* cl = app.add_subcommand("cmdline", "Print the attach command rd.lazyroot= on the kernel command line stands for");
+    auto* acl = app.add_subcommand("attach-cmdline",
+                                   "Attach what rd.lazyroot= asks for (what the boot unit runs; recovers its device after a restart)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, rc, l, st, pr})
+        for (auto* sub : {a, d, rc, l, st, pr, cl, acl})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
         return HelpRequest{app.help("", CLI::AppFormatMode::All)};
+    } catch (const CLI::CallForVersion& e) {
+        return HelpRequest{std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
         std::string msg = e.what();
         // CLI11 sometimes spreads one reason over several lines.
@@ -198,13 +241,16 @@ Command parse_command_line(int argc, const char* const* argv) {
             return r;
         }
         if (attach.source.empty()) throw UsageError("attach: SOURCE is required (see lazyroot attach --help)");
+        for (const CLI::Option* opt : a->get_options())
+            if (opt->count() > 0 && !opt->get_lnames().empty()) attach.given_options.push_back("--" + opt->get_lnames()[0]);
+        // A malformed SOURCE is refused before any option is weighed against it.
+        const SourceUri uri = parse_source_uri(attach.source);
         if (!attach.key_file.empty() && attach.cert_file.empty())
             throw UsageError("--key needs --cert");
-        check_verity_options(attach);
-        if (!attach.verity.empty() && attach.verity != "manifest" && attach.verity != "ddi" &&
-            (attach.verity.size() != 64 ||
-             attach.verity.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
-            throw UsageError("--verity: not a sha256 root hash (64 hex digits): " + attach.verity);
+        attach.mode = mode_word == "full" ? Mode::Full : mode_word == "hydrate" ? Mode::Hydrate : Mode::Lazy;
+        attach.nvme_transport = transport_word == "kernel" ? NvmeTransport::Kernel : NvmeTransport::User;
+        attach.verity = parse_verity(verity_word, attach.root_hash);
+        check_verity_options(attach, verity_word);
         if (io_timeout_opt->count() > 0) attach.io_timeout = parse_io_timeout(io_timeout);
         if (!handoff.empty()) {
             if (handoff == "yes" || handoff == "true" || handoff == "1" || handoff == "on")
@@ -213,15 +259,18 @@ Command parse_command_line(int argc, const char* const* argv) {
                 attach.handoff = false;
             else
                 throw UsageError("--handoff: yes or no, not " + handoff);
-            if (*attach.handoff && attach.mode == "lazy" && attach.cache.empty())
+            if (*attach.handoff && attach.mode == Mode::Lazy && attach.cache.empty())
                 throw UsageError("--handoff needs a cache to hand off to (--mode=full or hydrate, or --cache)");
         }
         if (!hydrate_rate.empty()) {
             auto r = parse_byte_size(hydrate_rate);
             if (!r || *r == 0) throw UsageError("--hydrate-rate: not a rate in bytes/s: " + hydrate_rate);
-            if (attach.mode != "hydrate") throw UsageError("--hydrate-rate needs --mode=hydrate");
+            if (attach.mode != Mode::Hydrate) throw UsageError("--hydrate-rate needs --mode=hydrate");
             attach.hydrate_rate = *r;
         }
+        check_source_options(uri, attach);
+        if (!attach.hash_source.empty() && parse_source_uri(attach.hash_source).kind == SourceUri::Kind::NvmeTcp)
+            throw UsageError("--hash-source must be file:///path or http(s)://: " + attach.hash_source);
         return attach;
     }
     if (d->parsed()) {
@@ -230,7 +279,29 @@ Command parse_command_line(int argc, const char* const* argv) {
     }
     if (st->parsed()) return status;
     if (pr->parsed()) return prepare;
+    if (cl->parsed() || acl->parsed())
+        throw UsageError(std::string(cl->parsed() ? "cmdline" : "attach-cmdline") +
+                         " takes no arguments: it reads /proc/cmdline");
     return list;
+}
+
+const char* to_string(Mode m) {
+    switch (m) {
+        case Mode::Lazy: return "lazy";
+        case Mode::Full: return "full";
+        case Mode::Hydrate: return "hydrate";
+    }
+    return "?";
+}
+
+const char* to_string(VerityKind v) {
+    switch (v) {
+        case VerityKind::None: return "none";
+        case VerityKind::RootHash: return "root hash";
+        case VerityKind::Manifest: return "manifest";
+        case VerityKind::Ddi: return "ddi";
+    }
+    return "?";
 }
 
 std::optional<uint64_t> parse_byte_size(const std::string& text) {

@@ -2,6 +2,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -10,18 +11,41 @@
 
 namespace lazyroot::cli {
 
+// --mode: when the image is fetched.
+enum class Mode {
+    Lazy,     // on demand
+    Full,     // all of it before the device appears
+    Hydrate,  // on demand, plus a background fill of the cache
+};
+// --verity: where the root hash comes from.
+enum class VerityKind {
+    None,      // no dm-verity
+    RootHash,  // given on the command line (AttachOptions::root_hash)
+    Manifest,  // the signed SOURCE.manifest.json
+    Ddi,       // a GPT image's root-verity and root-verity-sig partitions
+};
+// --nvme-transport: whose NVMe/TCP initiator serves an nvme+tcp:// SOURCE.
+enum class NvmeTransport {
+    User,    // lazyroot's own, on the queue loops
+    Kernel,  // the kernel's nvme-tcp, connected through libnvme
+};
+// The words the command line uses for them ("lazy", "manifest", "kernel"…).
+const char* to_string(Mode m);
+const char* to_string(VerityKind v);
+
 struct AttachOptions {
     std::string source;
     unsigned queues = 0;  // 0: one per CPU, capped
     unsigned depth = 128;
     std::string name = "lazyroot";
     bool daemon = false;
-    std::string mode = "lazy";     // lazy | full | hydrate
+    Mode mode = Mode::Lazy;
     std::string cache;             // file or block device; empty: none
     unsigned chunk_kib = 64;
     uint64_t hydrate_rate = 0;     // bytes/s, 0: unlimited
     // dm-verity on top of the device.
-    std::string verity;            // root hash hex, "manifest" or "ddi"; empty: no verity
+    VerityKind verity = VerityKind::None;
+    std::string root_hash;         // VerityKind::RootHash: hex, as given
     std::optional<uint64_t> hash_offset;
     std::string hash_source;       // the tree in a separate SOURCE; empty: in SOURCE
     std::string trust_file;        // CA/cert that must have signed the root hash (manifest, ddi)
@@ -40,7 +64,7 @@ struct AttachOptions {
     std::string cert_file;
     std::string key_file;
     std::string hostnqn;           // nvme+tcp: empty means /etc/nvme/hostnqn or generated
-    std::string nvme_transport = "user";  // nvme+tcp: user (our initiator) | kernel (nvme-tcp)
+    NvmeTransport nvme_transport = NvmeTransport::User;
     // Take over /dev/ublkbN whose daemon died, from its state file, instead
     // of attaching SOURCE (`attach --recover DEV` or `recover DEV`).
     std::optional<unsigned> recover_dev;
@@ -48,6 +72,14 @@ struct AttachOptions {
     // state file, so that a successor rebuilds exactly the same stack.
     std::vector<std::string> words;
     bool from_kernel_cmdline = false;  // attach-cmdline
+    // The options the command line gave ("--connections", …), defaults or
+    // not: one that does nothing for the SOURCE is refused, not ignored.
+    std::vector<std::string> given_options;
+    bool given(std::string_view option) const {
+        for (const auto& g : given_options)
+            if (g == option) return true;
+        return false;
+    }
     std::string adopt_ram_dir;  // a dead daemon's RAM cache, taken over with its device
     // --handoff[=yes|no]: once the cache holds the whole image, move the
     // mapping onto it and leave (cli/handoff.h); nullopt: the mode's default.

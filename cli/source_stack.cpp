@@ -4,22 +4,62 @@
 
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
+#include <algorithm>
 #include <stdexcept>
-#include <thread>
 
 #include "cache/cache_format.h"
 #include "cache/cache_space.h"
 #include "cache/cache_store.h"
 #include "cache/metered_source.h"
-#include "cli/state_file.h"
-#include "verity/verifying_source.h"
+#include "io/readahead.h"
+#include "http/http_source.h"
+#include "io/file_source.h"
 #include "io/log.h"
 #include "io/range_source.h"
+#include "nvmetcp/kernel_source.h"
+#include "nvmetcp/nvme_source.h"
+#include "verity/verifying_source.h"
 
 namespace lazyroot::cli {
+
+http::HttpOptions http_options(const AttachOptions& o) {
+    http::HttpOptions h;
+    h.connections = o.connections;
+    h.max_request_bytes = o.coalesce_kib * 1024;
+    h.io_timeout = o.io_timeout;
+    h.ca_file = o.ca_file;
+    h.cert_file = o.cert_file;
+    h.key_file = o.key_file;
+    h.resolve = o.resolve;
+    // In the initrd the root will be the device served: read TLS files
+    // and resolve names now, never after switch_root.
+    h.pin_at_attach = in_initrd();
+    return h;
+}
+
+std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& o, unsigned queues) {
+    switch (uri.kind) {
+        case SourceUri::Kind::File:
+            return io::FileSource::open(uri.path);
+        case SourceUri::Kind::Http: {
+            http::HttpOptions h = http_options(o);
+            h.urls.push_back(uri.text);
+            h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
+            auto src = http::HttpSource::open(h);
+            src->set_connections_per_queue((o.connections + queues - 1) / queues);
+            return src;
+        }
+        case SourceUri::Kind::NvmeTcp: {
+            nvmetcp::NvmeTcpOptions n;
+            n.uri = uri.text;
+            n.hostnqn = o.hostnqn;
+            n.io_timeout = o.io_timeout;
+            if (o.nvme_transport == NvmeTransport::Kernel) return nvmetcp::open_kernel_source(n, queues);
+            return nvmetcp::NvmeTcpSource::open(n);
+        }
+    }
+    throw std::logic_error("unreachable");
+}
 
 namespace {
 
@@ -28,12 +68,21 @@ namespace {
 std::unique_ptr<io::Source> open_tree_source(const std::string& text, const AttachOptions& o) {
     AttachOptions t = o;
     t.mirrors.clear();
-    t.readahead_mib = 0;
     try {
-        return open_source(parse_source_uri(text), t, 1);
+        return open_transport(parse_source_uri(text), t);
     } catch (const std::exception& e) {
         throw std::runtime_error("--hash-source: " + std::string(e.what()));
     }
+}
+
+// A network source read sequentially is fetched ahead, in parallel windows.
+std::unique_ptr<io::Source> with_readahead(std::unique_ptr<io::Source> src, const SourceUri& uri,
+                                           const AttachOptions& o) {
+    if (uri.kind == SourceUri::Kind::File || o.readahead_mib == 0) return src;
+    io::ReadaheadOptions ra;
+    ra.max_window_bytes = o.readahead_mib << 20;
+    ra.slice_bytes = std::min<uint32_t>(ra.slice_bytes, ra.max_window_bytes);
+    return std::make_unique<io::ReadaheadSource>(std::move(src), ra);
 }
 
 }  // namespace
@@ -59,9 +108,9 @@ std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Sourc
 SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues,
                          const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
-    std::unique_ptr<io::Source> net = open_source(uri, o, queues);
+    std::unique_ptr<io::Source> net = with_readahead(open_transport(uri, o, queues), uri, o);
     if (verity) net = open_verified(std::move(net), *verity, o);
-    const bool needs_cache = !o.cache.empty() || o.mode != "lazy";
+    const bool needs_cache = !o.cache.empty() || o.mode != Mode::Lazy;
     if (!needs_cache) {
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
         return;
@@ -85,10 +134,10 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
     }
     so.path = cache_path_;
     auto store = cache::CacheStore::open(so);
-    if (o.mode != "lazy") {
+    if (o.mode != Mode::Lazy) {
         // Before anything is downloaded: a cache that can't hold the image is a refusal, not ENOSPC later.
         try {
-            cache::require_room_for_image(*store, "--mode=" + o.mode);
+            cache::require_room_for_image(*store, std::string("--mode=") + to_string(o.mode));
         } catch (...) {
             auto created = store->created_files();
             store.reset();
@@ -123,73 +172,27 @@ void SourceStack::shut_down() {
     if (cached_) cached_->store().commit_now();
 }
 
-void SourceStack::download_all(unsigned parallel, const std::function<bool()>& cancelled) {
-    cache::FillOptions fo;
-    fo.parallel = parallel;
-    fo.yield_to_demand = false;
-    fo.give_up_on_error = true;
+cache::Filler& SourceStack::start_fill(const cache::FillOptions& fo) {
+    if (!cached_) throw std::logic_error("a fill needs a cache");
     filler_ = std::make_unique<cache::Filler>(*cached_, fo);
-    auto& store = cached_->store();
-    const uint64_t total = cached_->size();
-    const bool tty = ::isatty(STDERR_FILENO);
-    const auto start = std::chrono::steady_clock::now();
     filler_->start();
-    auto last_print = start;
-    while (!filler_->complete() && !filler_->failed()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 200 : 100));
-        if (cancelled && cancelled()) {
-            filler_->stop();
-            filler_.reset();
-            throw std::runtime_error("interrupted during the full download; nothing was attached");
-        }
-        auto now = std::chrono::steady_clock::now();
-        if (!tty && now - last_print < std::chrono::seconds(2)) continue;
-        last_print = now;
-        const double secs = std::chrono::duration<double>(now - start).count();
-        const double present = static_cast<double>(store.map().count_present()) /
-                               static_cast<double>(store.chunk_count());
-        const double mibps = static_cast<double>(filler_->filled_bytes()) / (1 << 20) / secs;
-        const double left_mib = (1.0 - present) * static_cast<double>(total) / (1 << 20);
-        const double eta = mibps > 0 ? left_mib / mibps : 0;
-        char line[160];
-        std::snprintf(line, sizeof line, "fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s",
-                      mibps, present * 100, eta);
-        std::fprintf(stderr, "%slazyroot: %s%s", tty ? "\r" : "", line, tty ? "" : "\n");
-        notify_status(line);
-    }
-    filler_->wait();
-    if (tty) std::fputc('\n', stderr);
-    if (filler_->failed()) {
-        if (store.degraded())
-            throw std::runtime_error("full download of " + top_->describe() + " failed: cache degraded: " +
-                                     store.degraded_reason());
-        throw std::runtime_error("full download of " + top_->describe() + " failed");
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log::info("downloaded %.1f MiB in %.1f s; serving from %s without the network",
-              static_cast<double>(filler_->filled_bytes()) / (1 << 20), secs, cache_path_.c_str());
-    filler_.reset();
-    if (int r = store.commit_now(); r < 0) log::warn("cache commit failed: %d", r);
+    return *filler_;
 }
 
 void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
     cache::FillOptions fo;
     fo.parallel = std::max(1u, parallel / 2);
     fo.rate_bytes_per_s = rate;
-    filler_ = std::make_unique<cache::Filler>(*cached_, fo);
-    filler_->start();
+    start_fill(fo);
 }
 
-void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s, double uptime_s,
-                  const nlohmann::json& extra) {
+nlohmann::json SourceStack::status(double uptime_s) {
+    SourceStack& s = *this;
     auto& st = s.stats();
     const uint64_t reads = st.reads.load();
     nlohmann::json j = {
-        {"device", block_path},
-        {"pid", ::getpid()},
         {"source", s.top().describe()},
-        {"mode", s.mode()},
+        {"mode", to_string(s.mode())},
         {"size", s.top().size()},
         {"uptime_s", uptime_s},
         {"reads", reads},
@@ -212,7 +215,7 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
-        if (s.mode() == "hydrate") {
+        if (s.mode() == Mode::Hydrate) {
             const double hydrated = static_cast<double>(st.hydrated_bytes.load());
             j["hydration"] = {{"complete", c->complete()},
                               {"progress", static_cast<double>(present) / static_cast<double>(store.chunk_count())},
@@ -220,15 +223,7 @@ void write_status(unsigned dev_id, const std::string& block_path, SourceStack& s
                               {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
         }
     }
-    if (extra.is_object()) j.update(extra);
-    const std::string path = state_dir() + "/" + std::to_string(dev_id) + ".status.json";
-    const std::string tmp = path + ".tmp";
-    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-        std::fputs(j.dump(2).c_str(), f);
-        std::fputc('\n', f);
-        std::fclose(f);
-        std::rename(tmp.c_str(), path.c_str());
-    }
+    return j;
 }
 
 }  // namespace lazyroot::cli

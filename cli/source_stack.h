@@ -1,5 +1,4 @@
 #pragma once
-#include <functional>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "cli/options.h"
 #include "cli/source_uri.h"
 #include "cli/verity_plan.h"
+#include "http/http_options.h"
 #include "io/source.h"
 
 namespace lazyroot::verity {
@@ -21,9 +21,20 @@ class VerifyingSource;
 
 namespace lazyroot::cli {
 
-// Everything between the ublk device and the image, built from the options:
-//   network/file source [→ readahead] → metering [→ persistent cache]
-// plus, for full and hydrate modes, the filler that downloads it all.
+// The one place that turns typed options into sources. Everything between
+// the ublk device and the image, top (what the device reads) first:
+//
+//   [CachedSource]        --cache, or full/hydrate mode (a RAM cache then):
+//                         hits from the local file, misses fetched once
+//   MeteredSource         bytes, fetches, latency (lazyroot status)
+//   [VerifyingSource]     --verity: every fetched block checked against the tree
+//   [RangeSource]         --verity=ddi: the root partition of the disk image
+//   [ReadaheadSource]     a network SOURCE with --readahead > 0
+//   FileSource | HttpSource | NvmeTcpSource | the kernel's nvme-tcp
+//
+// Cache hits don't pass the VerifyingSource: with verity the CachedSource
+// checks each chunk read back once per attach (VerifyingSource::first_bad_block).
+// A full or hydrate mode fill (cache::Filler) fetches through the same chain.
 class SourceStack {
 public:
     // Throws std::runtime_error (one line).
@@ -37,26 +48,31 @@ public:
     io::Source& top() { return *top_; }
     cache::CachedSource* cached() { return cached_; }
     cache::IoStats& stats() { return stats_; }
-    const std::string& mode() const { return mode_; }
+    Mode mode() const { return mode_; }
     const std::string& cache_path() const { return cache_path_; }
     // The RAM cache's directory (full/hydrate without --cache), else "".
     std::string ram_dir() const { return ram_ ? ram_->path() : std::string(); }
     // With verity: where the superblock is on the device (dm-verity's hash offset).
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
 
-    // full: downloads every missing chunk now, printing progress on stderr.
-    // Throws when the download fails.
-    // Stops, throwing, as soon as `cancelled` returns true.
-    void download_all(unsigned parallel, const std::function<bool()>& cancelled = {});
-    // hydrate: starts the background fill.
+    // Starts filling the cache on the filler's own thread (full mode's
+    // download, hydrate mode's background fill). Needs a cache.
+    cache::Filler& start_fill(const cache::FillOptions& fo);
+    // hydrate: the background fill, with half the connections and a rate cap.
     void start_hydration(unsigned parallel, uint64_t rate);
     cache::Filler* filler() { return filler_.get(); }
+    // Stops and drops the fill (a full download that ended or was interrupted).
+    void end_fill() { filler_.reset(); }
     // Final commit of the cache and shutdown of the fill; called before exit.
     void shut_down();
     // The device is live: the --cache files this attach created stay. Until
     // then, destroying the stack removes them (an attach that fails leaves
     // nothing behind; files that existed before are kept).
     void keep_cache() { created_files_.clear(); }
+
+    // What `lazyroot status` shows of this stack (see README), after
+    // `uptime_s` seconds of serving.
+    nlohmann::json status(double uptime_s);
 
 private:
     std::unique_ptr<io::Source> open_verified(std::unique_ptr<io::Source> net, const VerityPlan& plan,
@@ -66,7 +82,7 @@ private:
     std::unique_ptr<io::Source> top_;
     cache::CachedSource* cached_ = nullptr;
     std::unique_ptr<cache::Filler> filler_;
-    std::string mode_;
+    Mode mode_;
     std::string cache_path_;
     std::unique_ptr<cache::RamCacheDir> ram_;  // full/hydrate without --cache; removed at exit
     std::vector<std::string> created_files_;
@@ -74,9 +90,13 @@ private:
     uint64_t verity_hash_offset_ = 0;
 };
 
-// Writes /run/lazyroot/<id>.status.json (see README: `lazyroot status`).
-// `extra` (the daemon's own facts, such as its recoveries) is merged in.
-void write_status(unsigned dev_id, const std::string& block_path, SourceStack& stack,
-                  double uptime_s, const nlohmann::json& extra = {});
+// The transport alone (no readahead, verity or cache), for a device with
+// `queues` queues: also what attach-time reads (a DDI's GPT) go through.
+// Throws std::runtime_error with a one-line reason.
+std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& opts, unsigned queues = 1);
+
+// The HTTP options the attach options ask for (TLS files, --resolve,
+// --io-timeout), for the image and for its manifest alike.
+http::HttpOptions http_options(const AttachOptions& opts);
 
 }  // namespace lazyroot::cli

@@ -18,6 +18,13 @@ bool write_state(unsigned dev_id, const nlohmann::json& state);
 std::optional<nlohmann::json> read_state(unsigned dev_id);
 // Every readable state file (not the status files).
 std::vector<nlohmann::json> read_all_states();
+// /run/lazyroot/<id>.status.json, rewritten every second by the daemon (see
+// README: `lazyroot status`): `status` plus the device and the daemon's pid.
+void write_status(unsigned dev_id, const std::string& block_path, const nlohmann::json& status);
+// Whether pid runs lazyroot. The kernel records the serving pid at START_DEV
+// and the state files record it too; after a crash that pid may belong to
+// someone else, so only a process whose argv[0] names lazyroot counts.
+bool is_lazyroot_process(int pid);
 // Removes the state and the status file.
 void remove_state(unsigned dev_id);
 

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cli/source_stack.h"
 #include "http/small_get.h"
 #include "io/range_source.h"
 #include "verity/ddi.h"
@@ -25,12 +26,8 @@ std::string read_text(const std::string& path) {
 std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
     if (uri.kind == SourceUri::Kind::File) return read_text(uri.path + ".manifest.json");
     if (uri.kind == SourceUri::Kind::Http) {
-        http::HttpOptions h;
-        h.io_timeout = o.io_timeout;
-        h.ca_file = o.ca_file;
-        h.resolve = o.resolve;
-        h.cert_file = o.cert_file;
-        h.key_file = o.key_file;
+        http::HttpOptions h = http_options(o);
+        h.pin_at_attach = false;  // one request, before anything is pinned
         return http::small_get(uri.text + ".manifest.json", h);
     }
     throw std::runtime_error("--verity needs --hash-offset with this SOURCE");
@@ -88,9 +85,9 @@ VerityPlan plan_ddi(uint64_t image_size, const ReadAt& read_at, const std::strin
 
 VerityPlan plan_verity(const SourceUri& uri, const AttachOptions& o) {
     VerityPlan plan;
-    if (o.verity == "ddi") {
+    if (o.verity == VerityKind::Ddi) {
         // Attach-time reads through the same transport the device will use.
-        std::unique_ptr<io::Source> src = open_source(uri, o, 1);
+        std::unique_ptr<io::Source> src = open_transport(uri, o);
         auto read_at = [&](uint64_t offset, uint64_t length) {
             std::vector<uint8_t> buf(length);
             if (int r = io::read_blocking(*src, offset, std::as_writable_bytes(std::span(buf))); r < 0)
@@ -102,9 +99,9 @@ VerityPlan plan_verity(const SourceUri& uri, const AttachOptions& o) {
         return plan;
     }
 
-    const bool from_manifest = o.verity == "manifest";
+    const bool from_manifest = o.verity == VerityKind::Manifest;
     plan.hash_source = o.hash_source;
-    if (!from_manifest) plan.root_hash_hex = lower(o.verity);
+    if (!from_manifest) plan.root_hash_hex = lower(o.root_hash);
     if (!from_manifest && (o.hash_offset || !o.hash_source.empty())) {
         // A separate tree starts with its superblock, as `prepare --hash-out` writes it.
         plan.hash_offset = o.hash_offset.value_or(0);

@@ -34,7 +34,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     // and the request retried, rather than waiting out the whole IO timeout.
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-                     std::max<long>(1, static_cast<long>(o.stall_timeout.count() / 1000)));
+                     std::max<long>(1, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count() / 1000)));
     if (!o.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, o.ca_file.c_str());
     if (!o.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, o.cert_file.c_str());
     if (!o.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, o.key_file.c_str());

@@ -13,7 +13,8 @@ struct HttpOptions {
     unsigned connections = 8;       // in total, spread over the queues
     // One block IO, retries included; nullopt: retry for ever (a root device).
     io::IoTimeout io_timeout = std::chrono::milliseconds(30000);
-    // No byte for this long: abandon the connection and retry. Always finite.
+    // No byte for this long: abandon the connection and retry. Always finite,
+    // and never longer than io_timeout (applied where curl is set up).
     std::chrono::milliseconds stall_timeout{10000};
     uint32_t max_request_bytes = 1u << 20;  // adjacent reads merge up to this
     std::string ca_file;

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "http/probe.h"
-#include "http/range_reader.h"
+#include "http/http_reader.h"
 #include "io/log.h"
 
 namespace lazyroot::http {
@@ -56,7 +56,7 @@ std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
 }
 
 std::unique_ptr<io::QueueReader> HttpSource::open_queue(io::EventLoop& loop, unsigned depth) {
-    return std::make_unique<RangeReader>(*this, loop, depth, per_queue_connections_);
+    return std::make_unique<HttpReader>(*this, loop, depth, per_queue_connections_);
 }
 
 }  // namespace lazyroot::http

@@ -18,6 +18,11 @@ bool is_one_of(std::string_view s, const auto& list) {
     return std::find(list.begin(), list.end(), s) != list.end();
 }
 
+std::string byte_hex(unsigned char c) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    return std::string("0x") + kHex[c >> 4] + kHex[c & 15];
+}
+
 }  // namespace
 
 std::vector<std::string> split_kernel_cmdline(std::string_view cmdline) {
@@ -49,12 +54,25 @@ std::optional<RootSpec> parse_root_spec(std::string_view cmdline) {
     for (const auto& p : split_kernel_cmdline(cmdline))
         if (p.rfind(key, 0) == 0) value = p.substr(key.size());
     if (!value) return std::nullopt;
+    // A quoted value may hold anything. Control characters (a newline above
+    // all) would end up in the generated unit, the journal and the console:
+    // refuse them before any of the value is printed back.
+    for (unsigned char c : *value)
+        if (c < 0x20 || c == 0x7f)
+            throw CmdlineError("rd.lazyroot=: a control character (byte " + byte_hex(c) + ") in the value");
 
     RootSpec spec;
     std::string_view rest = *value;
     const size_t comma = rest.find(',');
     spec.source = std::string(rest.substr(0, comma));
     if (spec.source.empty()) throw CmdlineError("rd.lazyroot=: the image SOURCE is missing");
+    // SOURCE is written into the unit's Description=, where a trailing
+    // backslash continues the line and trailing blanks are dropped; a URL has
+    // neither, nor bytes outside printable ASCII (it percent-encodes them).
+    for (unsigned char c : spec.source)
+        if (c <= 0x20 || c >= 0x7f || c == '\\')
+            throw CmdlineError("rd.lazyroot=: SOURCE holds byte " + byte_hex(c) +
+                               " (a URL is printable ASCII without spaces or backslashes: percent-encode it)");
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
 
     while (!rest.empty()) {

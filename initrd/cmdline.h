@@ -25,7 +25,9 @@ std::vector<std::string> split_kernel_cmdline(std::string_view cmdline);
 
 // The rd.lazyroot= parameter of `cmdline`, parsed; nullopt when there is none
 // (the last one counts, as for other rd.* options). Throws CmdlineError with a
-// one-line reason for a malformed or unknown option.
+// one-line reason for a malformed or unknown option, a control character
+// anywhere in the value (quotes let one in), or a SOURCE that is not
+// printable ASCII without blanks and backslashes (it goes into the unit file).
 std::optional<RootSpec> parse_root_spec(std::string_view cmdline);
 
 }  // namespace lazyroot::initrd

@@ -46,8 +46,6 @@ OnFailure=emergency.target
 OnFailureJobMode=replace-irreversibly
 
 [Service]
-Type=notify
-NotifyAccess=main
 TimeoutStartSec=infinity
 OOMScoreAdjust=-1000
 SendSIGKILL=no
@@ -57,10 +55,14 @@ SyslogIdentifier=lazyroot
 )";
 
 // The daemon's (not the error unit's: Type=oneshot takes no Restart=always).
-constexpr const char* kRestart = "Restart=always\nRestartSec=500ms\nRestartPreventExitStatus=0 1 2\n";
+constexpr const char* kDaemonService =
+    "Type=notify\nNotifyAccess=main\nRestart=always\nRestartSec=500ms\nRestartPreventExitStatus=0 1 2\n";
 
+// The only value from the command line in a unit is SOURCE, in Description=:
+// parse_root_spec admits printable ASCII without blanks or backslashes there
+// (nothing that ends the line, continues it or is stripped), and '%' starts a
+// specifier, so it is doubled. ExecStart= and Environment= hold our paths only.
 std::string format_head(std::string_view source) {
-    // Description= expands specifiers too.
     std::string s;
     for (char c : source) {
         if (c == '%') s += '%';
@@ -118,7 +120,7 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
 
 std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
                                         std::string_view binary, const PinnedExec* exec) {
-    std::string unit = format_head(spec.source) + kRestart;
+    std::string unit = format_head(spec.source) + kDaemonService;
     // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
     if (exec) {
         unit += "Environment=OPENSSL_CONF=" + exec->dir + "/openssl.cnf\n";
@@ -186,7 +188,7 @@ std::optional<std::string> root_parameter(std::string_view cmdline) {
 
 int run_generator(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "lazyroot-generator: usage: lazyroot-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
+        std::fprintf(stderr, "lazyroot: error: usage: lazyroot-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
         return 1;
     }
     // Only in the initrd: after switch_root the daemon is already running.
@@ -203,7 +205,7 @@ int run_generator(int argc, char** argv) {
         std::string why;
         PinnedExec exec{kPinnedExecDir, pin_executable(kPinnedExecDir, why)};
         if (exec.loader.empty())
-            std::fprintf(stderr, "lazyroot-generator: %s; a restart after switch_root will load lazyroot from the root\n",
+            std::fprintf(stderr, "lazyroot: warning: generator: %s; a restart after switch_root will load lazyroot from the root\n",
                          why.c_str());
         files = render_units(*spec, root_parameter(cmdline).value_or(""), binary,
                              exec.loader.empty() ? nullptr : &exec);
@@ -219,7 +221,7 @@ int run_generator(int argc, char** argv) {
         if (f.path == kServiceName) dirs.push_back(kPersistentUnitDir);
         for (const auto& dir : dirs) {
             if (int r = write_file(dir, f); r < 0) {
-                std::fprintf(stderr, "lazyroot-generator: cannot write %s/%s: %s\n", dir.c_str(),
+                std::fprintf(stderr, "lazyroot: error: generator: cannot write %s/%s: %s\n", dir.c_str(),
                              f.path.c_str(), std::strerror(-r));
                 return 1;
             }
@@ -241,7 +243,7 @@ int run_cmdline_check() {
         std::printf("%s\n", line.c_str());
         return 0;
     } catch (const CmdlineError& e) {
-        std::fprintf(stderr, "lazyroot: %s\n", e.what());
+        std::fprintf(stderr, "lazyroot: error: %s\n", e.what());
         return 1;
     }
 }

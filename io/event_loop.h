@@ -21,8 +21,9 @@ protected:
     ~Completion() = default;
 };
 
-// One per queue thread: the single place that waits. ublk commands, file IO and
-// (later) sockets and timers all complete here, so a queue needs no locks.
+// One per queue thread: the single place that waits. ublk commands, file IO,
+// sockets (SocketWatch) and timers (Timer) all complete here, so a queue
+// needs no locks.
 class EventLoop {
 public:
     // SQE128 is needed for ublk control commands and harmless elsewhere.

@@ -7,9 +7,10 @@
 namespace lazyroot::io {
 namespace {
 
-class RangeReader final : public QueueReader {
+// Reads of the range, shifted to where it lies in the whole source.
+class OffsetReader final : public QueueReader {
 public:
-    RangeReader(std::unique_ptr<QueueReader> inner, uint64_t offset) : inner_(std::move(inner)), offset_(offset) {}
+    OffsetReader(std::unique_ptr<QueueReader> inner, uint64_t offset) : inner_(std::move(inner)), offset_(offset) {}
     void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) override {
         inner_->read(offset_ + offset, dst, cb);
     }
@@ -35,7 +36,7 @@ std::string RangeSource::identity() const {
 }
 
 std::unique_ptr<QueueReader> RangeSource::open_queue(EventLoop& loop, unsigned depth) {
-    return std::make_unique<RangeReader>(inner_->open_queue(loop, depth), offset_);
+    return std::make_unique<OffsetReader>(inner_->open_queue(loop, depth), offset_);
 }
 
 int read_blocking(Source& src, uint64_t offset, std::span<std::byte> dst) {

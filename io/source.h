@@ -1,4 +1,5 @@
 #pragma once
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,8 +10,16 @@ namespace lazyroot::io {
 
 class EventLoop;
 
+// A read result besides 0 and -errno: some block of the range failed its
+// dm-verity check from every source tried. The blocks around it may be good,
+// so a layer that fetched more than was asked (the cache, whole chunks)
+// retries just the asked-for range, uncached, instead of failing it. The ublk
+// queue is the one place it becomes EIO, the error the block layer is told.
+inline constexpr int kFailedVerification = -EBADMSG;
+
 // Told when one read finishes: 0 when every byte of the range is in the
-// buffer, -errno otherwise. Never anything in between: a short read is an error.
+// buffer, -errno (or kFailedVerification) otherwise. Never anything in
+// between: a short read is an error.
 class ReadCallback {
 public:
     virtual void on_read_done(int result) = 0;

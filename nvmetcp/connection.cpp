@@ -206,8 +206,8 @@ void Connection::on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) {
     listener_.on_data(*this, cur_data_, at, bytes);
 }
 
-void Connection::on_c2h_end(const DataHeader& h) {
-    if (feed_gen_ == generation_) listener_.on_data_end(*this, h);
+void Connection::on_c2h_end(const DataHeader& h, bool digest_ok) {
+    if (feed_gen_ == generation_) listener_.on_data_end(*this, h, digest_ok);
 }
 
 void Connection::on_r2t(const DataHeader& h) {

@@ -41,7 +41,8 @@ public:
         // C2HData for command `h.cccid`: `bytes` belong at h.offset + at.
         virtual void on_data(Connection& c, const DataHeader& h, uint32_t at,
                              std::span<const uint8_t> bytes) = 0;
-        virtual void on_data_end(Connection& c, const DataHeader& h) = 0;
+        // `digest_ok` false: the data digest did not match (see PduSink).
+        virtual void on_data_end(Connection& c, const DataHeader& h, bool digest_ok) = 0;
         // Where C2HData bytes [at, at + n) of `h` go, so that they can be
         // received there directly (on_data then sees that same memory); null
         // when they must be copied.
@@ -85,7 +86,7 @@ private:
     void on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) override;
     void on_c2h_header(const DataHeader& h) override;
     void on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) override;
-    void on_c2h_end(const DataHeader& h) override;
+    void on_c2h_end(const DataHeader& h, bool digest_ok) override;
     void on_r2t(const DataHeader& h) override;
     void on_c2h_term(const TermReq& t) override;
 

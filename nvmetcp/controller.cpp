@@ -209,8 +209,11 @@ uint8_t* Controller::data_destination(Connection& c, const DataHeader& h, uint32
     return owner_.io_data_destination(h, at, n);
 }
 
-void Controller::on_data_end(Connection& c, const DataHeader& h) {
-    if (&c == &io_) return owner_.on_io_data_end(h);
+void Controller::on_data_end(Connection& c, const DataHeader& h, bool digest_ok) {
+    if (&c == &io_) return owner_.on_io_data_end(h, digest_ok);
+    // Admin data (identify, the discovery log) is small and rare: a bad
+    // digest redoes the bring-up rather than one command of its chain.
+    if (!digest_ok) return fail(cfg_.name + ": data digest mismatch on admin command " + std::to_string(h.cccid));
     if (!h.success) return;
     // SUCCESS: no response capsule follows; the command is complete.
     AdminSlot& s = slots_[h.cccid];

@@ -43,7 +43,8 @@ public:
         virtual void on_down(const std::string& why, bool permanent) = 0;
         virtual void on_io_response(const Cqe& cqe) = 0;
         virtual void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) = 0;
-        virtual void on_io_data_end(const DataHeader& h) = 0;
+        // `digest_ok` false: the bytes of this PDU are bad; the command is to be redone.
+        virtual void on_io_data_end(const DataHeader& h, bool digest_ok) = 0;
         virtual uint8_t* io_data_destination(const DataHeader&, uint32_t /*at*/, uint32_t /*n*/) {
             return nullptr;
         }
@@ -100,7 +101,7 @@ private:
     void on_failed(Connection& c, const std::string& why) override;
     void on_response(Connection& c, const Cqe& cqe) override;
     void on_data(Connection& c, const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
-    void on_data_end(Connection& c, const DataHeader& h) override;
+    void on_data_end(Connection& c, const DataHeader& h, bool digest_ok) override;
     uint8_t* data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) override;
 
     ControllerConfig cfg_;

@@ -47,8 +47,21 @@ std::string format_uuid(const std::array<uint8_t, 16>& u) {
 }  // namespace
 
 void check_nqn(const std::string& nqn, const char* what) {
+    // Printed before it is checked: keep the message one line.
+    auto shown = [&] {
+        std::string s;
+        for (unsigned char c : nqn) s += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+        return s;
+    };
     if (nqn.empty() || nqn.size() > 223 || nqn.rfind("nqn.", 0) != 0)
-        throw std::invalid_argument(std::string(what) + ": not an NQN (nqn.…, at most 223 bytes): " + nqn);
+        throw std::invalid_argument(std::string(what) + ": not an NQN (nqn.…, at most 223 bytes): " + shown());
+    // The kernel transport writes it into the comma-separated key=value line
+    // of /dev/nvme-fabrics, which also splits at newlines: any of these would
+    // add options of the NQN's choosing. No NQN form uses them.
+    for (unsigned char c : nqn)
+        if (c < 0x20 || c == 0x7f || c == ',' || c == '=')
+            throw std::invalid_argument(std::string(what) + ": a comma, '=' or control character in the NQN: " +
+                                        shown());
 }
 
 HostIdentity host_identity(const std::string& hostnqn) {

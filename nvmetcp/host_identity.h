@@ -17,7 +17,9 @@ struct HostIdentity {
 HostIdentity host_identity(const std::string& hostnqn);
 
 // "nqn.2014-08.org.nvmexpress:uuid:…" style validation: non-empty, at most
-// 223 bytes, starts with "nqn.". Throws std::invalid_argument.
+// 223 bytes, starts with "nqn.", and no comma, '=' or control character (they
+// would inject options into the kernel's /dev/nvme-fabrics line). Throws
+// std::invalid_argument with a one-line reason.
 void check_nqn(const std::string& nqn, const char* what);
 
 }  // namespace lazyroot::nvmetcp

@@ -14,7 +14,6 @@ IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
       dispatch_timer_(loop, [this] { dispatch(); }),
       reconnect_timer_(loop, [this] { ctrl_.start(); }),
       watchdog_timer_(loop, [this] { watchdog(); }),
-      rng_(std::random_device{}()),
       ctrl_(loop, [&] {
           ControllerConfig c = cfg_.controller;
           // One command per read piece: room for the whole ublk queue.
@@ -127,6 +126,7 @@ void IoQueue::issue(Piece& p) {
     slots_[cid] = &p;
     p.cid = cid;
     p.received = 0;
+    p.bad_digest = false;
     p.sent = io::Clock::now();
     ++in_flight_;
     ctrl_.io().queue_command(make_read(cid, cfg_.ns.nsid, p.slba, p.nlb, p.nlb * cfg_.ns.lba_bytes));
@@ -165,6 +165,7 @@ void IoQueue::on_io_response(const Cqe& cqe) {
     p->cid = -1;
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
     if (cqe.ok()) {
+        if (p->bad_digest) return redo(*p);
         if (p->received == p->dst.size()) return piece_done(*p, 0);
         pending_.push_front(p);
         return ctrl_.io().fail("read completed with " + std::to_string(p->received) + " of " +
@@ -204,10 +205,31 @@ uint8_t* IoQueue::io_data_destination(const DataHeader& h, uint32_t at, uint32_t
     return reinterpret_cast<uint8_t*>(p->dst.data()) + off;
 }
 
-void IoQueue::on_io_data_end(const DataHeader& h) {
-    if (!h.success) return;  // a response capsule follows
-    Piece* p = slot_piece(h.cccid, "C2HData SUCCESS");
+// The command's data failed its digest (a bit flipped on the way, past TCP's
+// checksum): its bytes are not served; it is sent again, on the same
+// connection, which is still in step.
+void IoQueue::redo(Piece& p) {
+    log::warn("%s: data digest mismatch in the read of %u blocks at LBA %llu; reading it again",
+              cfg_.controller.name.c_str(), p.nlb, static_cast<unsigned long long>(p.slba));
+    p.received = 0;
+    p.bad_digest = false;
+    pending_.push_front(&p);
+    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
+}
+
+void IoQueue::on_io_data_end(const DataHeader& h, bool digest_ok) {
+    if (digest_ok && !h.success) return;  // a response capsule follows
+    Piece* p = slot_piece(h.cccid, h.success ? "C2HData SUCCESS" : "C2HData");
     if (!p) return;
+    if (!digest_ok) p->bad_digest = true;
+    if (!h.success) return;
+    if (p->bad_digest) {
+        slots_[h.cccid] = nullptr;
+        free_cids_.push_back(h.cccid);
+        --in_flight_;
+        p->cid = -1;
+        return redo(*p);
+    }
     if (p->received != p->dst.size())
         return ctrl_.io().fail("C2HData SUCCESS after " + std::to_string(p->received) + " of " +
                                std::to_string(p->dst.size()) + " bytes");
@@ -286,13 +308,7 @@ void IoQueue::on_down(const std::string& why, bool permanent) {
 }
 
 void IoQueue::schedule_reconnect() {
-    // Exponential backoff with jitter, capped at 2 s: a target that comes back
-    // is found quickly, one that stays away isn't hammered.
-    const unsigned shift = std::min(attempts_, 6u);
-    ++attempts_;
-    const double base = std::min(2000.0, 25.0 * (1u << shift));
-    std::uniform_real_distribution<double> jitter(0.75, 1.25);
-    reconnect_timer_.arm_in(std::chrono::milliseconds(static_cast<long>(base * jitter(rng_))));
+    reconnect_timer_.arm_in(backoff_.delay(++attempts_));
     arm_watchdog();
 }
 

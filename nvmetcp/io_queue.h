@@ -3,11 +3,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "io/backoff.h"
 #include "io/outage.h"
 #include "io/source.h"
 #include "io/timeout.h"
@@ -58,6 +58,7 @@ private:
         std::span<std::byte> dst;
         uint32_t received = 0;
         int cid = -1;  // in flight when >= 0
+        bool bad_digest = false;  // some data of this command failed its digest: redo it
         io::Clock::time_point sent{};
     };
     struct Read {
@@ -87,7 +88,8 @@ private:
     void on_down(const std::string& why, bool permanent) override;
     void on_io_response(const Cqe& cqe) override;
     void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
-    void on_io_data_end(const DataHeader& h) override;
+    void on_io_data_end(const DataHeader& h, bool digest_ok) override;
+    void redo(Piece& p);
     uint8_t* io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) override;
 
     IoQueueConfig cfg_;
@@ -106,7 +108,7 @@ private:
     unsigned attempts_ = 0;  // failed bring-ups in this episode
     bool failing_ = false;   // an episode is logged once
     io::Clock::time_point down_since_{};
-    std::mt19937 rng_;
+    io::Backoff backoff_;
     Controller ctrl_;  // last: its teardown may still call back
 };
 

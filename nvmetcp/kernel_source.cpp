@@ -106,6 +106,15 @@ std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsig
 
     // What libnvme's nvmf_add_ctrl does, without linking libnvme into the
     // initrd: one line of options to /dev/nvme-fabrics, "instance=N,…" back.
+    // The kernel splits it at commas and newlines: a value holding either
+    // would add options of its own. The NQNs were checked when parsed; check
+    // again here, where it matters (the rest are numbers and inet_ntop's).
+    try {
+        check_nqn(u.subnqn, "subsystem NQN");
+        check_nqn(host.hostnqn, "host NQN");
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("--nvme-transport=kernel: ") + e.what());
+    }
     std::string req = "nqn=" + u.subnqn + ",transport=tcp,traddr=" + addr + ",trsvcid=" + std::to_string(u.port) +
                       ",hostnqn=" + host.hostnqn + ",hostid=" + hostid + ",nr_io_queues=" + std::to_string(queues) +
                       // Like the userspace path: give up on a lost controller at

@@ -70,7 +70,7 @@ private:
     void on_down(const std::string& why, bool) override { down_ = why; }
     void on_io_response(const Cqe&) override {}
     void on_io_data(const DataHeader&, uint32_t, std::span<const uint8_t>) override {}
-    void on_io_data_end(const DataHeader&) override {}
+    void on_io_data_end(const DataHeader&, bool) override {}
 
     io::EventLoop loop_;
     std::unique_ptr<Controller> ctrl_;
@@ -95,6 +95,28 @@ std::string trimmed(const char* p, size_t n) {
 }
 
 }  // namespace
+
+NamespaceInfo namespace_geometry(uint32_t nsid, uint64_t nsze, unsigned lbads, uint64_t cap, uint8_t mdts) {
+    const std::string which = "namespace " + std::to_string(nsid) + ": ";
+    if (lbads < 9 || lbads > 16)
+        throw std::runtime_error(which + "unsupported block size 2^" + std::to_string(lbads));
+    // Sizes are offsets on the device: under 2^63 bytes, so they never wrap.
+    if (nsze == 0 || nsze > (uint64_t{INT64_MAX} >> lbads))
+        throw std::runtime_error(which + std::to_string(nsze) + " blocks of 2^" + std::to_string(lbads) +
+                                 " bytes is not a size (0, or 2^63 bytes or more)");
+    NamespaceInfo ns;
+    ns.nsid = nsid;
+    ns.lba_bytes = 1u << lbads;
+    ns.size_bytes = nsze << lbads;
+    // MDTS is in units of the minimum page size (CAP.MPSMIN, at most 2^27
+    // bytes); 0 means no limit. Past 2^20 pages the 1 MiB cap wins anyway, so
+    // a larger MDTS (up to 255) is not shifted by at all.
+    const uint64_t min_page = uint64_t{4096} << ((cap >> 48) & 0xf);
+    uint64_t max = 1u << 20;
+    if (mdts && mdts < 20) max = std::min<uint64_t>(max, min_page << mdts);
+    ns.max_transfer = static_cast<uint32_t>(std::max<uint64_t>(max / ns.lba_bytes * ns.lba_bytes, ns.lba_bytes));
+    return ns;
+}
 
 std::unique_ptr<NvmeTcpSource> NvmeTcpSource::open(const NvmeTcpOptions& opts) {
     std::unique_ptr<NvmeTcpSource> src(new NvmeTcpSource());
@@ -135,13 +157,19 @@ std::unique_ptr<NvmeTcpSource> NvmeTcpSource::open(const NvmeTcpOptions& opts) {
             throw std::runtime_error("the discovery controller at " + c.endpoint.text + " lists " +
                                      std::to_string(entries.size()) + " entries, none a TCP subsystem" +
                                      (want.empty() ? std::string() : " named " + want));
-        unsigned port = 0;
         try {
-            port = static_cast<unsigned>(std::stoul(e->trsvcid));
-        } catch (...) {
+            check_nqn(e->subnqn, "discovery entry");  // the controller's word, printed and sent back in Connect
+        } catch (const std::invalid_argument& err) {
+            throw std::runtime_error(err.what());
         }
+        // The controller's port string: digits only (no sign, space or trailing junk).
+        unsigned port = 0;
+        const bool digits = !e->trsvcid.empty() && e->trsvcid.size() <= 5 &&
+                            e->trsvcid.find_first_not_of("0123456789") == std::string::npos;
+        if (digits) port = static_cast<unsigned>(std::stoul(e->trsvcid));
         if (port == 0 || port > 65535)
-            throw std::runtime_error("discovery entry for " + e->subnqn + " has a bad port '" + e->trsvcid + "'");
+            throw std::runtime_error("discovery entry for " + e->subnqn + " has a bad port (" +
+                                     std::to_string(e->trsvcid.size()) + " bytes, not 1-65535)");
         c.endpoint = resolve(e->traddr, static_cast<uint16_t>(port));
         c.subnqn = e->subnqn;
         log::info("discovery at %s: %s at %s", u.host.c_str(), c.subnqn.c_str(), c.endpoint.text.c_str());
@@ -158,20 +186,17 @@ std::unique_ptr<NvmeTcpSource> NvmeTcpSource::open(const NvmeTcpOptions& opts) {
     if (nsze == 0)
         throw std::runtime_error("namespace " + std::to_string(u.nsid) + " of " + c.subnqn + " at " +
                                  c.endpoint.text + " is not active");
-    const unsigned ds = idn.lbaf[idn.flbas & 0x0f].ds;
-    if (ds < 9 || ds > 16)
-        throw std::runtime_error("namespace " + std::to_string(u.nsid) + " has an unsupported block size 2^" +
-                                 std::to_string(ds) + " (flbas " + std::to_string(idn.flbas) + ", nlbaf " +
-                                 std::to_string(idn.nlbaf) + ", " + std::to_string(nsze) + " blocks)");
+    const unsigned format = idn.flbas & 0x0f;
+    if (format > idn.nlbaf)
+        throw std::runtime_error("namespace " + std::to_string(u.nsid) + " uses LBA format " + std::to_string(format) +
+                                 " of only " + std::to_string(idn.nlbaf + 1));
     NamespaceInfo& ns = src->ns_;
-    ns.nsid = u.nsid;
-    ns.lba_bytes = 1u << ds;
-    ns.size_bytes = nsze << ds;
-    // MDTS is in units of the minimum page size (CAP.MPSMIN); 0 means no limit.
-    const uint64_t min_page = uint64_t{4096} << ((admin.cap() >> 48) & 0xf);
-    uint64_t max = 1u << 20;
-    if (idc.mdts) max = std::min<uint64_t>(max, min_page << idc.mdts);
-    ns.max_transfer = static_cast<uint32_t>(std::max<uint64_t>(max / ns.lba_bytes * ns.lba_bytes, ns.lba_bytes));
+    try {
+        ns = namespace_geometry(u.nsid, nsze, idn.lbaf[format].ds, admin.cap(), idc.mdts);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string(e.what()) + " (flbas " + std::to_string(idn.flbas) + ", nlbaf " +
+                                 std::to_string(idn.nlbaf) + ")");
+    }
 
     const std::string sn = trimmed(idc.sn, sizeof idc.sn);
     src->identity_ = "nvme-tcp;subnqn=" + c.subnqn + ";nsid=" + std::to_string(u.nsid) + ";sn=" + sn +

@@ -19,6 +19,13 @@ struct NvmeTcpOptions {
     io::IoTimeout io_timeout = std::chrono::milliseconds(30000);  // nullopt: infinity
 };
 
+// What Identify says about a namespace, as sizes: `nsze` blocks of 2^lbads
+// bytes, reads of at most CAP.MPSMIN pages << mdts (0: no limit; capped at
+// 1 MiB). The values come from the controller: lbads must be 9..16, the size
+// must fit in 2^63 bytes, and any MDTS is safe to shift by. Throws
+// std::runtime_error with a one-line reason.
+NamespaceInfo namespace_geometry(uint32_t nsid, uint64_t nsze, unsigned lbads, uint64_t cap, uint8_t mdts);
+
 // A namespace of an NVMe/TCP subsystem, read by a userspace initiator: each
 // queue gets its own association (admin queue + one IO queue) on its own loop.
 class NvmeTcpSource final : public io::Source {

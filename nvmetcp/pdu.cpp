@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "cache/crc32c.h"
+#include "io/crc32c.h"
 #include "io/le_bytes.h"
 
 namespace lazyroot::nvmetcp {
@@ -69,7 +69,7 @@ std::vector<uint8_t> encode_term(PduType type, const TermReq& t) {
 
 }  // namespace
 
-uint32_t digest(std::span<const uint8_t> bytes) { return cache::crc32c(bytes); }
+uint32_t digest(std::span<const uint8_t> bytes) { return io::crc32c(bytes); }
 
 std::vector<uint8_t> encode_icreq(const ICReq& r) {
     std::vector<uint8_t> b;
@@ -294,7 +294,6 @@ bool PduParser::header_complete(PduSink& sink) {
                                 " exceeds the largest transfer " + std::to_string(max_data_));
             data_hdr_ = h;
             type_ = t;
-            pad_left_ = 0;
             data_len_ = h.length;
             data_have_ = 0;
             crc_ = 0;
@@ -310,7 +309,6 @@ bool PduParser::header_complete(PduSink& sink) {
             type_ = t;
             data_len_ = plen_ - kTermHlen;
             data_have_ = 0;
-            pad_left_ = 0;
             if (data_len_ == 0) {
                 sink.on_c2h_term(term_);
                 return true;
@@ -343,7 +341,7 @@ bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
                 const size_t n = std::min<size_t>(data_len_ - data_have_, in.size());
                 auto piece = in.first(n);
                 if (type_ == PduType::C2HData) {
-                    if (digests_.data) crc_ = cache::crc32c(piece, crc_);
+                    if (digests_.data) crc_ = io::crc32c(piece, crc_);
                     sink.on_c2h_payload(data_have_, piece);
                     if (state_ == State::Failed) return false;
                 } else {
@@ -362,7 +360,7 @@ bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
                     break;
                 }
                 state_ = State::AwaitHeader;
-                sink.on_c2h_end(data_hdr_);
+                sink.on_c2h_end(data_hdr_, true);
                 break;
             }
             case State::AwaitDataDigest: {
@@ -371,11 +369,8 @@ bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
                 ddgst_have_ += n;
                 in = in.subspan(n);
                 if (ddgst_have_ < kDigestLen) break;
-                if (get_le<uint32_t>(std::span<const uint8_t>(ddgst_, kDigestLen), 0) != crc_)
-                    return fail(TermFes::DataOutOfRange, 0,
-                                "C2HData data digest mismatch (command " + std::to_string(data_hdr_.cccid) + ")");
                 state_ = State::AwaitHeader;
-                sink.on_c2h_end(data_hdr_);
+                sink.on_c2h_end(data_hdr_, get_le<uint32_t>(std::span<const uint8_t>(ddgst_, kDigestLen), 0) == crc_);
                 break;
             }
             case State::Failed:

@@ -114,8 +114,10 @@ public:
     virtual void on_c2h_header(const DataHeader& h) = 0;
     // `at` is the offset within this PDU's data (add DATAO for the command's).
     virtual void on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) = 0;
-    // Every payload byte arrived and its digest (if any) matched.
-    virtual void on_c2h_end(const DataHeader& h) = 0;
+    // Every payload byte arrived. `digest_ok` is false when the data digest
+    // did not match: the bytes are bad but the stream is still in step (the
+    // header was sound), so only this command needs doing again.
+    virtual void on_c2h_end(const DataHeader& h, bool digest_ok) = 0;
     virtual void on_r2t(const DataHeader& h) = 0;
     virtual void on_c2h_term(const TermReq& t) = 0;
 
@@ -174,7 +176,6 @@ private:
     // Payload of the current PDU (C2HData or C2HTermReq).
     PduType type_ = PduType::ICReq;
     uint32_t plen_ = 0;
-    uint32_t pad_left_ = 0;   // bytes between header (+digest) and PDO
     uint32_t data_len_ = 0;
     uint32_t data_have_ = 0;
     uint32_t crc_ = 0;        // running data digest state

@@ -1,12 +1,16 @@
 #include "nvmetcp/target_uri.h"
 
+#include "nvmetcp/host_identity.h"
+
 #include <charconv>
 #include <stdexcept>
 
 namespace lazyroot::nvmetcp {
 namespace {
 
-[[noreturn]] void bad(const std::string& text, const std::string& why) {
+[[noreturn]] void bad(std::string text, const std::string& why) {
+    for (char& c : text)  // one line, whatever the URL holds
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
     throw std::invalid_argument("bad nvme+tcp SOURCE " + text + ": " + why +
                                 " (expected nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data])");
 }
@@ -65,6 +69,11 @@ TargetUri parse_target_uri(const std::string& text) {
     if (path.size() > 223) bad(text, "the NQN is longer than 223 bytes");
     if (path.rfind("nqn.", 0) != 0) bad(text, "the subsystem NQN must start with 'nqn.'");
     u.subnqn = std::string(path);
+    try {
+        check_nqn(u.subnqn, "subsystem NQN");
+    } catch (const std::invalid_argument& e) {
+        bad(text, e.what());
+    }
 
     while (!query.empty()) {
         const size_t amp = query.find('&');

@@ -15,12 +15,15 @@ unsigned default_queue_count(unsigned online_cpus) {
 
 std::string validate(const DeviceConfig& cfg) {
     if (cfg.queues < 1 || cfg.queues > kMaxQueues)
-        return "--queues must be between 1 and " + std::to_string(kMaxQueues);
+        return "ublk device: " + std::to_string(cfg.queues) + " queues (the driver takes 1 to " +
+               std::to_string(kMaxQueues) + ")";
     if (cfg.depth < 1 || cfg.depth > kMaxDepth)
-        return "--depth must be between 1 and " + std::to_string(kMaxDepth);
+        return "ublk device: queue depth " + std::to_string(cfg.depth) + " (the driver takes 1 to " +
+               std::to_string(kMaxDepth) + ")";
     if (cfg.max_io_bytes < kMinIoBytes || cfg.max_io_bytes > kMaxIoBytes ||
         cfg.max_io_bytes % 4096 != 0)
-        return "max IO size must be a multiple of 4096 between 4 KiB and 32 MiB";
+        return "ublk device: largest IO " + std::to_string(cfg.max_io_bytes) +
+               " bytes (the driver takes a multiple of 4096 from 4 KiB to 32 MiB)";
     return {};
 }
 

@@ -31,7 +31,8 @@ public:
     }
 
     void on_read_done(int result) override {
-        // The block layer knows EIO; lower layers' finer codes stop here.
+        // The block layer knows EIO; lower layers' finer codes (ETIMEDOUT,
+        // io::kFailedVerification, …) stop here.
         if (result < 0 && result != -EIO && result != -ENOMEM) result = -EIO;
         q_.fetch(*this, true, result < 0 ? result : static_cast<int>(len_));
     }

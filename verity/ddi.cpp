@@ -86,6 +86,10 @@ GptHeader parse_gpt_header(std::span<const uint8_t> sector, uint32_t sector_size
     if (h.entries_lba < 2 || h.entries_lba > UINT64_MAX / sector_size - 1)
         throw DdiError("GPT: partition entries at LBA " + std::to_string(h.entries_lba) + " is out of range");
     if (h.first_usable_lba > h.last_usable_lba) throw DdiError("GPT: no usable LBAs");
+    // Partitions lie within the usable LBAs: bounding the last one keeps every
+    // partition's byte offset and size (LBA x sector size) from wrapping.
+    if (h.last_usable_lba >= (uint64_t{INT64_MAX} / sector_size))
+        throw DdiError("GPT: last usable LBA " + std::to_string(h.last_usable_lba) + " is past 2^63 bytes");
     return h;
 }
 

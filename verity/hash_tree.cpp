@@ -136,11 +136,20 @@ TreeLayout tree_layout(const VerityParams& p) {
         throw std::invalid_argument("verity: block sizes must be powers of two from 512 B to 512 KiB");
     if (p.salt.size() > kMaxSaltBytes) throw std::invalid_argument("verity: salt longer than 256 bytes");
     if (p.data_blocks == 0) throw std::invalid_argument("verity: no data blocks");
+    // The parameters may come from an unauthenticated superblock: every size
+    // below is checked, so that no caller sees a wrapped one. Offsets stay
+    // under 2^63 (off_t), as no device is larger.
+    constexpr uint64_t kMaxBytes = uint64_t{INT64_MAX};
+    uint64_t data_bytes = 0;
+    if (__builtin_mul_overflow(p.data_blocks, uint64_t{p.data_block_size}, &data_bytes) || data_bytes > kMaxBytes)
+        throw std::invalid_argument("verity: " + std::to_string(p.data_blocks) + " data blocks of " +
+                                    std::to_string(p.data_block_size) + " bytes are more than 2^63 bytes");
 
     TreeLayout l;
     l.hashes_per_block = p.hash_block_size / static_cast<uint32_t>(kDigestBytes);
     l.tree_offset = div_round_up(kSuperblockBytes, p.hash_block_size) * p.hash_block_size;
-    // Level sizes bottom-up, until one block covers everything.
+    // Level sizes bottom-up, until one block covers everything. At most 64
+    // levels: each divides by at least 16.
     std::vector<uint64_t> sizes;
     for (uint64_t n = p.data_blocks; n > 1;) {
         n = div_round_up(n, l.hashes_per_block);
@@ -151,7 +160,11 @@ TreeLayout tree_layout(const VerityParams& p) {
     uint64_t at = l.tree_offset;
     for (size_t i = sizes.size(); i-- > 0;) {
         l.levels[i] = {at, sizes[i]};
-        at += sizes[i] * p.hash_block_size;
+        uint64_t level_bytes = 0;
+        if (__builtin_mul_overflow(sizes[i], uint64_t{p.hash_block_size}, &level_bytes) ||
+            __builtin_add_overflow(at, level_bytes, &at) || at > kMaxBytes)
+            throw std::invalid_argument("verity: the hash tree for " + std::to_string(p.data_blocks) +
+                                        " data blocks is more than 2^63 bytes");
         l.tree_blocks += sizes[i];
     }
     l.hash_area_bytes = at;
@@ -211,7 +224,12 @@ bool verify_block(uint64_t block_index, std::span<const uint8_t> block, std::spa
 }
 
 bool verify_tree(std::span<const uint8_t> hash_area, const VerityParams& p, std::span<const uint8_t> root_hash) {
-    const TreeLayout l = tree_layout(p);
+    TreeLayout l;
+    try {
+        l = tree_layout(p);
+    } catch (const std::invalid_argument&) {
+        return false;  // no tree of that shape fits in any hash area
+    }
     if (root_hash.size() != kDigestBytes || hash_area.size() < l.hash_area_bytes) return false;
     if (l.levels.empty()) return true;
     Hasher hasher;

@@ -44,7 +44,8 @@ struct TreeLayout {
 };
 
 // Throws std::invalid_argument for parameters veritysetup would refuse (block
-// sizes not a power of two in [512, 512 KiB], salt over 256 bytes, no data blocks).
+// sizes not a power of two in [512, 512 KiB], salt over 256 bytes, no data blocks)
+// and for data or a hash area of 2^63 bytes or more: no size in the layout wraps.
 TreeLayout tree_layout(const VerityParams& p);
 
 // sha256(salt || block).
@@ -73,6 +74,7 @@ bool verify_block(uint64_t block_index, std::span<const uint8_t> block, std::spa
 // from hashOffset) against a trusted root hash: the top block hashes to the
 // root and every block hashes to its slot in the level above. Data blocks are
 // not read; verify_block covers them. True for a one-block image (no tree).
+// False, never a read past hash_area, for parameters tree_layout refuses.
 bool verify_tree(std::span<const uint8_t> hash_area, const VerityParams& p, std::span<const uint8_t> root_hash);
 
 }  // namespace lazyroot::verity

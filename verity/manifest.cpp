@@ -139,6 +139,9 @@ Manifest parse_manifest(std::string_view text) {
     if (f.has("hashFile")) {
         m.hash_file = f.string("hashFile");
         if (m.hash_file->empty()) bad("hashFile", "empty");
+        // It is printed in errors: one line.
+        for (unsigned char c : *m.hash_file)
+            if (c < 0x20 || c == 0x7f) bad("hashFile", "holds a control character");
     }
 
     // The image must be able to hold what the manifest says is in it.
@@ -146,7 +149,12 @@ Manifest parse_manifest(std::string_view text) {
     if (!m.hash_file) {
         if (m.hash_offset < m.data_size) bad("hashOffset", "inside the data (below dataSize)");
         const VerityParams p{m.data_block_size, m.hash_block_size, m.salt, m.data_size / m.data_block_size};
-        const uint64_t area = tree_layout(p).hash_area_bytes;
+        uint64_t area = 0;
+        try {
+            area = tree_layout(p).hash_area_bytes;
+        } catch (const std::invalid_argument& e) {
+            bad("dataSize", e.what());  // data or a tree of 2^63 bytes or more
+        }
         if (m.hash_offset > m.image_size || m.image_size - m.hash_offset < area)
             bad("imageSize", "too small for the hash tree at hashOffset");
     }

@@ -54,7 +54,7 @@ std::string read_required(const std::string& path, const char* option) {
 }
 
 // The rule in prepare.h: a manifest whose data size a superblock in the image confirms.
-std::optional<uint64_t> previous_data_size(int fd, const std::string& image, uint64_t file_size) {
+std::optional<Manifest> previous_manifest(int fd, const std::string& image, uint64_t file_size) {
     const std::string path = manifest_path(image);
     auto text = read_text(path);
     if (!text) return std::nullopt;
@@ -72,13 +72,41 @@ std::optional<uint64_t> previous_data_size(int fd, const std::string& image, uin
         if (at > file_size || file_size - at < buf.size() || io::pread_full(fd, buf, at) < 0) continue;
         auto sb = decode_superblock(buf);
         if (sb && m.data_size % sb->data_block_size == 0 && sb->data_blocks == m.data_size / sb->data_block_size)
-            return m.data_size;
+            return m;
     }
     return std::nullopt;
 }
 
-std::vector<uint8_t> choose_salt(const std::string& hex) {
-    if (hex == "-") return {};  // no salt, as veritysetup spells it
+// Where an appended tree (this tool's or `veritysetup format --hash-offset`'s,
+// 4 KiB blocks) starts if the file ends in one: the data size D with
+// D + hash area(D) == file size and a superblock at D that says D. D + area(D)
+// grows with D, so one binary search finds the only candidate.
+std::optional<uint64_t> trailing_tree(int fd, uint64_t file_size) {
+    auto end_for = [](uint64_t blocks) {
+        return blocks * kBlockSize + tree_layout({kBlockSize, kBlockSize, {}, blocks}).hash_area_bytes;
+    };
+    uint64_t lo = 1, hi = file_size / kBlockSize;
+    while (lo < hi) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (end_for(mid) < file_size) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0 || lo > file_size / kBlockSize || end_for(lo) != file_size) return std::nullopt;
+    const uint64_t at = lo * kBlockSize;
+    std::vector<uint8_t> buf(kSuperblockBytes);
+    if (io::pread_full(fd, buf, at) < 0) return std::nullopt;
+    auto sb = decode_superblock(buf);
+    if (!sb || sb->data_block_size != kBlockSize || sb->data_blocks != lo) return std::nullopt;
+    return at;
+}
+
+std::vector<uint8_t> choose_salt(const std::string& hex, const std::optional<Manifest>& previous) {
+    if (hex == "-" || hex == "none") return {};  // no salt ("-" as veritysetup spells it)
+    if (hex == "keep") {
+        // Same data, same salt: the same root hash as the run before.
+        if (!previous) throw std::runtime_error("--salt=keep: there is no earlier manifest whose salt to keep");
+        return previous->salt;
+    }
     if (hex.empty()) {
         std::vector<uint8_t> salt(kDefaultSaltBytes);
         if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1)
@@ -86,7 +114,8 @@ std::vector<uint8_t> choose_salt(const std::string& hex) {
         return salt;
     }
     auto salt = from_hex(hex);
-    if (!salt || salt->size() > kMaxSaltBytes) throw std::runtime_error("--salt: must be hex, at most 256 bytes");
+    if (!salt || salt->size() > kMaxSaltBytes)
+        throw std::runtime_error("--salt: must be hex (at most 256 bytes), none, - or keep");
     return *salt;
 }
 
@@ -154,8 +183,17 @@ int run_prepare(const PrepareOptions& o) {
     if (!S_ISREG(st.st_mode)) throw std::runtime_error(o.image + ": not a regular file");
     const uint64_t file_size = static_cast<uint64_t>(st.st_size);
 
-    const auto previous = previous_data_size(image.get(), o.image, file_size);
-    const uint64_t data_size = previous.value_or(file_size);
+    const auto previous = previous_manifest(image.get(), o.image, file_size);
+    if (!previous && file_size > 0 && file_size % kBlockSize == 0) {
+        // Hashing an old tree as data would give a device whose end is that
+        // tree: refuse, and say how to start over.
+        if (auto at = trailing_tree(image.get(), file_size))
+            throw std::runtime_error(o.image + " already ends in a verity hash tree (superblock at byte " +
+                                     std::to_string(*at) + ") but " + manifest_path(o.image) +
+                                     " is missing or does not match it: restore the manifest, or cut the tree off "
+                                     "(truncate -s " + std::to_string(*at) + " " + o.image + ")");
+    }
+    const uint64_t data_size = previous ? previous->data_size : file_size;
     if (data_size == 0) throw std::runtime_error(o.image + ": empty image");
     if (data_size % kBlockSize != 0)
         throw std::runtime_error(o.image + ": size " + std::to_string(data_size) +
@@ -164,7 +202,7 @@ int run_prepare(const PrepareOptions& o) {
         log::info("%s: replacing the hash tree at %llu (data size from %s)", o.image.c_str(),
                   static_cast<unsigned long long>(data_size), manifest_path(o.image).c_str());
 
-    const VerityParams p{kBlockSize, kBlockSize, choose_salt(o.salt_hex), data_size / kBlockSize};
+    const VerityParams p{kBlockSize, kBlockSize, choose_salt(o.salt_hex, previous), data_size / kBlockSize};
     const TreeLayout layout = tree_layout(p);
     Superblock sb;
     sb.uuid = random_uuid();

@@ -16,8 +16,12 @@
 // IMAGE.manifest.json parses and the image holds, at the manifest's hashOffset
 // (or at its dataSize), a verity superblock whose data_blocks * data_block_size
 // equals the manifest's dataSize, then the data is the first dataSize bytes and
-// the old tree is replaced. Otherwise the whole file is data. Nothing depends
-// on the old salt: a new one is drawn unless --salt is given.
+// the old tree is replaced. Otherwise the whole file is data, unless the file
+// ends in a tree (a superblock at D saying D bytes of data, and exactly the
+// hash area for D after it): that is refused, as hashing it would make the
+// old tree part of the device. A new salt is drawn unless --salt is given
+// (hex, none, or keep: the replaced manifest's), so a plain rerun changes the
+// root hash; a fixed salt makes the root hash a function of the data alone.
 //
 // Crash safety follows from the order of the writes: the tree is built in an
 // unlinked temporary file next to the image, then the manifest is replaced
@@ -28,7 +32,7 @@ namespace lazyroot::verity {
 
 struct PrepareOptions {
     std::string image;
-    std::string salt_hex;   // empty: 32 random bytes
+    std::string salt_hex;   // empty: 32 random bytes; "-"/"none": no salt; "keep": the replaced manifest's
     std::string sign_key;   // PEM private key, with sign_cert; both or neither
     std::string sign_cert;  // PEM certificate
     std::string hash_out;   // empty: append the tree to the image

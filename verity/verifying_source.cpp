@@ -4,10 +4,14 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+
+#include <unistd.h>
 
 #include "io/event_loop.h"
 #include "io/log.h"
+#include "io/object_pool.h"
 #include "io/range_source.h"
 #include "verity/encoding.h"
 #include "verity/superblock.h"
@@ -42,9 +46,8 @@ struct DataRead final : io::ReadCallback {
 };
 
 struct PassThrough final : io::ReadCallback {
-    PassThrough(Request* r, VerifyingReader* o) : req(r), owner(o) {}
-    Request* req;
-    VerifyingReader* owner;
+    Request* req = nullptr;
+    VerifyingReader* owner = nullptr;
     void on_read_done(int result) override;
 };
 
@@ -54,7 +57,9 @@ public:
         : src_(src), inner_(std::move(inner)), loop_(loop) {}
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
-        auto* req = new Request{this, &cb};
+        Request* req = &requests_.take();
+        req->owner = this;
+        req->cb = &cb;
         const uint64_t end = offset + dst.size();
         const uint64_t data_end = src_.data_bytes();
         const uint64_t hash_begin = src_.hash_offset();
@@ -80,7 +85,9 @@ public:
             } else {
                 const uint64_t stop = std::min(end, pos < hash_begin ? hash_begin : end);
                 ++req->pending;
-                auto* p = new PassThrough(req, this);
+                PassThrough* p = &pass_throughs_.take();
+                p->req = req;
+                p->owner = this;
                 inner_->read(pos, dst.subspan(pos - offset, stop - pos), *p);
                 pos = stop;
             }
@@ -100,7 +107,7 @@ public:
     void start_data(Request& req, uint64_t pos, std::span<std::byte> part) {
         ++req.pending;
         const uint64_t bs = src_.params().data_block_size;
-        auto* d = new DataRead;
+        DataRead* d = &data_reads_.take();
         d->owner = this;
         d->req = &req;
         d->dst = part;
@@ -134,23 +141,23 @@ public:
                 if (!d.bounce.empty())
                     std::memcpy(d.dst.data(), d.bounce.data() + (d.dst_offset - d.offset), d.dst.size());
                 Request* req = d.req;
-                delete &d;
+                data_reads_.release(d);
                 return part_done(*req, 0);
             }
             const std::string from = inner_->current_source();
             log::error("block %llu from %s failed verification%s", static_cast<unsigned long long>(bad),
                        from.empty() ? src_.describe().c_str() : from.c_str(),
                        d.attempt + 1 < kAttempts ? "; trying another source" : "; failing the read");
-            // EBADMSG, not EIO: a cache above may still serve the good blocks
-            // around this one by reading them on their own.
-            result = -EBADMSG;
+            // Not EIO: a cache above may still serve the good blocks around
+            // this one by reading them on their own.
+            result = io::kFailedVerification;
             if (++d.attempt < kAttempts) {
                 inner_->prefer_another_source();
                 return issue(d);
             }
         }
         Request* req = d.req;
-        delete &d;
+        data_reads_.release(d);
         part_done(*req, result);
     }
 
@@ -159,24 +166,29 @@ public:
         if (--req.pending > 0) return;
         io::ReadCallback* cb = req.cb;
         int e = req.error;
-        delete &req;
+        requests_.release(req);
         cb->on_read_done(e);
+    }
+
+    void pass_through_done(PassThrough& p, int result) {
+        Request* r = p.req;
+        pass_throughs_.release(p);
+        part_done(*r, result);
     }
 
 private:
     const VerifyingSource& src_;
+    // Before inner_: freed after it, whatever it still completes.
+    io::ObjectPool<Request> requests_;
+    io::ObjectPool<DataRead> data_reads_;
+    io::ObjectPool<PassThrough> pass_throughs_;
     std::unique_ptr<io::QueueReader> inner_;
     io::EventLoop& loop_;
 };
 
 void DataRead::on_read_done(int result) { owner->data_done(*this, result); }
 
-void PassThrough::on_read_done(int result) {
-    Request* r = req;
-    VerifyingReader* o = owner;
-    delete this;
-    o->part_done(*r, result);
-}
+void PassThrough::on_read_done(int result) { owner->pass_through_done(*this, result); }
 
 }  // namespace
 
@@ -189,39 +201,74 @@ std::unique_ptr<VerifyingSource> VerifyingSource::open(std::unique_ptr<io::Sourc
     if (!root || root->size() != kDigestBytes) throw std::runtime_error("--verity: not a sha256 root hash");
 
     std::vector<std::byte> sb_bytes(kSuperblockBytes);
-    if (hash_offset + sb_bytes.size() > from.size())
+    const uint64_t from_size = from.size();
+    if (hash_offset > from_size || from_size - hash_offset < sb_bytes.size())
         throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + where +
                                  ": past its end");
     if (int r = io::read_blocking(from, hash_offset, sb_bytes); r < 0)
         throw std::runtime_error("cannot read the verity superblock" + where + ": " + std::strerror(-r));
     auto sb = decode_superblock({reinterpret_cast<const uint8_t*>(sb_bytes.data()), sb_bytes.size()});
     if (!sb) throw std::runtime_error("no verity superblock at offset " + std::to_string(hash_offset) + where);
+    // The superblock is not covered by the root hash: each field is checked
+    // against the sizes of what is really there before it sizes anything.
+    const std::string bad_sb = "bad verity superblock at offset " + std::to_string(hash_offset) + where + ": ";
+    if (sb->algorithm != "sha256") {
+        std::string alg = sb->algorithm;  // any bytes but NUL: keep the error one line
+        for (char& c : alg)
+            if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+        throw std::runtime_error(bad_sb + "algorithm " + alg + " (only sha256)");
+    }
+    if (sb->hash_type != 1)
+        throw std::runtime_error(bad_sb + "hash type " + std::to_string(sb->hash_type) + " (only 1)");
+    if (sb->data_blocks == 0) throw std::runtime_error(bad_sb + "no data blocks");
     v->params_.data_block_size = sb->data_block_size;
     v->params_.hash_block_size = sb->hash_block_size;
     v->params_.salt = sb->salt;
     v->params_.data_blocks = sb->data_blocks;
-    v->layout_ = tree_layout(v->params_);
-    if (hash_offset + v->layout_.hash_area_bytes > from.size())
-        throw std::runtime_error("the verity hash area runs past the end" + (tree ? where : " of the image"));
+    try {
+        v->layout_ = tree_layout(v->params_);  // sizes checked for overflow
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(bad_sb + e.what());
+    }
+    const uint64_t area = v->layout_.hash_area_bytes;
+    if (area > from_size - hash_offset)
+        throw std::runtime_error("the verity hash area (" + std::to_string(area) + " bytes) runs past the end" +
+                                 (tree ? where : " of the image"));
     if (tree) {
         if (v->data_bytes() > v->inner_->size())
             throw std::runtime_error("the hash tree " + tree->describe() + " covers " + std::to_string(v->data_bytes()) +
                                      " bytes of data, but " + v->inner_->describe() + " has only " +
                                      std::to_string(v->inner_->size()));
         // The device shows the data, then the verified tree at the next hash
-        // block: dm-verity finds both on it, as with a tree that `prepare` appended.
+        // block: dm-verity finds both on it, as with a tree that `prepare`
+        // appended. No wrap: both sizes are under 2^63 (tree_layout).
         const uint64_t hb = v->params_.hash_block_size;
         v->separate_tree_ = true;
         v->hash_offset_ = (v->data_bytes() + hb - 1) / hb * hb;
     } else {
+        // The data ends where the hash area begins (the superblock is no data).
+        if (v->data_bytes() > hash_offset)
+            throw std::runtime_error(bad_sb + std::to_string(sb->data_blocks) + " data blocks of " +
+                                     std::to_string(sb->data_block_size) + " bytes run into the hash area");
         v->hash_offset_ = hash_offset;
     }
 
-    v->hash_area_.resize(v->layout_.hash_area_bytes);
+    // Bounded by the image or tree size above, but that size is the server's
+    // word: refuse a tree this machine could not hold rather than die of it.
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && area / static_cast<uint64_t>(page) > static_cast<uint64_t>(pages) / 2)
+        throw std::runtime_error("the verity hash area (" + std::to_string(area) +
+                                 " bytes) is larger than half of this machine's memory");
+    try {
+        v->hash_area_.resize(area);
+    } catch (const std::bad_alloc&) {
+        throw std::runtime_error("cannot allocate " + std::to_string(area) + " bytes for the verity hash area");
+    }
     if (int r = io::read_blocking(from, hash_offset,
                                   {reinterpret_cast<std::byte*>(v->hash_area_.data()), v->hash_area_.size()});
         r < 0)
         throw std::runtime_error("cannot read the verity hash tree" + where + ": " + std::strerror(-r));
+    v->root_ = *root;
     if (!verify_tree(v->hash_area_, v->params_, *root))
         throw std::runtime_error("the image does not match root hash " + root_hash_hex +
                                  " (its hash tree does not hash to it)");
@@ -251,6 +298,8 @@ std::optional<uint64_t> VerifyingSource::first_bad_block(uint64_t offset, std::s
 }
 
 std::span<const uint8_t> VerifyingSource::leaf_hashes() const {
+    // A one-block image has no tree: its block hashes to the root itself.
+    if (layout_.levels.empty()) return root_;
     const TreeLevel& leaf = layout_.levels.front();
     return {hash_area_.data() + leaf.offset, leaf.blocks * params_.hash_block_size};
 }

@@ -57,6 +57,7 @@ private:
     uint64_t hash_offset_ = 0;
     bool separate_tree_ = false;
     std::vector<uint8_t> hash_area_;  // superblock + tree, verified
+    std::vector<uint8_t> root_;       // the trusted root hash
 };
 
 }  // namespace lazyroot::verity

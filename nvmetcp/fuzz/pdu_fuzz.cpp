@@ -33,7 +33,7 @@ struct CheckingSink final : PduSink {
         check(in_data && at == seen && at + bytes.size() <= cur.length);
         seen += bytes.size();
     }
-    void on_c2h_end(const DataHeader& h) override {
+    void on_c2h_end(const DataHeader& h, bool /*digest_ok*/) override {
         check(in_data && seen == cur.length && h.cccid == cur.cccid);
         in_data = false;
     }

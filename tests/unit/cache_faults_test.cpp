@@ -28,6 +28,7 @@
 #include "cache/ram_cache.h"
 #include "cli/options.h"
 #include "cli/source_stack.h"
+#include "cli/full_download.h"
 #include "cli/source_uri.h"
 #include "io/event_loop.h"
 #include "io/file_source.h"
@@ -383,10 +384,11 @@ TEST(CacheFaults, FullAndHydrateRefuseACacheTooSmallBeforeDownloading) {
     const std::string old = fs.path + "/old";
     { std::ofstream(old) << ""; }
     for (const std::string& cache : {fs.path + "/new", old}) {
-        for (const char* mode : {"full", "hydrate"}) {
+        for (const cli::Mode m : {cli::Mode::Full, cli::Mode::Hydrate}) {
+            const std::string mode = cli::to_string(m);
             cli::AttachOptions o;
             o.source = "file://" + img.path;
-            o.mode = mode;
+            o.mode = m;
             o.cache = cache;
             try {
                 cli::SourceStack stack(cli::parse_source_uri(o.source), o, 1);
@@ -453,13 +455,13 @@ TEST(CacheFaults, FullModeInRamFillsItsOwnTmpfs) {
     Image img(3 << 20);
     cli::AttachOptions o;
     o.source = "file://" + img.path;
-    o.mode = "full";
+    o.mode = cli::Mode::Full;
     std::string dir;
     {
         cli::SourceStack stack(cli::parse_source_uri(o.source), o, 1);
         dir = std::filesystem::path(stack.cache_path()).parent_path().string();
         EXPECT_EQ(dir.rfind("/dev/shm/lazyroot-ram-", 0), 0u) << dir;
-        stack.download_all(2);
+        cli::download_all(stack, 2);
         ASSERT_TRUE(stack.cached()->complete());
         read_all_and_check(stack.top(), img.bytes);
     }
@@ -470,14 +472,14 @@ TEST(CacheFaults, AFullDownloadThatCannotBeCachedFailsAttachAndLeavesNoFile) {
     Image img(4 << 20);
     cli::AttachOptions o;
     o.source = "file://" + img.path;
-    o.mode = "full";
+    o.mode = cli::Mode::Full;
     o.cache = (img.dir / "cache").string();
     try {
         cli::SourceStack stack(cli::parse_source_uri(o.source), o, 1);
         FileSizeLimit limit(1 << 20);  // after the room check, which this filesystem passes
         ::testing::internal::CaptureStderr();
         try {
-            stack.download_all(2);
+            cli::download_all(stack, 2);
             ::testing::internal::GetCapturedStderr();
             FAIL() << "the download succeeded";
         } catch (...) {

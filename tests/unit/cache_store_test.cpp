@@ -18,7 +18,7 @@
 #include "cache/cache_format.h"
 #include "cache/cache_store.h"
 #include "cache/chunk_bitmap.h"
-#include "cache/crc32c.h"
+#include "io/crc32c.h"
 #include "io/unique_fd.h"
 #include "tests/http_fixtures/temp_dir.h"
 
@@ -59,7 +59,7 @@ uint64_t get_le64(const std::vector<uint8_t>& b, size_t off) {
 // Recomputes the CRC so that only the semantic checks can refuse the header.
 void fix_crc(std::vector<uint8_t>& h) {
     set_le32(h, header_offset::crc, 0);
-    set_le32(h, header_offset::crc, crc32c({h.data(), kHeaderBytes}));
+    set_le32(h, header_offset::crc, io::crc32c({h.data(), kHeaderBytes}));
 }
 
 std::vector<uint8_t> chunk_pattern(uint64_t i, size_t len) {
@@ -126,8 +126,8 @@ std::string one_line_error(const CacheStoreOptions& o) {
 
 TEST(CacheFormat, Crc32cKnownAnswer) {
     const std::string s = "123456789";
-    EXPECT_EQ(crc32c({reinterpret_cast<const uint8_t*>(s.data()), s.size()}), 0xE3069283u);
-    EXPECT_EQ(crc32c({}), 0u);
+    EXPECT_EQ(io::crc32c({reinterpret_cast<const uint8_t*>(s.data()), s.size()}), 0xE3069283u);
+    EXPECT_EQ(io::crc32c({}), 0u);
 }
 
 TEST(CacheFormat, HeaderRoundTripAndFixedOffsets) {

@@ -122,6 +122,14 @@ TEST(DdiGpt, CorruptHeadersAreRefused) {
          [](GptImage& i) { io::put_le<uint32_t>(i.header(), 80, 1u << 20); }, true},
         {"outside the usable LBAs", [](GptImage& i) { io::put_le<uint64_t>(i.entries(), 40, 1u << 30); }, true},
         {"outside the usable LBAs", [](GptImage& i) { io::put_le<uint64_t>(i.entries(), 40, 10); }, true},
+        // A partition at LBA 2^55 of 512 B sectors starts at byte 2^64: offset 0 once wrapped.
+        {"past 2^63 bytes",
+         [](GptImage& i) {
+             io::put_le<uint64_t>(i.header(), 48, uint64_t{1} << 62);
+             io::put_le<uint64_t>(i.entries(), 32, uint64_t{1} << 55);
+             io::put_le<uint64_t>(i.entries(), 40, (uint64_t{1} << 55) + 63);
+         },
+         true},
     };
     for (const Case& c : cases) {
         GptImage img = ddi_image();

@@ -105,6 +105,7 @@ void FakeNvmeTarget::serve(int fd) {
         const uint64_t off = h.slba * opts_.lba_bytes;
         auto pdu = encode_c2h_data(dh, std::span(opts_.image).subspan(off, h.bytes), d);
         if (opts_.malformed_once && !malformed_sent_.exchange(true)) pdu[1] &= ~kFlagLastPdu;
+        if (opts_.bad_data_digest_once && d.data && !bad_digest_sent_.exchange(true)) pdu.back() ^= 0xff;
         return write_all(fd, pdu);
     };
     auto flush_held = [&] {

@@ -23,6 +23,7 @@ public:
         uint16_t read_status = 0;    // answer reads with this status instead of data
         bool never_answer_reads = false;
         bool malformed_once = false;  // the first read gets a C2HData with SUCCESS but not LAST_PDU
+        bool bad_data_digest_once = false;  // the first read's data digest is wrong (with data digests on)
         uint16_t port = 0;            // 0: any free port
     };
 
@@ -50,6 +51,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<bool> dropped_{false};
     std::atomic<bool> malformed_sent_{false};
+    std::atomic<bool> bad_digest_sent_{false};
     std::mutex mu_;
     std::vector<int> conns_;
     std::vector<std::thread> threads_;

@@ -13,6 +13,7 @@
 #include "cli/options.h"
 #include "cli/root_daemon.h"
 #include "initrd/generator.h"
+#include "tests/unit/systemd_unit.h"
 
 using namespace lazyroot::initrd;
 
@@ -68,10 +69,62 @@ TEST(Generator, PercentInTheSourceIsNotASpecifier) {
 TEST(Generator, MalformedCmdlineGoesToEmergencyWithTheReason) {
     auto files = render_error_units("/usr/bin/lazyroot");
     const std::string& u = find(files, "lazyroot.service")->contents;
-    EXPECT_TRUE(has_line(u, "ExecStart=/usr/bin/lazyroot cmdline"));
-    EXPECT_TRUE(has_line(u, "OnFailure=emergency.target"));
-    EXPECT_TRUE(has_line(u, "Type=oneshot"));
+    // Well-formed as systemd reads it: one Type= (oneshot), no Restart=always,
+    // no NotifyAccess=. It used to carry Type=notify and Type=oneshot both.
+    const auto parsed = lazyroot::testing::parse_unit(u);
+    EXPECT_EQ(lazyroot::testing::unit_problems(parsed), "") << u;
+    EXPECT_EQ(parsed.one("Service", "Type"), "oneshot");
+    EXPECT_EQ(parsed.one("Service", "ExecStart"), "/usr/bin/lazyroot cmdline");
+    EXPECT_EQ(parsed.one("Unit", "OnFailure"), "emergency.target");
     EXPECT_NE(find(files, "initrd-root-device.target.wants/lazyroot.service"), nullptr);
+}
+
+TEST(Generator, TheDaemonUnitIsWellFormed) {
+    RootSpec spec{"http://h/a%20b.img", false, {"--insecure"}};
+    {
+        const auto parsed = lazyroot::testing::parse_unit(
+            find(render_units(spec, "/dev/ublkb0", "/usr/bin/lazyroot"), "lazyroot.service")->contents);
+        EXPECT_EQ(lazyroot::testing::unit_problems(parsed), "");
+        EXPECT_EQ(parsed.one("Service", "Type"), "notify");
+        EXPECT_EQ(parsed.one("Service", "Restart"), "always");
+        EXPECT_EQ(lazyroot::testing::unescape_specifiers(*parsed.one("Unit", "Description")),
+                  "lazyroot: the root image from http://h/a%20b.img");
+        EXPECT_EQ(lazyroot::testing::exec_words(*parsed.one("Service", "ExecStart")),
+                  (std::vector<std::string>{"@/usr/bin/lazyroot", "@lazyroot", "attach-cmdline"}));
+    }
+    PinnedExec pinned{"/run/lazyroot/exec", "ld-linux-x86-64.so.2"};
+    const auto parsed = lazyroot::testing::parse_unit(
+        find(render_units(spec, "", "/usr/bin/lazyroot", &pinned), "lazyroot.service")->contents);
+    EXPECT_EQ(lazyroot::testing::unit_problems(parsed), "");
+    EXPECT_EQ(lazyroot::testing::exec_words(*parsed.one("Service", "ExecStart")),
+              (std::vector<std::string>{"@/run/lazyroot/exec/ld-linux-x86-64.so.2", "@lazyroot", "--library-path",
+                                        "/run/lazyroot/exec", "--argv0", "@lazyroot", "/run/lazyroot/exec/lazyroot",
+                                        "attach-cmdline"}));
+}
+
+// A quoted value can hold anything; what would reach the unit is refused in
+// one line (the error unit then sends the boot to the emergency target).
+TEST(Generator, ControlCharactersAndUnitSyntaxInTheCommandLineAreRefused) {
+    for (const std::string& bad :
+         {std::string("rd.lazyroot=\"http://h/r.img\nExecStartPre=/bin/sh -c evil\""),
+          std::string("rd.lazyroot=\"http://h/r.img\r\""), std::string("rd.lazyroot=\"http://h/r\x01.img\""),
+          std::string("rd.lazyroot=\"http://h/r.img,name=a\nb\""), std::string("rd.lazyroot=\"http://h/r.img\x7f\""),
+          std::string("rd.lazyroot=\"http://h/r.img\\\""), std::string("rd.lazyroot=\"http://h/r.img \""),
+          std::string("rd.lazyroot=\"http://h/r \\ x.img\""), std::string("rd.lazyroot=http://h/r\xc3\xa9.img"),
+          std::string("rd.lazyroot=\"http://h/r.img\tx\"")}) {
+        try {
+            parse_root_spec(bad);
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const CmdlineError& e) {
+            const std::string why = e.what();
+            EXPECT_EQ(why.find_first_of(std::string("\n\r\x01\x7f", 4)), std::string::npos) << why;
+            EXPECT_EQ(why.rfind("rd.lazyroot=: ", 0), 0u) << why;
+        }
+    }
+    // Quoting is still fine for what is printable.
+    auto spec = parse_root_spec("rd.lazyroot=\"http://h/r.img,name=my root\"");
+    ASSERT_TRUE(spec);
+    EXPECT_EQ(spec->args, (std::vector<std::string>{"--name=my root"}));
 }
 
 TEST(Generator, DeviceUnitNamesEscapeLikeSystemd) {
@@ -115,9 +168,9 @@ TEST(Generator, RootDevicesDefaultToAnInfiniteIoTimeout) {
     auto spec = parse_root_spec("rd.lazyroot=http://h/r.img,io-timeout=inf");
     ASSERT_TRUE(spec);
     EXPECT_EQ(attach_arguments(*spec, ""), (std::vector<std::string>{"attach", "http://h/r.img", "--io-timeout=inf"}));
-    EXPECT_EQ(attach_options_for("rd.lazyroot=http://h/r.img,io-timeout=inf").io_timeout, std::nullopt);
+    EXPECT_EQ(attach_options_for("rd.lazyroot=https://h/r.img,io-timeout=inf").io_timeout, std::nullopt);
     // A plain `lazyroot attach` keeps the finite default.
-    const char* argv[] = {"lazyroot", "attach", "http://h/r.img"};
+    const char* argv[] = {"lazyroot", "attach", "https://h/r.img"};
     EXPECT_EQ(std::get<lazyroot::cli::AttachOptions>(lazyroot::cli::parse_command_line(3, argv)).io_timeout,
               std::chrono::seconds(30));
 }

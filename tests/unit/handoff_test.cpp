@@ -28,14 +28,14 @@ TEST(Handoff, OptionAndModeDefaults) {
     EXPECT_THROW(attach({"attach", "file:///img", "--handoff"}), cli::UsageError);
 
     cli::AttachOptions o;
-    o.mode = "hydrate";
+    o.mode = cli::Mode::Hydrate;
     EXPECT_TRUE(cli::handoff_wanted(o, true));
     EXPECT_FALSE(cli::handoff_wanted(o, false));  // would change the device path: asked for only
-    o.mode = "lazy";
+    o.mode = cli::Mode::Lazy;
     EXPECT_FALSE(cli::handoff_wanted(o, true));
     o.handoff = true;
     EXPECT_TRUE(cli::handoff_wanted(o, false));
-    o.mode = "full";
+    o.mode = cli::Mode::Full;
     o.handoff = false;
     EXPECT_FALSE(cli::handoff_wanted(o, true));
 }

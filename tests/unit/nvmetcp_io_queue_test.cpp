@@ -181,6 +181,40 @@ TEST(NvmeTcpIoQueue, AMalformedPduTearsDownTheConnectionAndReadsRecover) {
     EXPECT_GE(target.io_connects.load(), 2u);
 }
 
+// A data digest that does not match is that one command's fault, not the
+// connection's: the read is redone on the same connection and served right.
+TEST(NvmeTcpIoQueue, ADataDigestErrorRedoesTheCommandOnTheSameConnection) {
+    // The same reads against a sound target: how many commands they take.
+    auto run = [](FakeNvmeTarget::Options o, std::string* err) {
+        FakeNvmeTarget target(o);
+        io::EventLoop loop;
+        EXPECT_EQ(loop.init(64), 0);
+        auto cfg = config(target.port(), o.image.size(), 512, 8192);
+        cfg.controller.digests = {false, true};
+        auto q = std::make_unique<nvmetcp::IoQueue>(loop, cfg, 8);
+        auto ops = mixed_reads(o.image.size(), 512);
+        ::testing::internal::CaptureStderr();
+        lazyroot::testing::run_reads(loop, *q, ops);
+        q.reset();
+        drain(loop);
+        *err = ::testing::internal::GetCapturedStderr();
+        for (const auto& op : ops) {
+            EXPECT_EQ(op.result, 0);
+            EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << op.offset;
+        }
+        EXPECT_EQ(target.term_reqs.load(), 0u) << "the connection was torn down";
+        EXPECT_EQ(target.io_connects.load(), 1u);
+        return target.reads.load();
+    };
+    FakeNvmeTarget::Options o;
+    o.image = random_image(1 << 20);
+    std::string err;
+    const unsigned sound = run(o, &err);
+    o.bad_data_digest_once = true;
+    EXPECT_EQ(run(o, &err), sound + 1) << "one command, and only that one, was sent twice";
+    EXPECT_NE(err.find("data digest mismatch"), std::string::npos) << err;
+}
+
 namespace {
 
 // A loopback port nothing listens on (connections are refused) until a

@@ -27,6 +27,7 @@ struct Recorder final : PduSink {
     std::vector<DataHeader> data_headers;
     std::vector<uint8_t> payload;
     std::vector<DataHeader> data_ends;
+    std::vector<bool> digest_oks;
     std::vector<DataHeader> r2ts;
     std::vector<TermReq> terms;
 
@@ -37,7 +38,10 @@ struct Recorder final : PduSink {
         ASSERT_EQ(at, payload.size() - payload_base());
         payload.insert(payload.end(), b.begin(), b.end());
     }
-    void on_c2h_end(const DataHeader& h) override { data_ends.push_back(h); }
+    void on_c2h_end(const DataHeader& h, bool digest_ok) override {
+        data_ends.push_back(h);
+        digest_oks.push_back(digest_ok);
+    }
     void on_r2t(const DataHeader& h) override { r2ts.push_back(h); }
     void on_c2h_term(const TermReq& t) override { terms.push_back(t); }
 
@@ -335,10 +339,24 @@ TEST(NvmeTcpParser, RefusesMalformedPdus) {
     put_le<uint32_t>(bad, 16, 63);  // DATAL disagrees with PLEN
     EXPECT_EQ(refusal(bad), 1);
     EXPECT_EQ(refusal(c2h, {}, 32), static_cast<int>(TermFes::DataOutOfRange));
-    // Data digest mismatch.
+    // A data digest mismatch is no refusal: the stream is still in step, the
+    // PDU is reported bad, and the next one is parsed.
     auto dd = encode_c2h_data(DataHeader{1, 0, 0, 64, true, true}, data, {false, true});
     dd.back() ^= 0xff;
-    EXPECT_GE(refusal(dd, {false, true}), 1);
+    EXPECT_EQ(refusal(dd, {false, true}), -1);
+    {
+        Recorder rec;
+        PduParser p = ready_parser({false, true}, rec);
+        auto both = dd;
+        const auto good = encode_c2h_data(DataHeader{2, 0, 0, 64, true, true}, data, {false, true});
+        both.insert(both.end(), good.begin(), good.end());
+        ASSERT_TRUE(p.feed(both, rec));
+        ASSERT_EQ(rec.data_ends.size(), 2u);
+        EXPECT_EQ(rec.data_ends[0].cccid, 1);
+        EXPECT_FALSE(rec.digest_oks[0]);
+        EXPECT_EQ(rec.data_ends[1].cccid, 2);
+        EXPECT_TRUE(rec.digest_oks[1]);
+    }
 
     bad = resp;
     bad[0] = 0x04;  // a CapsuleCmd from the controller

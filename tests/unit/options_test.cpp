@@ -124,7 +124,7 @@ TEST(Options, VerityCombinations) {
                                             "http://h/img.verity"}));
     EXPECT_EQ(a.hash_source, "http://h/img.verity");
     a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity=ddi", "--trust", "/dev/null"}));
-    EXPECT_EQ(a.verity, "ddi");
+    EXPECT_EQ(a.verity, VerityKind::Ddi);
     EXPECT_FALSE(a.verity_sig_keyring);
     a = std::get<AttachOptions>(
         parse({"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null", "--verity-sig-keyring"}));
@@ -183,4 +183,48 @@ TEST(Options, RecoverTakesADeviceAndNoSource) {
 TEST(Options, DetachForce) {
     EXPECT_FALSE(std::get<DetachOptions>(parse({"detach", "/dev/ublkb0"})).force);
     EXPECT_TRUE(std::get<DetachOptions>(parse({"detach", "--force", "/dev/ublkb0"})).force);
+}
+
+// What the command line gets wrong is a usage error (exit 2) that names it.
+TEST(Options, CommandLineErrorsSayWhatIsWrong) {
+    const std::vector<std::pair<std::vector<const char*>, const char*>> bad = {
+        // A malformed URL, whatever else is given.
+        {{"attach", "http://[::1/img", "--insecure"}, "SOURCE: not a usable URL"},
+        {{"attach", "http://", "--insecure"}, "SOURCE: not a usable URL"},
+        {{"attach", "https://h:99999/img"}, "SOURCE: not a usable URL"},
+        {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
+        // Options that do nothing for the SOURCE.
+        {{"attach", "file:///img", "--connections", "4"}, "--connections needs a network SOURCE"},
+        {{"attach", "file:///img", "--readahead", "0"}, "--readahead needs a network SOURCE"},
+        {{"attach", "file:///img", "--coalesce", "64"}, "--coalesce needs an http(s):// SOURCE"},
+        {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--coalesce", "64"}, "--coalesce needs an http(s)"},
+        {{"attach", "file:///img", "--resolve", "h:80:10.0.0.1"}, "--resolve needs an http(s):// SOURCE"},
+        {{"attach", "https://h/img", "--nvme-transport", "user"}, "--nvme-transport needs an nvme+tcp://"},
+        {{"attach", "https://h/img", "--hostnqn", "nqn.2014-08.org.example:h"}, "--hostnqn needs an nvme+tcp://"},
+        // Numbers that are not numbers.
+        {{"attach", "https://h/img", "--connections", "abc"}, "--connections: not a whole number: abc"},
+        {{"attach", "https://h/img", "--queues", "2x"}, "--queues: not a whole number: 2x"},
+        {{"attach", "https://h/img", "--io-timeout=abc"}, "--io-timeout: not a number of seconds"},
+        {{"attach", "https://h/img", "--mode", "eager"}, "--mode"},
+    };
+    for (const auto& [args, expect] : bad) {
+        try {
+            parse(args);
+            ADD_FAILURE() << "accepted " << args[1] << " " << args.back();
+        } catch (const UsageError& e) {
+            EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+        }
+    }
+    // What does apply is taken.
+    auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections",
+                                            "4", "--readahead", "0", "--nvme-transport=kernel"}));
+    EXPECT_EQ(a.nvme_transport, NvmeTransport::Kernel);
+    EXPECT_EQ(a.readahead_mib, 0u);
+    a = std::get<AttachOptions>(parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(),
+                                       "--hash-source", "https://h/img.verity", "--resolve", "h:443:10.0.0.1",
+                                       "--mode=hydrate"}));
+    EXPECT_EQ(a.mode, Mode::Hydrate);
+    EXPECT_EQ(a.verity, VerityKind::RootHash);
+    EXPECT_EQ(a.root_hash, std::string(64, 'a'));
 }

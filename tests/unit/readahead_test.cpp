@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <random>
 
-#include "cache/readahead.h"
+#include "io/readahead.h"
 #include "io/event_loop.h"
 #include "io/file_source.h"
 #include "tests/unit/read_driver.h"
@@ -36,9 +36,9 @@ void read_one(io::EventLoop& loop, io::QueueReader& r, ReadOp& op) {
     while (!op.done()) ASSERT_GE(loop.run_once(), 0);
 }
 
-cache::ReadaheadOptions small_window() {
-    cache::ReadaheadOptions o;
-    o.chunk_bytes = 64 * 1024;
+io::ReadaheadOptions small_window() {
+    io::ReadaheadOptions o;
+    o.slice_bytes = 64 * 1024;
     o.max_window_bytes = 512 * 1024;
     o.trigger = 2;
     return o;
@@ -48,11 +48,11 @@ cache::ReadaheadOptions small_window() {
 
 TEST(Readahead, SequentialReadsArePrefetchedAndCorrect) {
     TempImage img(4 << 20);
-    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
     auto reader = src.open_queue(loop, 8);
-    // 24 KiB steps: reads straddle chunk boundaries.
+    // 24 KiB steps: reads straddle slice boundaries.
     for (uint64_t off = 0; off + 24 * 1024 <= img.bytes.size(); off += 24 * 1024) {
         ReadOp op;
         op.offset = off;
@@ -61,13 +61,13 @@ TEST(Readahead, SequentialReadsArePrefetchedAndCorrect) {
         ASSERT_EQ(op.result, 0) << off;
         ASSERT_TRUE(matches(op, img.bytes)) << off;
     }
-    auto& ra = dynamic_cast<cache::ReadaheadReader&>(*reader);
+    auto& ra = dynamic_cast<io::ReadaheadReader&>(*reader);
     EXPECT_GT(ra.prefetched_bytes(), 2u << 20);
 }
 
 TEST(Readahead, RandomReadsFetchNothingExtra) {
     TempImage img(4 << 20);
-    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
     auto reader = src.open_queue(loop, 8);
@@ -80,12 +80,12 @@ TEST(Readahead, RandomReadsFetchNothingExtra) {
         ASSERT_EQ(op.result, 0);
         ASSERT_TRUE(matches(op, img.bytes));
     }
-    EXPECT_LT(dynamic_cast<cache::ReadaheadReader&>(*reader).prefetched_bytes(), 1u << 20);
+    EXPECT_LT(dynamic_cast<io::ReadaheadReader&>(*reader).prefetched_bytes(), 1u << 20);
 }
 
 TEST(Readahead, ManyParallelSequentialReadsAndTheTail) {
-    TempImage img((3 << 20) + 5000);  // a short last chunk
-    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    TempImage img((3 << 20) + 5000);  // a short last slice
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
     auto reader = src.open_queue(loop, 8);
@@ -109,7 +109,7 @@ TEST(Readahead, ManyParallelSequentialReadsAndTheTail) {
 
 TEST(Readahead, AFailingSourceIsAnErrorNeverStaleBytes) {
     TempImage img(2 << 20);
-    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
     auto reader = src.open_queue(loop, 8);
@@ -143,7 +143,7 @@ TEST(Readahead, AFailingSourceIsAnErrorNeverStaleBytes) {
 // a boot): each stream is followed, and nothing is fetched twice.
 TEST(Readahead, InterleavedStreamsAreEachPrefetchedOnce) {
     TempImage img(8 << 20);
-    cache::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
     auto reader = src.open_queue(loop, 8);
@@ -158,7 +158,7 @@ TEST(Readahead, InterleavedStreamsAreEachPrefetchedOnce) {
             ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
         }
     }
-    auto& ra = dynamic_cast<cache::ReadaheadReader&>(*reader);
+    auto& ra = dynamic_cast<io::ReadaheadReader&>(*reader);
     // Both streams ran ahead (most of the 8 MiB came from prefetch; a reader
     // that follows one stream sees every read as a break and prefetches
     // nothing), and the two never evicted each other's windows (which would

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/options.h"
+#include "cli/source_stack.h"
 #include "cli/source_uri.h"
 
 using namespace lazyroot::cli;
@@ -28,7 +29,7 @@ TEST(SourceUri, UnknownSchemesAndBarePathsAreRejected) {
 
 TEST(SourceUri, MissingFileIsAOneLineError) {
     try {
-        open_source(parse_source_uri("file:///nonexistent/lazyroot-test.img"));
+        open_transport(parse_source_uri("file:///nonexistent/lazyroot-test.img"), AttachOptions{});
         FAIL() << "opened a missing file";
     } catch (const std::runtime_error& e) {
         std::string msg = e.what();

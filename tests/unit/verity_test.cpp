@@ -738,10 +738,48 @@ TEST(VerityPrepare, RunningTwiceReplacesTheTree) {
     ASSERT_EQ(run_prepare(o), 0);
     EXPECT_EQ(read_manifest(image).root_hash, second.root_hash);
 
-    // Without the manifest the rule has nothing to go on: the whole file is data.
-    std::filesystem::remove(manifest_path(image.string()));
+    // --salt=keep: the salt of the manifest being replaced, so the same root hash.
+    o.salt_hex = "keep";
     ASSERT_EQ(run_prepare(o), 0);
-    EXPECT_EQ(read_manifest(image).data_size, size);
+    EXPECT_EQ(read_manifest(image).root_hash, second.root_hash);
+    // --salt=none: no salt; twice the same root hash.
+    o.salt_hex = "none";
+    ASSERT_EQ(run_prepare(o), 0);
+    const Manifest unsalted = read_manifest(image);
+    EXPECT_TRUE(unsalted.salt.empty());
+    ASSERT_EQ(run_prepare(o), 0);
+    EXPECT_EQ(read_manifest(image).root_hash, unsalted.root_hash);
+
+    // Without the manifest the file still ends in a tree: hashing it as data
+    // would put the old tree on the device. Refused, saying how to start over.
+    std::filesystem::remove(manifest_path(image.string()));
+    try {
+        run_prepare(o);
+        ADD_FAILURE() << "an image with a tree and no manifest was hashed";
+    } catch (const std::runtime_error& e) {
+        const std::string why = e.what();
+        EXPECT_NE(why.find("already ends in a verity hash tree"), std::string::npos) << why;
+        EXPECT_NE(why.find("truncate -s " + std::to_string(blocks * kBlock)), std::string::npos) << why;
+        EXPECT_EQ(why.find('\n'), std::string::npos);
+    }
+    EXPECT_EQ(std::filesystem::file_size(image), size);  // untouched
+    o.salt_hex = "keep";  // nothing to keep now
+    EXPECT_THROW(run_prepare(o), std::runtime_error);
+    // Cut off, it prepares again, to the same root hash for the same salt.
+    std::filesystem::resize_file(image, blocks * kBlock);
+    o.salt_hex = "none";
+    ASSERT_EQ(run_prepare(o), 0);
+    EXPECT_EQ(read_manifest(image).root_hash, unsalted.root_hash);
+    EXPECT_EQ(std::filesystem::file_size(image), size);
+
+    // A tree veritysetup appended (--hash-offset, no manifest) is found too.
+    std::filesystem::remove(manifest_path(image.string()));
+    std::filesystem::resize_file(image, blocks * kBlock);
+    auto r = fixtures::run_command({"veritysetup", "format", "--hash-offset=" + std::to_string(blocks * kBlock),
+                                    "--data-blocks=" + std::to_string(blocks), image.string(), image.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_EQ(std::filesystem::file_size(image), size);
+    EXPECT_THROW(run_prepare(o), std::runtime_error);
 }
 
 TEST(VerityPrepare, AManifestForOtherDataIsNotTrusted) {
@@ -1023,7 +1061,8 @@ TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
 
     // A root hash and --hash-source: no manifest needed, the superblock leads the tree.
     lazyroot::cli::AttachOptions a;
-    a.verity = m.root_hash;
+    a.verity = lazyroot::cli::VerityKind::RootHash;
+    a.root_hash = m.root_hash;
     a.hash_source = "file://" + o.hash_out;
     auto plan = lazyroot::cli::plan_verity(uri, a);
     EXPECT_EQ(plan.hash_offset, 0u);
@@ -1040,7 +1079,7 @@ TEST(VerityPlan, WhereTheTreeIsWithHashSource) {
     }
 
     // --verity=manifest with --hash-source: the signed root hash, the manifest's offset in the tree.
-    a.verity = "manifest";
+    a.verity = lazyroot::cli::VerityKind::Manifest;
     a.trust_file = o.sign_cert;
     a.hash_source = "file://" + o.hash_out;
     a.verity_sig_keyring = true;

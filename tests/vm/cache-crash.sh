@@ -1,6 +1,6 @@
 #!/bin/bash
 # vm.cache_crash — kill -9 the daemon at random moments while it fills the
-# cache, 20 times; after each, re-attach with the same cache and check every
+# cache, CRASH_RUNS times (20; fewer in ./run test); after each, re-attach with the same cache and check every
 # file's sha256. The cache may lose recent chunks but never claims one it
 # doesn't hold.
 set -euo pipefail

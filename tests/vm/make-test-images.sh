@@ -29,6 +29,6 @@ mv "$out/files.sha256.tmp" "$out/files.sha256"
 
 rm -f "$out/fio.img"
 fio --name=fill --filename="$out/fio.img.tmp" --size=128M --rw=write --bs=1M --ioengine=psync \
-    --verify=crc32c --verify_interval=4096 --do_verify=0 --output=/dev/null
+    --verify=crc32c --verify_interval=4096 --do_verify=0 --verify_state_save=0 --output=/dev/null
 mv "$out/fio.img.tmp" "$out/fio.img"
 rm -rf "$tree"

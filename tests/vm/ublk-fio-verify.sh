@@ -16,7 +16,7 @@ echo "attached: $dev"
 # Two jobs so that both CPUs, and so both queues, submit.
 fio --name=verify --filename="$dev" --readonly --direct=1 --ioengine=io_uring \
     --rw=randread --bsrange=4k-128k --iodepth=32 --numjobs=2 --size=128M \
-    --verify=crc32c --verify_interval=4096 --verify_fatal=1 --group_reporting \
+    --verify=crc32c --verify_interval=4096 --verify_fatal=1 --verify_state_save=0 --group_reporting \
     --output-format=terse --output=/tmp/fio.out || vm_die "fio verify failed: $(head -c 2000 /tmp/fio.out)"
 # terse v3: field 6 is KiB read; both jobs must have read the whole device.
 read_kib=$(awk -F';' '{print $6}' /tmp/fio.out)
@@ -27,7 +27,7 @@ echo "fio read $read_kib KiB, all blocks verified"
 
 # The same blocks, with ublk's page cache path (buffered) and 1 MiB sequential.
 fio --name=seq --filename="$dev" --readonly --ioengine=psync --rw=read --bs=1M --size=128M \
-    --verify=crc32c --verify_interval=4096 --verify_fatal=1 --output=/dev/null || vm_die "sequential verify failed"
+    --verify=crc32c --verify_interval=4096 --verify_fatal=1 --verify_state_save=0 --output=/dev/null || vm_die "sequential verify failed"
 
 "$lazyroot" detach "$dev"
 compgen -G '/dev/ublk[bc]*' >/dev/null && vm_die "ublk nodes left"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm.ublk_recover — the daemon killed (kill -9) 20 times at random moments
+# vm.ublk_recover — the daemon killed (kill -9) RECOVER_KILLS (20) times at random moments
 # while fio verifies every block it reads (randread, QD 32, 4 jobs, crc32c
 # headers) from an HTTP device with a cache. Each time `lazyroot recover`
 # takes the same /dev/ublkbN over; fio must see no error. Prints the time
@@ -10,14 +10,14 @@ set -euo pipefail
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
 guest_up
 trap 'dmesg >dmesg.txt' EXIT
-kills=20
+kills=${RECOVER_KILLS:-20}  # fewer in ./run test, 20 under --all
 
 fio_job() {  # fio_job OUTPUT [extra fio options]
     local out=$1
     shift
     fio --name=verify --filename="$dev" --readonly --direct=1 --ioengine=io_uring \
         --rw=randread --bs=4k --iodepth=32 --numjobs=4 --size=128M --group_reporting \
-        --verify=crc32c --verify_interval=4096 --verify_fatal=1 \
+        --verify=crc32c --verify_interval=4096 --verify_fatal=1 --verify_state_save=0 \
         --output-format=json --output="$out" "$@"
 }
 # fio_field FILE EXPR — from fio's JSON (after any "terminating on signal" line).

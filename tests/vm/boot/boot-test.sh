@@ -81,7 +81,7 @@ errors)
     boot_fails missing "rd.lazyroot=http://10.0.2.100/missing.img,insecure root=/dev/ublkb0 ro $net" \
         "lazyroot: error: .*missing.img.*404"
     boot_fails malformed "rd.lazyroot=http://10.0.2.100/root.img,no-such-option=1 root=/dev/ublkb0 ro $net" \
-        "lazyroot: rd.lazyroot=.*no-such-option"
+        "lazyroot: error: rd.lazyroot=.*no-such-option"
     boot_fails wrong_hash "rd.lazyroot=$url,verity=$(printf '%064d' 0) root=/dev/mapper/lazyroot ro $net" \
         "lazyroot: error: .*does not match root hash"
     ;;

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The boot tests' fixture: the Debian root (make-root.sh, cached), the initrd
-# from `dracut --add lazyroot` (rebuilt when lazyroot or its module changes),
+# The boot tests' fixture: the Debian root (make-root.sh, cached), lazyroot's
+# Debian package (cpack) installed into it with dpkg, the initrd from
+# `dracut --add lazyroot` there (rebuilt when the package changes),
 # and OUT/www/root.img: ext4 of that root with its dm-verity tree appended and
 # root.img.manifest.json beside it (`lazyroot prepare`).
 #   make-boot-image.sh BUILD_DIR [OUT]
@@ -15,10 +16,23 @@ exec 9>"$out/.lock"
 flock 9
 
 "$here/make-root.sh" "$out"
-if [[ ! -s $out/initrd.img || $lazyroot -nt $out/initrd.img || $here/make-initrd.sh -nt $out/initrd.img ||
-      -n $(find "$here/../../../initrd/dracut" "$here/dracut" -newer "$out/initrd.img" -print -quit) ]]; then
+# The Debian package a fleet would install (`./run package`), from the same
+# install rules: the initrd is built from the root it is installed in.
+deb=$out/lazyroot.deb
+if [[ ! -s $deb || $lazyroot -nt $deb ||
+      -n $(find "$here/../../../initrd/dracut" "$here/../../../docs" "$here/../../../cli/lazyroot-completion.bash" \
+            "$here/../../../cmake/Package.cmake" -newer "$deb" -print -quit) ]]; then
+    echo "building the Debian package (cpack -G DEB)"
+    cmake --build "$build" --target manpage >/dev/null
+    rm -rf "$out/package"
+    (cd "$build" && cpack -G DEB -B "$out/package" >"$out/cpack.log" 2>&1) || { tail -30 "$out/cpack.log"; exit 1; }
+    mv "$(ls "$out"/package/lazyroot_*.deb)" "$deb.tmp"
+    mv "$deb.tmp" "$deb"
+fi
+if [[ ! -s $out/initrd.img || $deb -nt $out/initrd.img || $here/make-initrd.sh -nt $out/initrd.img ||
+      -n $(find "$here/dracut" -newer "$out/initrd.img" -print -quit) ]]; then
     echo "building the initrd with dracut --add lazyroot"
-    "$here/make-initrd.sh" "$out/rootfs" "$kdir" "$lazyroot" "$out/initrd.img.tmp"
+    "$here/make-initrd.sh" "$out/rootfs" "$kdir" "$deb" "$out/initrd.img.tmp"
     mv "$out/initrd.img.tmp" "$out/initrd.img"
 fi
 if [[ ! -s $out/www/root.img || $out/rootfs.stamp -nt $out/www/root.img ]]; then

@@ -2,17 +2,22 @@
 # Builds the lazyroot initrd the way a user would: `dracut --add lazyroot`, run
 # inside the Debian root the tests boot (so the initrd matches that OS), for
 # the guest's 6.12 kernel.
-#   make-initrd.sh ROOTFS KERNEL_DIR LAZYROOT_BINARY OUT.img
+#   make-initrd.sh ROOTFS KERNEL_DIR LAZYROOT.deb OUT.img
 set -euo pipefail
-rootfs=$1 kdir=$2 binary=$3 out=$4
+rootfs=$1 kdir=$2 deb=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../../.." && pwd)
 kver=$(cat "$kdir/kver")
 
-# What `make install` would put in place: the binary and the dracut module.
-install -m 0755 "$binary" "$rootfs/usr/bin/lazyroot"
-rm -rf "$rootfs/usr/lib/dracut/modules.d/90lazyroot"
-cp -r "$repo/initrd/dracut/90lazyroot" "$rootfs/usr/lib/dracut/modules.d/"
+# As a fleet would: the package, whose dependencies the root must satisfy
+# (dpkg refuses otherwise), puts the binary, the dracut module, the man page
+# and the completion in place.
+cp "$deb" "$rootfs/tmp/lazyroot.deb"
+chroot "$rootfs" dpkg -i /tmp/lazyroot.deb >"$out.dpkg.log" 2>&1 || { cat "$out.dpkg.log"; exit 1; }
+rm -f "$rootfs/tmp/lazyroot.deb"
+for f in /usr/bin/lazyroot /usr/lib/dracut/modules.d/90lazyroot/module-setup.sh \
+    /usr/share/man/man8/lazyroot.8 /usr/share/bash-completion/completions/lazyroot; do
+    chroot "$rootfs" dpkg -S "$f" >/dev/null || { echo "make-initrd: the package did not install $f" >&2; exit 1; }
+done
 # The tests' own module: kills the daemon before switch_root when the kernel
 # command line has lazyroot.test=survive (nothing otherwise).
 rm -rf "$rootfs/usr/lib/dracut/modules.d/99lazyroot-test"

@@ -1,13 +1,13 @@
 #pragma once
 #include <deque>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "http/curl_multi_loop.h"
 #include "http/curl_setup.h"
 #include "http/response_head.h"
+#include "io/backoff.h"
 #include "io/source.h"
 #include "io/timer.h"
 
@@ -18,10 +18,10 @@ class HttpSource;
 // The per-queue half of HttpSource: turns each read into a range request on
 // the queue's own curl multi handle, checks the answer, and retries with
 // backoff (rotating through the mirrors) until the IO timeout.
-class RangeReader final : public io::QueueReader {
+class HttpReader final : public io::QueueReader {
 public:
-    RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections);
-    ~RangeReader() override;
+    HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections);
+    ~HttpReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
     void prefer_another_source() override;
@@ -56,7 +56,7 @@ private:
     std::vector<Queued> queued_;  // reads not yet turned into requests
     io::Timer dispatch_timer_;
     std::vector<HeaderList> preconditions_;  // per URL; empty until its identity is known
-    std::mt19937 rng_;
+    io::Backoff backoff_;
     size_t preferred_url_ = 0;  // the URL that answered last
     bool retrying_ = false;     // some request failed since the last answer
     CurlMultiLoop multi_;       // last: its destructor still calls back into us

@@ -10,23 +10,23 @@
 #include "io/source.h"
 #include "io/timer.h"
 
-namespace lazyroot::cache {
+namespace lazyroot::io {
 
 struct ReadaheadOptions {
-    uint32_t chunk_bytes = 1u << 20;    // one prefetch request
+    uint32_t slice_bytes = 1u << 20;    // one prefetch request (a "slice"; "chunk" is the cache's unit)
     uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of the reader, per queue
     // Sequential reads in a row before prefetching: a boot reads many short
     // files in two or three requests each; prefetching those is waste.
     unsigned trigger = 4;
 };
 
-// Which prefetch chunks some queue holds or is fetching. A stream's requests
+// Which prefetch slices some queue holds or is fetching. A stream's requests
 // spread over the queues (the reader migrates between CPUs); without this
 // each queue would prefetch the same window.
 class PrefetchClaims {
 public:
-    explicit PrefetchClaims(uint64_t chunks)
-        : n_(chunks), held_(std::make_unique<std::atomic<bool>[]>(chunks)) {}
+    explicit PrefetchClaims(uint64_t slices)
+        : n_(slices), held_(std::make_unique<std::atomic<bool>[]>(slices)) {}
     bool claim(uint64_t i) {
         bool expected = false;
         return i < n_ && held_[i].compare_exchange_strong(expected, true, std::memory_order_acq_rel);
@@ -41,7 +41,7 @@ private:
 };
 
 // Wraps a (network) source: when a queue reads sequentially, fetch ahead of it
-// in parallel chunks, with a window that doubles while the stream lasts. A
+// in parallel slices, with a window that doubles while the stream lasts. A
 // high-latency link then runs at its bandwidth instead of one request per RTT.
 // Prefetched bytes are only ever bytes the inner source returned as good.
 class ReadaheadSource final : public io::Source {
@@ -49,7 +49,7 @@ public:
     ReadaheadSource(std::unique_ptr<io::Source> inner, ReadaheadOptions opts)
         : inner_(std::move(inner)),
           opts_(opts),
-          claims_(std::make_shared<PrefetchClaims>(inner_->size() / opts.chunk_bytes + 1)) {}
+          claims_(std::make_shared<PrefetchClaims>(inner_->size() / opts.slice_bytes + 1)) {}
 
     uint64_t size() const override { return inner_->size(); }
     std::string describe() const override { return inner_->describe(); }
@@ -72,7 +72,7 @@ public:
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
     void prefer_another_source() override {
-        drop_idle_chunks();  // they came from the source being abandoned
+        drop_idle_slices();  // they came from the source being abandoned
         streams_ = {};
         inner_->prefer_another_source();
     }
@@ -82,7 +82,7 @@ public:
     uint64_t prefetched_bytes() const { return prefetched_bytes_; }
 
 private:
-    struct Chunk;
+    struct Slice;
     struct Waiter;
     // One sequential reader. Several interleave on a queue during a boot
     // (a file read while services start), so each is followed on its own.
@@ -94,14 +94,14 @@ private:
     };
 
     bool covered(uint64_t offset, size_t len) const;
-    void wait_for_chunks(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb);
+    void wait_for_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb);
     Stream& stream_for(uint64_t offset);
     void prefetch_ahead(Stream& s);
     bool evict_one_idle();
-    void free_chunk(std::map<uint64_t, std::unique_ptr<Chunk>>::iterator it);
-    void chunk_done(Chunk& c, int result);
-    void waiter_progress(Waiter& w, bool chunk_failed);
-    void drop_idle_chunks();
+    void free_slice(std::map<uint64_t, std::unique_ptr<Slice>>::iterator it);
+    void slice_done(Slice& c, int result);
+    void waiter_progress(Waiter& w, bool slice_failed);
+    void drop_idle_slices();
     std::unique_ptr<std::byte[]> take_buffer();
     void flush_deferred();
 
@@ -109,7 +109,7 @@ private:
     uint64_t size_;
     ReadaheadOptions opts_;
     std::shared_ptr<PrefetchClaims> claims_;
-    std::map<uint64_t, std::unique_ptr<Chunk>> chunks_;  // by chunk index
+    std::map<uint64_t, std::unique_ptr<Slice>> slices_;  // by slice index
     std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
     size_t buffers_out_ = 0;
     std::deque<Waiter> waiter_pool_;
@@ -121,4 +121,4 @@ private:
     uint64_t prefetched_bytes_ = 0;
 };
 
-}  // namespace lazyroot::cache
+}  // namespace lazyroot::io

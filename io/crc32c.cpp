@@ -1,10 +1,10 @@
-#include "cache/crc32c.h"
+#include "io/crc32c.h"
 
 #include <isa-l/crc.h>
 
 #include <limits>
 
-namespace lazyroot::cache {
+namespace lazyroot::io {
 
 // Debian 12 has no libcrc32c; ISA-L's crc32_iscsi is the same polynomial with
 // the pre- and post-inversion left to the caller.
@@ -22,4 +22,4 @@ uint32_t crc32c(std::span<const uint8_t> data, uint32_t prev) {
     return ~crc;
 }
 
-}  // namespace lazyroot::cache
+}  // namespace lazyroot::io

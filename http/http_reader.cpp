@@ -1,4 +1,4 @@
-#include "http/range_reader.h"
+#include "http/http_reader.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,8 +9,8 @@
 
 namespace lazyroot::http {
 
-struct RangeReader::Transfer {
-    RangeReader* owner = nullptr;
+struct HttpReader::Transfer {
+    HttpReader* owner = nullptr;
     EasyHandle easy;
     io::Timer retry;
     struct Part {
@@ -31,23 +31,22 @@ struct RangeReader::Transfer {
     std::string abort_why;  // set when a callback refused the response
     bool abort_fatal = false;
 
-    Transfer(RangeReader* o, io::EventLoop& loop)
+    Transfer(HttpReader* o, io::EventLoop& loop)
         : owner(o), retry(loop, [this] { owner->start(*this); }) {}
 };
 
-RangeReader::RangeReader(HttpSource& source, io::EventLoop& loop, unsigned depth,
+HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth,
                          unsigned connections)
     : source_(source),
       loop_(loop),
       dispatch_timer_(loop, [this] { dispatch(); }),
       preconditions_(source.url_count()),
-      rng_(std::random_device{}()),
       multi_(loop, static_cast<long>(connections),
              [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
     for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
 }
 
-RangeReader::~RangeReader() {
+HttpReader::~HttpReader() {
     for (auto& t : pool_) {
         if (t.easy) multi_.remove(t.easy.get());
         // Reads still waiting when the queue goes away wait no more.
@@ -55,29 +54,29 @@ RangeReader::~RangeReader() {
     }
 }
 
-RangeReader::Transfer* RangeReader::take() {
+HttpReader::Transfer* HttpReader::take() {
     if (free_.empty()) free_.push_back(&pool_.emplace_back(this, loop_));
     Transfer* t = free_.back();
     free_.pop_back();
     return t;
 }
 
-void RangeReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+void HttpReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     // Requests go out from the loop: the callback never runs inside read(),
     // read() never re-enters curl, and reads queued together can be merged.
     queued_.push_back({offset, dst, &cb});
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
 }
 
-void RangeReader::prefer_another_source() {
+void HttpReader::prefer_another_source() {
     preferred_url_ = (preferred_url_ + 1) % source_.url_count();
 }
 
-std::string RangeReader::current_source() const { return source_.url(preferred_url_).url(); }
+std::string HttpReader::current_source() const { return source_.url(preferred_url_).url(); }
 
 // Adjacent reads queued in one loop pass become one range request, up to the
 // coalescing limit: one round trip instead of several.
-void RangeReader::dispatch() {
+void HttpReader::dispatch() {
     std::vector<Queued> batch;
     batch.swap(queued_);
     std::stable_sort(batch.begin(), batch.end(),
@@ -104,7 +103,7 @@ void RangeReader::dispatch() {
     if (t) start(*t);
 }
 
-curl_slist* RangeReader::precondition_for(size_t i) {
+curl_slist* HttpReader::precondition_for(size_t i) {
     if (!preconditions_[i]) {
         auto id = source_.url(i).identity();
         if (id) {
@@ -115,16 +114,16 @@ curl_slist* RangeReader::precondition_for(size_t i) {
     return preconditions_[i].get();
 }
 
-void RangeReader::start(Transfer& t) {
+void HttpReader::start(Transfer& t) {
     if (t.len == 0) return finish(t, 0);
     if (!t.easy) {
         t.easy.reset(curl_easy_init());
         if (!t.easy) return finish(t, -ENOMEM);
         apply_common_options(t.easy.get(), source_.options());
         curl_easy_setopt(t.easy.get(), CURLOPT_PRIVATE, &t);
-        curl_easy_setopt(t.easy.get(), CURLOPT_HEADERFUNCTION, &RangeReader::on_header);
+        curl_easy_setopt(t.easy.get(), CURLOPT_HEADERFUNCTION, &HttpReader::on_header);
         curl_easy_setopt(t.easy.get(), CURLOPT_HEADERDATA, &t);
-        curl_easy_setopt(t.easy.get(), CURLOPT_WRITEFUNCTION, &RangeReader::on_body);
+        curl_easy_setopt(t.easy.get(), CURLOPT_WRITEFUNCTION, &HttpReader::on_body);
         curl_easy_setopt(t.easy.get(), CURLOPT_WRITEDATA, &t);
     }
     CURL* e = t.easy.get();
@@ -153,14 +152,14 @@ void RangeReader::start(Transfer& t) {
     if (!multi_.add(e)) finish(t, -EIO);
 }
 
-size_t RangeReader::on_header(char* data, size_t size, size_t n, void* tp) {
+size_t HttpReader::on_header(char* data, size_t size, size_t n, void* tp) {
     static_cast<Transfer*>(tp)->head.feed_line({data, size * n});
     return size * n;
 }
 
 // Bytes go straight into the caller's buffer, but only after the response
 // has proven to be exactly the range asked for, of the same image.
-size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
+size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
     auto& t = *static_cast<Transfer*>(tp);
     const size_t len = size * n;
     if (!t.body_checked) {
@@ -226,7 +225,7 @@ size_t RangeReader::on_body(char* data, size_t size, size_t n, void* tp) {
     return len;
 }
 
-RangeReader::Verdict RangeReader::judge(Transfer& t, CURLcode rc, std::string& why) {
+HttpReader::Verdict HttpReader::judge(Transfer& t, CURLcode rc, std::string& why) {
     if (!t.abort_why.empty()) {
         why = t.abort_why;
         return t.abort_fatal ? Verdict::Fatal : Verdict::Retry;
@@ -252,7 +251,7 @@ RangeReader::Verdict RangeReader::judge(Transfer& t, CURLcode rc, std::string& w
     return Verdict::Ok;
 }
 
-void RangeReader::on_done(CURL* easy, CURLcode rc) {
+void HttpReader::on_done(CURL* easy, CURLcode rc) {
     Transfer* tp = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&tp));
     Transfer& t = *tp;
@@ -280,12 +279,10 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
     if (t.attempt == 0) outage.wait_begin(static_cast<unsigned>(t.parts.size()));
     outage.failed(now);
     outage.tick(now);
-    // Exponential backoff with jitter, from 50 ms up to 2 s; the next URL each
-    // time. With --io-timeout=infinity this goes on until a server answers.
+    // The next URL each time. With --io-timeout=infinity this goes on until a
+    // server answers.
     ++t.attempt;
-    const double base_ms = std::min(2000.0, 50.0 * (1u << std::min(t.attempt, 6u)));
-    std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    auto backoff = std::chrono::milliseconds(static_cast<long>(base_ms * jitter(rng_)));
+    const auto backoff = backoff_.delay(t.attempt);
     if (t.deadline != io::Clock::time_point::max() && now + backoff >= t.deadline) {
         log::error("giving up on %llu bytes at offset %llu after %u attempts: %s",
                    static_cast<unsigned long long>(t.len),
@@ -298,7 +295,7 @@ void RangeReader::on_done(CURL* easy, CURLcode rc) {
 
 // A server answered after failures: the reads still in backoff go to it now
 // rather than each sleeping out its own timer (up to 3 s after a long outage).
-void RangeReader::retry_now(size_t url_index) {
+void HttpReader::retry_now(size_t url_index) {
     retrying_ = false;
     for (auto& t : pool_) {
         if (!t.retry.armed()) continue;
@@ -307,7 +304,7 @@ void RangeReader::retry_now(size_t url_index) {
     }
 }
 
-void RangeReader::finish(Transfer& t, int result) {
+void HttpReader::finish(Transfer& t, int result) {
     // Release the transfer first: a callback may start new reads.
     std::vector<Transfer::Part> parts = std::move(t.parts);
     t.parts.clear();

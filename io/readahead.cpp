@@ -1,11 +1,11 @@
-#include "cache/readahead.h"
+#include "io/readahead.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace lazyroot::cache {
+namespace lazyroot::io {
 
-struct ReadaheadReader::Chunk final : io::ReadCallback {
+struct ReadaheadReader::Slice final : io::ReadCallback {
     ReadaheadReader* owner = nullptr;
     uint64_t index = 0;
     uint64_t offset = 0;
@@ -15,10 +15,10 @@ struct ReadaheadReader::Chunk final : io::ReadCallback {
     bool orphaned = false;  // dropped while in flight: free it when it lands
     bool consumed = false;  // its last byte was read: the stream has moved past it
     uint64_t last_use = 0;
-    std::vector<Waiter*> waiters;  // waiting for this chunk to land
+    std::vector<Waiter*> waiters;  // waiting for this slice to land
     unsigned pins = 0;             // waiters that will copy from it: keep it
 
-    void on_read_done(int result) override { owner->chunk_done(*this, result); }
+    void on_read_done(int result) override { owner->slice_done(*this, result); }
 };
 
 struct ReadaheadReader::Waiter {
@@ -27,12 +27,12 @@ struct ReadaheadReader::Waiter {
     io::ReadCallback* cb = nullptr;
     unsigned pending = 0;
     bool failed = false;
-    std::vector<Chunk*> pinned;  // in offset order
+    std::vector<Slice*> pinned;  // in offset order
 };
 
 std::unique_ptr<io::QueueReader> ReadaheadSource::open_queue(io::EventLoop& loop, unsigned depth) {
-    unsigned chunks = opts_.max_window_bytes / opts_.chunk_bytes + 1;
-    return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + chunks), loop,
+    unsigned slices = opts_.max_window_bytes / opts_.slice_bytes + 1;
+    return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + slices), loop,
                                              inner_->size(), opts_, claims_);
 }
 
@@ -43,22 +43,22 @@ ReadaheadReader::ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::Eve
       size_(size),
       opts_(opts),
       claims_(claims ? std::move(claims)
-                     : std::make_shared<PrefetchClaims>(size / opts.chunk_bytes + 1)),
+                     : std::make_shared<PrefetchClaims>(size / opts.slice_bytes + 1)),
       deferred_timer_(loop, [this] { flush_deferred(); }) {}
 
 ReadaheadReader::~ReadaheadReader() {
-    // In-flight chunk reads belong to the inner reader, which is destroyed
+    // In-flight slice reads belong to the inner reader, which is destroyed
     // first below and never calls back after that.
     inner_.reset();
-    for (const auto& [i, c] : chunks_) claims_->release(i);
+    for (const auto& [i, c] : slices_) claims_->release(i);
 }
 
 bool ReadaheadReader::covered(uint64_t offset, size_t len) const {
-    const uint64_t first = offset / opts_.chunk_bytes;
-    const uint64_t last = (offset + len - 1) / opts_.chunk_bytes;
+    const uint64_t first = offset / opts_.slice_bytes;
+    const uint64_t last = (offset + len - 1) / opts_.slice_bytes;
     for (uint64_t i = first; i <= last; ++i) {
-        auto it = chunks_.find(i);
-        if (it == chunks_.end() || it->second->orphaned) return false;
+        auto it = slices_.find(i);
+        if (it == slices_.end() || it->second->orphaned) return false;
     }
     return true;
 }
@@ -72,7 +72,7 @@ ReadaheadReader::Stream& ReadaheadReader::stream_for(uint64_t offset) {
         }
         if (s.last_use < lru->last_use) lru = &s;
     }
-    // A new stream replaces the least recently used one. Chunks fetched for
+    // A new stream replaces the least recently used one. Slices fetched for
     // the old one stay until consumed or evicted: the stream may come back.
     *lru = Stream{};
     return *lru;
@@ -85,14 +85,14 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
     s.last_use = ++tick_;
 
     if (covered(offset, dst.size()))
-        wait_for_chunks(offset, dst, cb);
+        wait_for_slices(offset, dst, cb);
     else
         inner_->read(offset, dst, cb);
 
     if (s.streak >= opts_.trigger) prefetch_ahead(s);
 }
 
-void ReadaheadReader::wait_for_chunks(uint64_t offset, std::span<std::byte> dst,
+void ReadaheadReader::wait_for_slices(uint64_t offset, std::span<std::byte> dst,
                                       io::ReadCallback& cb) {
     if (free_waiters_.empty()) free_waiters_.push_back(&waiter_pool_.emplace_back());
     Waiter& w = *free_waiters_.back();
@@ -103,10 +103,10 @@ void ReadaheadReader::wait_for_chunks(uint64_t offset, std::span<std::byte> dst,
     w.pending = 0;
     w.failed = false;
     w.pinned.clear();
-    const uint64_t first = offset / opts_.chunk_bytes;
-    const uint64_t last = (offset + dst.size() - 1) / opts_.chunk_bytes;
+    const uint64_t first = offset / opts_.slice_bytes;
+    const uint64_t last = (offset + dst.size() - 1) / opts_.slice_bytes;
     for (uint64_t i = first; i <= last; ++i) {
-        Chunk& c = *chunks_.at(i);
+        Slice& c = *slices_.at(i);
         ++c.pins;
         c.last_use = tick_;
         w.pinned.push_back(&c);
@@ -128,31 +128,31 @@ void ReadaheadReader::flush_deferred() {
     for (Waiter* w : ready) waiter_progress(*w, false);
 }
 
-// Called when one of the chunks a waiter needs has landed (or all were ready).
-void ReadaheadReader::waiter_progress(Waiter& w, bool chunk_failed) {
-    if (chunk_failed) w.failed = true;
+// Called when one of the slices a waiter needs has landed (or all were ready).
+void ReadaheadReader::waiter_progress(Waiter& w, bool slice_failed) {
+    if (slice_failed) w.failed = true;
     if (w.pending > 0 && --w.pending > 0) return;
     io::ReadCallback* cb = w.cb;
     if (w.failed) {
-        for (Chunk* c : w.pinned) --c->pins;
+        for (Slice* c : w.pinned) --c->pins;
         // Let the inner source try this range itself, with its own retries.
         uint64_t off = w.offset;
         auto dst = w.dst;
         free_waiters_.push_back(&w);
         return inner_->read(off, dst, *cb);
     }
-    // Copy from every chunk the range spans; all of them are ready now.
+    // Copy from every slice the range spans; all of them are ready now.
     const uint64_t end = w.offset + w.dst.size();
-    for (Chunk* c : w.pinned) {
+    for (Slice* c : w.pinned) {
         const uint64_t from = std::max(w.offset, c->offset);
         const uint64_t to = std::min(end, c->offset + c->len);
         std::memcpy(w.dst.data() + (from - w.offset), c->data.get() + (from - c->offset), to - from);
         --c->pins;
         if (to == c->offset + c->len) c->consumed = true;
     }
-    for (Chunk* c : w.pinned) {
+    for (Slice* c : w.pinned) {
         if (!c->consumed || c->pins > 0) continue;
-        if (auto it = chunks_.find(c->index); it != chunks_.end() && it->second.get() == c) free_chunk(it);
+        if (auto it = slices_.find(c->index); it != slices_.end() && it->second.get() == c) free_slice(it);
     }
     free_waiters_.push_back(&w);
     cb->on_read_done(0);
@@ -160,66 +160,66 @@ void ReadaheadReader::waiter_progress(Waiter& w, bool chunk_failed) {
 
 void ReadaheadReader::prefetch_ahead(Stream& s) {
     s.window = std::min<uint64_t>(opts_.max_window_bytes,
-                                  s.window ? s.window * 2 : opts_.chunk_bytes);
-    const uint64_t from = s.next / opts_.chunk_bytes;
+                                  s.window ? s.window * 2 : opts_.slice_bytes);
+    const uint64_t from = s.next / opts_.slice_bytes;
     const uint64_t until = std::min(size_, s.next + s.window);
-    const size_t max_buffers = opts_.max_window_bytes / opts_.chunk_bytes;
-    for (uint64_t i = from; i * opts_.chunk_bytes < until; ++i) {
-        if (chunks_.count(i)) continue;
+    const size_t max_buffers = opts_.max_window_bytes / opts_.slice_bytes;
+    for (uint64_t i = from; i * opts_.slice_bytes < until; ++i) {
+        if (slices_.count(i)) continue;
         if (buffers_out_ >= max_buffers && !evict_one_idle()) break;
         if (!claims_->claim(i)) continue;  // another queue has it
-        auto c = std::make_unique<Chunk>();
+        auto c = std::make_unique<Slice>();
         c->owner = this;
         c->index = i;
-        c->offset = i * opts_.chunk_bytes;
-        c->len = static_cast<size_t>(std::min<uint64_t>(opts_.chunk_bytes, size_ - c->offset));
+        c->offset = i * opts_.slice_bytes;
+        c->len = static_cast<size_t>(std::min<uint64_t>(opts_.slice_bytes, size_ - c->offset));
         c->data = take_buffer();
         c->last_use = tick_;
-        Chunk& ref = *c;
-        chunks_.emplace(i, std::move(c));
+        Slice& ref = *c;
+        slices_.emplace(i, std::move(c));
         prefetched_bytes_ += ref.len;
         inner_->read(ref.offset, {ref.data.get(), ref.len}, ref);
     }
 }
 
-// Frees the least recently used landed, unpinned chunk that no stream is
+// Frees the least recently used landed, unpinned slice that no stream is
 // about to read; false when there is none (the budget is in flight or ahead
 // of live streams: evicting those would only fetch them again).
 bool ReadaheadReader::evict_one_idle() {
-    auto ahead_of_a_stream = [&](const Chunk& c) {
+    auto ahead_of_a_stream = [&](const Slice& c) {
         for (const Stream& s : streams_)
             if (s.next != UINT64_MAX && c.offset + c.len > s.next && c.offset < s.next + s.window)
                 return true;
         return false;
     };
-    auto victim = chunks_.end();
-    for (auto it = chunks_.begin(); it != chunks_.end(); ++it) {
-        const Chunk& c = *it->second;
+    auto victim = slices_.end();
+    for (auto it = slices_.begin(); it != slices_.end(); ++it) {
+        const Slice& c = *it->second;
         if (!c.ready || c.pins > 0 || ahead_of_a_stream(c)) continue;
-        if (victim == chunks_.end() || c.last_use < victim->second->last_use) victim = it;
+        if (victim == slices_.end() || c.last_use < victim->second->last_use) victim = it;
     }
-    if (victim == chunks_.end()) return false;
-    free_chunk(victim);
+    if (victim == slices_.end()) return false;
+    free_slice(victim);
     return true;
 }
 
-void ReadaheadReader::free_chunk(std::map<uint64_t, std::unique_ptr<Chunk>>::iterator it) {
+void ReadaheadReader::free_slice(std::map<uint64_t, std::unique_ptr<Slice>>::iterator it) {
     free_buffers_.push_back(std::move(it->second->data));
     --buffers_out_;
     claims_->release(it->first);
-    chunks_.erase(it);
+    slices_.erase(it);
 }
 
 std::unique_ptr<std::byte[]> ReadaheadReader::take_buffer() {
     ++buffers_out_;
-    if (free_buffers_.empty()) return std::make_unique<std::byte[]>(opts_.chunk_bytes);
+    if (free_buffers_.empty()) return std::make_unique<std::byte[]>(opts_.slice_bytes);
     auto b = std::move(free_buffers_.back());
     free_buffers_.pop_back();
     return b;
 }
 
-void ReadaheadReader::chunk_done(Chunk& c, int result) {
-    auto it = chunks_.find(c.index);
+void ReadaheadReader::slice_done(Slice& c, int result) {
+    auto it = slices_.find(c.index);
     std::vector<Waiter*> waiters;
     waiters.swap(c.waiters);
     const bool ok = result == 0 && !c.orphaned;
@@ -231,30 +231,30 @@ void ReadaheadReader::chunk_done(Chunk& c, int result) {
         free_buffers_.push_back(std::move(c.data));
         --buffers_out_;
         claims_->release(c.index);
-        if (it != chunks_.end() && it->second.get() == &c) chunks_.erase(it);
+        if (it != slices_.end() && it->second.get() == &c) slices_.erase(it);
         else delete &c;  // orphaned: no longer in the map, owned here
     }
     for (Waiter* w : waiters) waiter_progress(*w, !ok);
 }
 
-void ReadaheadReader::drop_idle_chunks() {
-    for (auto it = chunks_.begin(); it != chunks_.end();) {
-        Chunk& c = *it->second;
+void ReadaheadReader::drop_idle_slices() {
+    for (auto it = slices_.begin(); it != slices_.end();) {
+        Slice& c = *it->second;
         if (c.pins > 0) {
             ++it;
         } else if (c.ready) {
             free_buffers_.push_back(std::move(c.data));
             --buffers_out_;
             claims_->release(it->first);
-            it = chunks_.erase(it);
+            it = slices_.erase(it);
         } else {
             // Still in flight: the inner reader holds a reference, so hand
             // ownership to the completion.
             c.orphaned = true;
             it->second.release();
-            it = chunks_.erase(it);
+            it = slices_.erase(it);
         }
     }
 }
 
-}  // namespace lazyroot::cache
+}  // namespace lazyroot::io
