@@ -45,7 +45,7 @@ echo "kernel nvme-tcp: $kdev ($(cat /sys/class/nvme/nvme0/queue_count 2>/dev/nul
 jobs kernel "$kdev"
 echo 1 >/sys/class/nvme/nvme0/delete_controller
 
-ublk=$("$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --daemon)
+ublk=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --daemon)
 echo "lazyroot: $ublk"
 jobs lazyroot "$ublk"
 "$lazyroot" detach "$ublk"

@@ -40,11 +40,12 @@ _lazyroot() {
     --verity) COMPREPLY=($(compgen -W "manifest ddi" -- "$cur")); return ;;
     --nvme-transport) COMPREPLY=($(compgen -W "user kernel" -- "$cur")); return ;;
     --io-timeout) COMPREPLY=($(compgen -W "30 infinity" -- "$cur")); return ;;
+    --salt) COMPREPLY=($(compgen -W "none keep" -- "$cur")); return ;;
     --cache | --trust | --ca | --cert | --key | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | \
-        --readahead | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout | --salt)
+        --readahead | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
         return ;;
     esac
     local opts=''
@@ -57,7 +58,7 @@ _lazyroot() {
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;
     list | status) opts="--json --help" ;;
-    prepare) opts="--salt --sign-key --sign-cert --hash-out --help" ;;
+    prepare) opts="--salt --sign-key --sign-cert --hash-out --compress --frame-size --help" ;;
     cmdline | attach-cmdline) opts="--help" ;;
     esac
     if [[ $cur == -* ]]; then

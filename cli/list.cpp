@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/state_file.h"
+#include "io/redact.h"
 #include "ublk/control.h"
 
 namespace lazyroot::cli {
@@ -53,7 +54,7 @@ int run_list(const ListOptions& opts) {
             {"pid", info.ublksrv_pid},
             {"queues", info.nr_hw_queues},
             {"depth", info.queue_depth},
-            {"source", state ? state->value("source", "") : ""},
+            {"source", state ? io::redact_url(state->value("source", "")) : ""},
         };
         all.push_back(j);
     }

@@ -13,6 +13,7 @@
 #include "cli/root_daemon.h"
 #include "initrd/generator.h"
 #include "io/log.h"
+#include "cli/prepare_compressed.h"
 #include "verity/prepare.h"
 
 namespace {
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
                 if constexpr (std::is_same_v<T, cli::DetachOptions>) return cli::run_detach(c);
                 if constexpr (std::is_same_v<T, cli::ListOptions>) return cli::run_list(c);
                 if constexpr (std::is_same_v<T, cli::StatusOptions>) return cli::run_status(c);
-                if constexpr (std::is_same_v<T, cli::PrepareOptions>) return verity::run_prepare(c);
+                if constexpr (std::is_same_v<T, cli::PrepareOptions>) return cli::run_prepare_command(c);
                 if constexpr (std::is_same_v<T, cli::HelpRequest>) {
                     std::fputs(c.text.c_str(), stdout);
                     return 0;

@@ -201,6 +201,19 @@ Command parse_command_line(int argc, const char* const* argv) {
     sign_key->needs(sign_cert);
     sign_cert->needs(sign_key);
     pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
+    pr->add_flag("--compress{3}", prepare.compress_level,
+                 "Also write IMAGE.zst, the zstd seekable format (LEVEL 1-19, default 3), and its manifest")
+        ->check(CLI::Range(1, 19));
+    pr->add_option("--frame-size", prepare.frame_kib,
+                   "With --compress: KiB of image per frame, the cache chunk to match (default 64)")
+        ->check([](const std::string& v) {
+            try {
+                const unsigned long k = std::stoul(v);
+                if (k >= 4 && k % 4 == 0 && k <= 16384) return std::string();
+            } catch (...) {
+            }
+            return std::string("must be a multiple of 4 from 4 to 16384");
+        });
 
     // main() runs these two before parsing (they take no options); they are
     // here so that the help lists every subcommand.

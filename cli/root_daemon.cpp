@@ -120,7 +120,7 @@ void become_root_storage_daemon(char* argv0) {
 std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach_args) {
     if (!in_initrd()) return attach_args;
     const std::string dir = state_dir() + "/pinned";
-    ::mkdir(state_dir().c_str(), 0755);
+    make_state_dir();
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         log::warn("cannot create %s: %s", dir.c_str(), std::strerror(errno));
         return attach_args;

@@ -11,6 +11,7 @@
 #include "cache/cache_space.h"
 #include "cache/cache_store.h"
 #include "cache/metered_source.h"
+#include "compress/seekable_source.h"
 #include "io/readahead.h"
 #include "http/http_source.h"
 #include "io/file_source.h"
@@ -39,15 +40,16 @@ http::HttpOptions http_options(const AttachOptions& o) {
 
 std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& o, unsigned queues) {
     switch (uri.kind) {
+        // A file or URL in the zstd seekable format (found by its footer) is served decompressed.
         case SourceUri::Kind::File:
-            return io::FileSource::open(uri.path);
+            return compress::SeekableSource::wrap_if_seekable(io::FileSource::open(uri.path));
         case SourceUri::Kind::Http: {
             http::HttpOptions h = http_options(o);
             h.urls.push_back(uri.text);
             h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
             auto src = http::HttpSource::open(h);
             src->set_connections_per_queue((o.connections + queues - 1) / queues);
-            return src;
+            return compress::SeekableSource::wrap_if_seekable(std::move(src));
         }
         case SourceUri::Kind::NvmeTcp: {
             nvmetcp::NvmeTcpOptions n;
@@ -108,7 +110,9 @@ std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Sourc
 SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues,
                          const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
-    std::unique_ptr<io::Source> net = with_readahead(open_transport(uri, o, queues), uri, o);
+    std::unique_ptr<io::Source> transport = open_transport(uri, o, queues);
+    seekable_ = dynamic_cast<const compress::SeekableSource*>(transport.get());
+    std::unique_ptr<io::Source> net = with_readahead(std::move(transport), uri, o);
     if (verity) net = open_verified(std::move(net), *verity, o);
     const bool needs_cache = !o.cache.empty() || o.mode != Mode::Lazy;
     if (!needs_cache) {
@@ -187,13 +191,12 @@ void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
 }
 
 nlohmann::json SourceStack::status(double uptime_s) {
-    SourceStack& s = *this;
-    auto& st = s.stats();
+    auto& st = stats_;
     const uint64_t reads = st.reads.load();
     nlohmann::json j = {
-        {"source", s.top().describe()},
-        {"mode", to_string(s.mode())},
-        {"size", s.top().size()},
+        {"source", top_->describe()},
+        {"mode", to_string(mode_)},
+        {"size", top_->size()},
         {"uptime_s", uptime_s},
         {"reads", reads},
         {"bytes_served", st.bytes_served.load()},
@@ -203,10 +206,10 @@ nlohmann::json SourceStack::status(double uptime_s) {
         {"cache_hit_ratio", reads ? static_cast<double>(st.cache_hit_reads.load()) / static_cast<double>(reads) : 0.0},
         {"fetch_latency_us", {{"p50", st.latency_quantile_us(0.5)}, {"p99", st.latency_quantile_us(0.99)}}},
     };
-    if (auto* c = s.cached()) {
+    if (auto* c = cached_) {
         auto& store = c->store();
         const uint64_t present = store.map().count_present();
-        j["cache"] = {{"path", s.cache_path()},
+        j["cache"] = {{"path", cache_path_},
                       {"chunk_size", store.chunk_size()},
                       {"chunks_present", present},
                       {"chunks_total", store.chunk_count()},
@@ -215,7 +218,7 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
-        if (s.mode() == Mode::Hydrate) {
+        if (mode_ == Mode::Hydrate) {
             const double hydrated = static_cast<double>(st.hydrated_bytes.load());
             j["hydration"] = {{"complete", c->complete()},
                               {"progress", static_cast<double>(present) / static_cast<double>(store.chunk_count())},
@@ -223,6 +226,12 @@ nlohmann::json SourceStack::status(double uptime_s) {
                               {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
         }
     }
+    if (seekable_)
+        // bytes_fetched counts image bytes; wire_bytes what crossed the wire for them.
+        j["compression"] = {{"format", "zstd-seekable"},
+                            {"frames", seekable_->table().frames().size()},
+                            {"compressed_size", seekable_->table().compressed_size()},
+                            {"wire_bytes", seekable_->wire_bytes()}};
     return j;
 }
 

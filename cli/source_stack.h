@@ -18,6 +18,9 @@
 namespace lazyroot::verity {
 class VerifyingSource;
 }
+namespace lazyroot::compress {
+class SeekableSource;
+}
 
 namespace lazyroot::cli {
 
@@ -54,6 +57,8 @@ public:
     std::string ram_dir() const { return ram_ ? ram_->path() : std::string(); }
     // With verity: where the superblock is on the device (dm-verity's hash offset).
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
+    // The image is zstd seekable on the wire (found by its footer), else nullptr.
+    const compress::SeekableSource* seekable() const { return seekable_; }
 
     // Starts filling the cache on the filler's own thread (full mode's
     // download, hydrate mode's background fill). Needs a cache.
@@ -88,6 +93,7 @@ private:
     std::vector<std::string> created_files_;
     const verity::VerifyingSource* verifier_ = nullptr;
     uint64_t verity_hash_offset_ = 0;
+    const compress::SeekableSource* seekable_ = nullptr;
 };
 
 // The transport alone (no readahead, verity or cache), for a device with

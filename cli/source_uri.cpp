@@ -60,11 +60,9 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     // A tree fetched over http(s) from a file:// image still resolves its host.
     const bool any_http = http || starts_with(o.hash_source, "http://") || starts_with(o.hash_source, "https://");
     refuse_unless(nvme, o, "--nvme-transport", "an nvme+tcp:// SOURCE");
-    refuse_unless(nvme, o, "--hostnqn", "an nvme+tcp:// SOURCE");
-    refuse_unless(http, o, "--mirror", "an http(s):// SOURCE");
     refuse_unless(http, o, "--coalesce", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--resolve", "an http(s):// SOURCE or --hash-source");
-    refuse_unless(network, o, "--connections", "a network SOURCE (http(s):// or nvme+tcp://)");
+    refuse_unless(http, o, "--connections", "an http(s):// SOURCE");
     refuse_unless(network, o, "--readahead", "a network SOURCE (http(s):// or nvme+tcp://)");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");
@@ -76,6 +74,11 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
             throw UsageError(e.what());
         }
     }
+    // NVMe/TCP has no TLS here: clear text, unauthenticated. Without verity
+    // nothing checks the bytes, the same rule as plain http://.
+    if (nvme && !o.insecure && o.verity == VerityKind::None)
+        throw UsageError("nvme+tcp:// is clear text and unauthenticated: without --verity it needs --insecure: " +
+                         uri.text);
     if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
     if (!http) return;
     for (const auto& m : o.mirrors) {
@@ -88,7 +91,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     for (const auto& u : all) {
         // Without verity nothing authenticates plain-HTTP bytes.
         if (starts_with(u, "http://") && !o.insecure && o.verity == VerityKind::None)
-            throw UsageError("plain http:// without verity needs --insecure: " + u);
+            throw UsageError("plain http:// is clear text and unauthenticated: without --verity it needs --insecure: " + u);
     }
 }
 

@@ -12,8 +12,16 @@ namespace lazyroot::cli {
 std::string state_dir();
 std::string state_path(unsigned dev_id);
 
-// Atomic (write + rename); returns false and logs on failure, since a missing
-// state file must not take a working device down.
+// Creates state_dir() mode 0700 (and tightens an existing one).
+bool make_state_dir();
+
+// Writes `text` to `path` through path.tmp and a rename, mode 0600 (also
+// when path.tmp was left behind with another mode): state files hold the
+// full source URL, which may carry credentials. False with errno set.
+bool write_private_file(const std::string& path, const std::string& text);
+
+// Atomic (write + rename), mode 0600; returns false and logs on failure,
+// since a missing state file must not take a working device down.
 bool write_state(unsigned dev_id, const nlohmann::json& state);
 std::optional<nlohmann::json> read_state(unsigned dev_id);
 // Every readable state file (not the status files).

@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/state_file.h"
+#include "io/redact.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -57,6 +58,9 @@ nlohmann::json read_status_files() {
         j["daemon_running"] = daemon_running(j.value("pid", 0));
         j["device_present"] = device_present(j.value("device", ""));
         j["updated_s_ago"] = std::max(0.0, now - mtime);
+        // Written redacted; redacted again for files from older versions.
+        if (j.contains("source") && j["source"].is_string())
+            j["source"] = io::redact_url(j["source"].get<std::string>());
         unsigned id = 0;
         try {
             id = static_cast<unsigned>(std::stoul(name.substr(0, dot)));
@@ -123,6 +127,10 @@ std::string format_status_text(const nlohmann::json& entries) {
                              j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                              j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),
                              j.value("cache_hit_ratio", 0.0));
+        if (j.contains("compression") && j["compression"].is_object())
+            out += printf_string("  zstd seekable: %.1f MiB on the wire for the %.1f MiB of image fetched\n",
+                                 j["compression"].value("wire_bytes", 0.0) / (1 << 20),
+                                 j.value("bytes_fetched", 0.0) / (1 << 20));
         if (j.contains("cache") && j["cache"].is_object()) {
             const auto& c = j["cache"];
             out += printf_string("  cache %s: %llu/%llu chunks present (%llu durable)\n", c.value("path", "").c_str(),

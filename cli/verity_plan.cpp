@@ -28,7 +28,21 @@ std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
     if (uri.kind == SourceUri::Kind::Http) {
         http::HttpOptions h = http_options(o);
         h.pin_at_attach = false;  // one request, before anything is pinned
-        return http::small_get(uri.text + ".manifest.json", h);
+        // From the first of the source and its mirrors that answers: a dead
+        // primary must not fail an attach the mirrors can serve. Each
+        // mirror's manifest is checked against the root hash or signature
+        // the same way, so any of them will do.
+        std::vector<std::string> urls{uri.text};
+        urls.insert(urls.end(), o.mirrors.begin(), o.mirrors.end());
+        std::string first_error;
+        for (const auto& u : urls) {
+            try {
+                return http::small_get(u + ".manifest.json", h);
+            } catch (const std::runtime_error& e) {
+                if (first_error.empty()) first_error = e.what();
+            }
+        }
+        throw std::runtime_error(first_error);
     }
     throw std::runtime_error("--verity needs --hash-offset with this SOURCE");
 }

@@ -21,7 +21,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");  // set_url widens it for an http:// URL
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lazyroot/0.1");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -35,10 +35,32 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                      std::max<long>(1, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count() / 1000)));
-    if (!o.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, o.ca_file.c_str());
+    if (!o.ca_file.empty()) {
+        // --ca pins that CA alone: no CA directory (Debian's libcurl has
+        // /etc/ssl/certs compiled in) and no other bundle may validate.
+        curl_easy_setopt(e, CURLOPT_CAINFO, o.ca_file.c_str());
+        curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, nullptr);  // apply_pinned_resources may set its copy
+    }
     if (!o.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, o.cert_file.c_str());
     if (!o.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, o.key_file.c_str());
     apply_pinned_resources(e, o);
+}
+
+bool is_https(const std::string& url) {
+    return url.size() >= 8 && curl_strnequal(url.c_str(), "https://", 8);
+}
+
+void set_url(CURL* e, const std::string& url) {
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, is_https(url) ? "https" : "http,https");
+}
+
+std::string describe_failure(const std::string& url, CURLcode rc, const char* errbuf) {
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL && is_https(url))
+        return "refused a redirect from https:// to clear text (a redirect never downgrades the scheme)";
+    if (rc == CURLE_TOO_MANY_REDIRECTS) return "too many redirects (a redirect loop?)";
+    return errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
 }
 
 }  // namespace lazyroot::http

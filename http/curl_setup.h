@@ -15,6 +15,22 @@ void ensure_curl_global_init();
 // timeouts, HTTP/2 over TLS when offered.
 void apply_common_options(CURL* easy, const HttpOptions& opts);
 
+// Sets the URL and what its redirects may lead to: from https:// only
+// https://, so a server (or whoever answers for it) can't downgrade the
+// transport to clear text by redirecting; from http:// also https://.
+void set_url(CURL* easy, const std::string& url);
+
+bool is_https(const std::string& url);
+
+// One line for a failed transfer of `url`: a refused downgrading redirect
+// is named as such rather than as curl's "unsupported protocol".
+std::string describe_failure(const std::string& url, CURLcode rc, const char* errbuf);
+
+// Header lines past this many bytes end the response: a server that sends
+// headers for ever must not grow memory or hold the transfer until the
+// IO timeout.
+inline constexpr size_t kMaxResponseHead = 64 * 1024;
+
 struct EasyDeleter {
     void operator()(CURL* e) const { curl_easy_cleanup(e); }
 };

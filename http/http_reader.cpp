@@ -41,6 +41,7 @@ HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth,
       loop_(loop),
       dispatch_timer_(loop, [this] { dispatch(); }),
       preconditions_(source.url_count()),
+      preferred_url_(source.first_live_url()),
       multi_(loop, static_cast<long>(connections),
              [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
     for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
@@ -131,7 +132,7 @@ void HttpReader::start(Transfer& t) {
     char range[64];
     std::snprintf(range, sizeof range, "%llu-%llu", static_cast<unsigned long long>(t.offset),
                   static_cast<unsigned long long>(t.offset + t.len - 1));
-    curl_easy_setopt(e, CURLOPT_URL, u.url().c_str());
+    set_url(e, u.url());
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, precondition_for(t.url_index));
     // No overall limit for a read that may wait for ever (0); the connect and
@@ -153,7 +154,12 @@ void HttpReader::start(Transfer& t) {
 }
 
 size_t HttpReader::on_header(char* data, size_t size, size_t n, void* tp) {
-    static_cast<Transfer*>(tp)->head.feed_line({data, size * n});
+    auto& t = *static_cast<Transfer*>(tp);
+    t.head.feed_line({data, size * n});
+    if (t.head.bytes > kMaxResponseHead) {
+        t.abort_why = "the response head is larger than " + std::to_string(kMaxResponseHead) + " bytes";
+        return 0;
+    }
     return size * n;
 }
 
@@ -179,6 +185,10 @@ size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
                 t.abort_why = "the image changed on the server (If-Range answered 200)";
                 t.abort_fatal = true;
             }
+            return 0;
+        }
+        if (!h.conflict.empty()) {
+            t.abort_why = "the answer carries two different " + h.conflict + " headers";
             return 0;
         }
         const auto& cr = h.content_range;
@@ -236,7 +246,7 @@ HttpReader::Verdict HttpReader::judge(Transfer& t, CURLcode rc, std::string& why
         return Verdict::Fatal;
     }
     if (rc != CURLE_OK) {
-        why = curl_easy_strerror(rc);
+        why = describe_failure(t.owner->source_.url(t.url_index).url(), rc, nullptr);
         return Verdict::Retry;
     }
     if (status != 206) {

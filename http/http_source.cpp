@@ -38,6 +38,7 @@ std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
         if (size && *size != p.identity.size)
             throw std::runtime_error("mirror " + u + " serves " + std::to_string(p.identity.size) +
                                      " bytes but " + size_from + " serves " + std::to_string(*size));
+        if (!size) src->first_live_url_ = src->urls_.size() - 1;
         size = p.identity.size;
         size_from = u;
         if (src->identity_.empty())

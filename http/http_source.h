@@ -62,6 +62,9 @@ public:
     ImageUrl& url(size_t i) { return *urls_[i]; }
     const ImageUrl& url(size_t i) const { return *urls_[i]; }
     size_t url_count() const { return urls_.size(); }
+    // The first URL that answered the probe: where reads start, so a dead
+    // primary does not cost each queue a failed first attempt.
+    size_t first_live_url() const { return first_live_url_; }
     // Reads waiting on an unreachable source, across queues; its log lines.
     io::OutageMonitor& outage() { return outage_; }
 
@@ -74,6 +77,7 @@ private:
     std::vector<std::unique_ptr<ImageUrl>> urls_;
     uint64_t size_ = 0;
     std::string identity_;
+    size_t first_live_url_ = 0;
     unsigned per_queue_connections_ = 1;
 };
 

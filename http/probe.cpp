@@ -7,8 +7,9 @@ namespace lazyroot::http {
 namespace {
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
-    static_cast<ResponseHead*>(user)->feed_line({data, size * n});
-    return size * n;
+    auto* head = static_cast<ResponseHead*>(user);
+    head->feed_line({data, size * n});
+    return head->bytes > kMaxResponseHead ? 0 : size * n;
 }
 
 // At most the one byte asked for; anything else means ranges are ignored and
@@ -33,7 +34,7 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
     size_t body = 0;
     char errbuf[CURL_ERROR_SIZE] = "";
     apply_common_options(easy.get(), opts);
-    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+    set_url(easy.get(), url);
     curl_easy_setopt(easy.get(), CURLOPT_RANGE, "0-0");
     curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &head);
@@ -46,6 +47,15 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
                      opts.io_timeout ? static_cast<long>(opts.io_timeout->count()) : 0L);
 
     CURLcode rc = curl_easy_perform(easy.get());
+    // A refused (downgrading) redirect or a loop leaves a 3xx behind: name it.
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_TOO_MANY_REDIRECTS) {
+        r.error = url + ": " + describe_failure(url, rc, errbuf);
+        return r;
+    }
+    if (head.bytes > kMaxResponseHead) {
+        r.error = url + ": the response head is larger than " + std::to_string(kMaxResponseHead) + " bytes";
+        return r;
+    }
     if (head.status == 200) {
         r.error = url + ": the server ignores range requests (answered 200 to Range: bytes=0-0)";
         return r;
@@ -57,7 +67,7 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
         return r;
     }
     if (rc != CURLE_OK) {
-        r.error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        r.error = url + ": " + describe_failure(url, rc, errbuf);
         return r;
     }
     if (head.status == 416 && head.content_range && head.content_range->size == 0u) {
@@ -66,6 +76,10 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
     }
     if (head.status != 206) {
         r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
+        return r;
+    }
+    if (!head.conflict.empty()) {
+        r.error = url + ": the answer to Range: bytes=0-0 carries two different " + head.conflict + " headers";
         return r;
     }
     const auto& cr = head.content_range;

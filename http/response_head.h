@@ -17,8 +17,16 @@ struct ResponseHead {
     std::optional<uint64_t> content_length;
     std::string etag;
     std::string last_modified;
+    size_t bytes = 0;  // header bytes of this response so far, status line included
+    // A header the answer depends on, given twice with different values
+    // (a broken or hostile tier): its name, and the answer is not to be used.
+    std::string conflict;
 
     void feed_line(std::string_view line);
+
+private:
+    std::string raw_content_range_;
+    std::string raw_content_length_;
 };
 
 }  // namespace lazyroot::http

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "http/curl_setup.h"
+#include "http/response_head.h"
 
 namespace lazyroot::http {
 namespace {
@@ -23,6 +24,12 @@ size_t on_body(char* p, size_t size, size_t n, void* user) {
     return size * n;
 }
 
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+    auto* head = static_cast<ResponseHead*>(user);
+    head->feed_line({data, size * n});
+    return head->bytes > kMaxResponseHead ? 0 : size * n;
+}
+
 }  // namespace
 
 std::string small_get(const std::string& url, const HttpOptions& opts, size_t max_bytes) {
@@ -32,17 +39,23 @@ std::string small_get(const std::string& url, const HttpOptions& opts, size_t ma
     Body body{{}, max_bytes};
     char errbuf[CURL_ERROR_SIZE] = "";
     apply_common_options(easy.get(), opts);
-    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+    set_url(easy.get(), url);
     curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, errbuf);
+    ResponseHead head;
+    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &head);
     // With --io-timeout=infinity no overall limit (0): the connect and stall
     // timeouts still end an attempt against a server that is down.
     curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS,
                      opts.io_timeout ? static_cast<long>(opts.io_timeout->count()) : 0L);
     CURLcode rc = curl_easy_perform(easy.get());
+    if (head.bytes > kMaxResponseHead)
+        throw std::runtime_error(url + ": the response head is larger than " + std::to_string(kMaxResponseHead) +
+                                 " bytes");
     if (body.too_big) throw std::runtime_error(url + ": larger than " + std::to_string(max_bytes) + " bytes");
-    if (rc != CURLE_OK) throw std::runtime_error(url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+    if (rc != CURLE_OK) throw std::runtime_error(url + ": " + describe_failure(url, rc, errbuf));
     long status = 0;
     curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) throw std::runtime_error(url + ": HTTP " + std::to_string(status));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "initrd/boot_origin.h"
+#include "io/redact.h"
 
 namespace lazyroot::initrd {
 namespace {
@@ -120,7 +121,8 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
 
 std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
                                         std::string_view binary, const PinnedExec* exec) {
-    std::string unit = format_head(spec.source) + kDaemonService;
+    // The unit is world-readable: credentials in the URL stay out of it.
+    std::string unit = format_head(io::redact_url(spec.source)) + kDaemonService;
     // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
     if (exec) {
         unit += "Environment=OPENSSL_CONF=" + exec->dir + "/openssl.cnf\n";
@@ -243,7 +245,7 @@ int run_cmdline_check() {
         std::printf("%s\n", line.c_str());
         return 0;
     } catch (const CmdlineError& e) {
-        std::fprintf(stderr, "lazyroot: error: %s\n", e.what());
+        std::fprintf(stderr, "lazyroot: error: %s\n", io::redact_urls(e.what()).c_str());
         return 1;
     }
 }

@@ -1,5 +1,7 @@
 #include "io/event_loop.h"
 
+#include <utility>
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -60,7 +62,10 @@ void EventLoop::post(std::function<void()> fn) { mailbox_->post(std::move(fn)); 
 EventLoop::EventLoop() = default;
 
 // The ring goes first: its pending mailbox read points into the mailbox.
-EventLoop::~EventLoop() { ring_.close(); }
+EventLoop::~EventLoop() {
+    ring_.close();
+    for (Completion* c : std::exchange(dying_, {})) c->abandon();
+}
 
 io_uring_sqe* EventLoop::sqe_for(Completion* c) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring_.raw());

@@ -16,6 +16,9 @@ namespace lazyroot::io {
 class Completion {
 public:
     virtual void complete(int res, uint32_t cqe_flags) = 0;
+    // The loop is going away before a completion this object waited for to
+    // free itself arrived (see EventLoop::free_at_close).
+    virtual void abandon() {}
 
 protected:
     ~Completion() = default;
@@ -58,6 +61,12 @@ public:
 
     io_uring* raw() { return ring_.raw(); }
 
+    // An object that frees itself on its last CQE (a SocketWatch being
+    // cancelled) is abandoned instead if the loop closes first, so that a
+    // short-lived loop (attach time) leaks nothing. `forget` when it was freed.
+    void free_at_close(Completion* c) { dying_.push_back(c); }
+    void forget(Completion* c) { std::erase(dying_, c); }
+
 private:
     friend class Timer;
     class Mailbox;
@@ -66,6 +75,7 @@ private:
     Ring ring_;
     std::multimap<Clock::time_point, Timer*> timers_;
     std::unique_ptr<Mailbox> mailbox_;
+    std::vector<Completion*> dying_;
 };
 
 }  // namespace lazyroot::io

@@ -9,7 +9,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <string>
+
+#include "io/redact.h"
 
 namespace lazyroot::log {
 namespace {
@@ -63,6 +67,19 @@ void emit(const char* level, const char* fmt, va_list ap) {
     int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
     if (m < 0) return;
     size_t len = std::min(static_cast<size_t>(n) + static_cast<size_t>(m), sizeof line - 2);
+    line[len] = '\0';
+    // No credentials in any log line: a URL's userinfo and presigned query
+    // are cut here, whichever message carried the URL (SOURCE, a mirror, an
+    // error from libcurl or from the command line).
+    if (std::strstr(line, "://")) {
+        const std::string safe = io::redact_urls({line, len});
+        len = std::min(safe.size(), sizeof line - 2);
+        std::memcpy(line, safe.data(), len);
+    }
+    // One line, whatever bytes a server, a cache file or a command line put
+    // into the message: control characters can't end it or forge another.
+    for (size_t i = 0; i < len; ++i)
+        if (static_cast<unsigned char>(line[i]) < 0x20 || line[i] == 0x7f) line[i] = '?';
     if (!on_main_thread()) return stderr_ring().post({line, len});
     line[len] = '\n';
     write_line(line, len + 1);

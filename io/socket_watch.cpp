@@ -33,6 +33,7 @@ void SocketWatch::destroy() {
         cancelling_ = true;
         io_uring_prep_poll_remove(loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(this));
     }
+    loop_.free_at_close(this);
 }
 
 void SocketWatch::arm() {
@@ -46,6 +47,7 @@ void SocketWatch::complete(int res, uint32_t) {
     in_flight_ = false;
     cancelling_ = false;
     if (destroyed_) {
+        loop_.forget(this);
         delete this;
         return;
     }

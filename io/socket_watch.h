@@ -20,6 +20,7 @@ public:
     void destroy();
 
     void complete(int res, uint32_t flags) override;
+    void abandon() override { delete this; }
 
 private:
     SocketWatch(EventLoop& loop, int fd, std::function<void(uint32_t)> on_ready)

@@ -64,6 +64,21 @@ private:
     std::string prefix_;
 };
 
+ManifestCompression parse_compression(const json& j) {
+    if (!j.is_object()) bad("compression", "must be an object");
+    Fields f(j, "compression.");
+    ManifestCompression c;
+    c.format = f.string("format");
+    if (c.format != "zstd-seekable") bad("compression.format", "unsupported (only zstd-seekable)");
+    const uint64_t frame = f.u64("frameSize");
+    if (frame == 0 || frame % 4096 != 0 || frame > (16u << 20))
+        bad("compression.frameSize", "must be a multiple of 4096 up to 16 MiB");
+    c.frame_size = static_cast<uint32_t>(frame);
+    c.compressed_size = f.u64("compressedSize");
+    if (c.compressed_size == 0) bad("compression.compressedSize", "must be positive");
+    return c;
+}
+
 ManifestSignature parse_signature(const json& j, const std::string& root_hash) {
     if (!j.is_object()) bad("signature", "must be an object");
     Fields f(j, "signature.");
@@ -102,6 +117,12 @@ std::string format_manifest(const Manifest& m) {
             {"signature", to_base64(m.signature->signature)},
         };
     }
+    if (m.compression)
+        j["compression"] = {
+            {"format", m.compression->format},
+            {"frameSize", m.compression->frame_size},
+            {"compressedSize", m.compression->compressed_size},
+        };
     return j.dump(2) + "\n";
 }
 
@@ -159,6 +180,7 @@ Manifest parse_manifest(std::string_view text) {
             bad("imageSize", "too small for the hash tree at hashOffset");
     }
     if (f.has("signature")) m.signature = parse_signature(f.get("signature"), m.root_hash);
+    if (f.has("compression")) m.compression = parse_compression(f.get("compression"));
     return m;
 }
 

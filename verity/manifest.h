@@ -39,6 +39,16 @@ struct ManifestSignature {
     bool operator==(const ManifestSignature&) const = default;
 };
 
+// The image as published is the zstd seekable format (lazyroot prepare
+// --compress); every other field describes the decompressed image.
+struct ManifestCompression {
+    std::string format = "zstd-seekable";
+    uint32_t frame_size = 0;       // decompressed bytes per frame
+    uint64_t compressed_size = 0;  // of the published file
+
+    bool operator==(const ManifestCompression&) const = default;
+};
+
 struct Manifest {
     std::string root_hash;  // lowercase hex
     uint64_t data_size = 0;
@@ -52,6 +62,7 @@ struct Manifest {
     std::string uuid;
     std::optional<std::string> hash_file;
     std::optional<ManifestSignature> signature;
+    std::optional<ManifestCompression> compression;
 
     bool operator==(const Manifest&) const = default;
 };

@@ -148,7 +148,8 @@ void sync_data(int fd, const std::string& name) {
     if (::fdatasync(fd) != 0) fail_errno(name + ": fdatasync", errno);
 }
 
-// Written to a temporary name, synced, then renamed over the old one.
+}  // namespace
+
 void write_manifest_file(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     io::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -160,12 +161,14 @@ void write_manifest_file(const std::string& path, const std::string& text) {
     check(io::fsync_parent_dir(path), path + ": fsync of its directory");
 }
 
+namespace {
+
 ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
     const std::string key = read_required(o.sign_key, "--sign-key");
     const std::string cert = read_required(o.sign_cert, "--sign-cert");
     std::vector<uint8_t> der = sign_root_hash(root_hex, key, cert);
     // An expired or unusable certificate fails here rather than at boot.
-    if (auto v = verify_signature(root_hex, der, cert); !v)
+    if (auto v = verify_signature(root_hex, der, cert, TimeCheck::Now); !v)
         throw std::runtime_error("the signature does not verify against --sign-cert: " + v.reason);
     return {root_hex, certificate_fingerprint(cert), std::move(der)};
 }

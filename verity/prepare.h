@@ -36,7 +36,14 @@ struct PrepareOptions {
     std::string sign_key;   // PEM private key, with sign_cert; both or neither
     std::string sign_cert;  // PEM certificate
     std::string hash_out;   // empty: append the tree to the image
+    // cli's: with compress_level > 0, `prepare` then writes IMAGE.zst (the
+    // zstd seekable format, frames of frame_kib) and IMAGE.zst.manifest.json.
+    int compress_level = 0;
+    uint32_t frame_kib = 64;
 };
+
+// Written to a temporary name, synced, then renamed over the old one. Throws.
+void write_manifest_file(const std::string& path, const std::string& text);
 
 // Returns the exit status. Setup errors are thrown as std::runtime_error (one line).
 int run_prepare(const PrepareOptions& opts);

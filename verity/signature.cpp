@@ -115,7 +115,7 @@ std::string certificate_fingerprint(std::string_view cert_pem) {
 }
 
 VerifyResult verify_signature(std::string_view root_hash_hex, std::span<const uint8_t> der_signature,
-                              std::string_view trusted_cert_pem) {
+                              std::string_view trusted_cert_pem, TimeCheck time) {
     ERR_clear_error();
     CertStack trusted = read_certificates(trusted_cert_pem);
     if (!trusted || sk_X509_num(trusted.get()) == 0) return {false, "no certificate in the trusted PEM"};
@@ -135,7 +135,13 @@ VerifyResult verify_signature(std::string_view root_hash_hex, std::span<const ui
         if (X509_STORE_add_cert(store.get(), sk_X509_value(trusted.get(), i)) != 1)
             return {false, "trusted certificate: " + openssl_error("cannot add to store")};
     // Every trusted certificate is an anchor, whether or not it is a self-signed root.
-    X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
+    // No validity-period check (as the kernel's module and dm-verity signature
+    // checks): an initrd's clock may read 1970 until NTP runs, and a signing
+    // certificate that expired must not stop a boot of an image signed while
+    // it was valid. What is trusted is the pinned certificate and the root
+    // hash it signed; the time adds nothing an initrd could rely on.
+    X509_STORE_set_flags(store.get(),
+                         X509_V_FLAG_PARTIAL_CHAIN | (time == TimeCheck::None ? X509_V_FLAG_NO_CHECK_TIME : 0));
 
     BioPtr data = memory_bio(root_hash_hex);
     if (!data) return {false, "out of memory"};

@@ -31,11 +31,14 @@ struct VerifyResult {
 
 // True when der_signature is a detached PKCS#7 over exactly root_hash_hex,
 // made by a certificate that is in trusted_cert_pem (one or more PEM
-// certificates) or chains to one, and every certificate involved is within
-// its validity period now. Any certificate in the PEM is a trust anchor, CA or
-// not. Signer certificates must allow S/MIME signing (no keyUsage or extended
-// key usage that excludes it). Never throws.
+// certificates) or chains to one. Any certificate in the PEM is a trust
+// anchor, CA or not. Signer certificates must allow S/MIME signing (no
+// keyUsage or extended key usage that excludes it). Validity periods are
+// checked only with TimeCheck::Now (`prepare`, where the clock is right and an
+// expired certificate is a mistake); at attach the clock is not trusted (an
+// initrd may think it is 1970) and expiry must not stop a boot. Never throws.
+enum class TimeCheck { None, Now };
 VerifyResult verify_signature(std::string_view root_hash_hex, std::span<const uint8_t> der_signature,
-                              std::string_view trusted_cert_pem);
+                              std::string_view trusted_cert_pem, TimeCheck time = TimeCheck::None);
 
 }  // namespace lazyroot::verity

@@ -13,7 +13,7 @@
 
 #include "cache/cache_format.h"
 #include "cache/chunk_bitmap.h"
-#include "cache/crc32c.h"
+#include "io/crc32c.h"
 #include "io/le_bytes.h"
 
 namespace {
@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (in.size() >= kHeaderBytes) {
             std::vector<uint8_t> fixed(in.begin(), in.begin() + kHeaderBytes);
             std::memset(fixed.data() + header_offset::crc, 0, 4);
-            lazyroot::io::put_le<uint32_t>(fixed, header_offset::crc, crc32c(fixed));
+            lazyroot::io::put_le<uint32_t>(fixed, header_offset::crc, lazyroot::io::crc32c(fixed));
             check_header(fixed);
         }
         return 0;

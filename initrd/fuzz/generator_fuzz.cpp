@@ -1,7 +1,7 @@
 // libFuzzer: the generator as a round trip. A kernel command line is either
 // refused (CmdlineError: the error unit, which must itself be well-formed)
 // or becomes a unit that, read back the way systemd reads it, is well-formed
-// and says what the spec said: Description= holds SOURCE exactly, ExecStart=
+// and says what the spec said: Description= holds SOURCE exactly (credentials redacted), ExecStart=
 // splits into our argv exactly, and no value added a line of its own.
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "initrd/generator.h"
+#include "io/redact.h"
 #include "tests/unit/systemd_unit.h"
 
 namespace {
@@ -62,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto files = render_units(*spec, root, "/usr/bin/lazyroot", pinned ? &exec : nullptr);
     const auto unit = t::parse_unit(service(files).contents);
     check(t::unit_problems(unit).empty());
-    check(t::unescape_specifiers(*unit.one("Unit", "Description")) == "lazyroot: the root image from " + spec->source);
+    check(t::unescape_specifiers(*unit.one("Unit", "Description")) == "lazyroot: the root image from " + lazyroot::io::redact_url(spec->source));
     const std::vector<std::string> argv =
         pinned ? std::vector<std::string>{"@/run/lazyroot/exec/ld-linux-x86-64.so.2", "@lazyroot", "--library-path",
                                           "/run/lazyroot/exec", "--argv0", "@lazyroot",

@@ -69,6 +69,10 @@ struct Reply {
     bool keep_alive = true;          // what the Connection header promises
     After after = After::KeepAlive;  // what really happens once sent
     std::optional<Clock::time_point> stall_until;
+    std::optional<uint64_t> claimed_length;  // Content-Length sent instead of content_length
+    std::shared_ptr<const ImageVersion> literal_body;  // sent instead of the image's bytes
+    bool endless_headers = false;
+    std::chrono::milliseconds drip{0};  // > 0: one body byte per drip
 };
 
 struct Conn {
@@ -87,6 +91,9 @@ struct Conn {
     After after = After::KeepAlive;
     std::optional<Clock::time_point> stall_until;     // time_point::max(): until stop()
     std::optional<Clock::time_point> drain_deadline;  // Reset: waiting for the peer's ACKs
+    bool endless_headers = false;  // EndlessHeaders: the head never ends
+    uint64_t header_lines = 0;
+    std::chrono::milliseconds drip{0};  // Slowloris
 };
 
 }  // namespace
@@ -101,6 +108,12 @@ std::string_view fault_name(Fault f) {
         case Fault::Stall: return "Stall";
         case Fault::Redirect: return "Redirect";
         case Fault::ChangeIdentity: return "ChangeIdentity";
+        case Fault::LyingTotal: return "LyingTotal";
+        case Fault::HugeContentLength: return "HugeContentLength";
+        case Fault::EndlessHeaders: return "EndlessHeaders";
+        case Fault::Slowloris: return "Slowloris";
+        case Fault::RedirectLoop: return "RedirectLoop";
+        case Fault::MultipartByteranges: return "MultipartByteranges";
     }
     return "?";
 }
@@ -132,7 +145,7 @@ struct FaultServer::Impl {
     void handle(Conn& c, const HttpRequest& req);
     void answer_error(Conn& c, int status);
     Reply normal_reply(const HttpRequest& req, const ImageVersion& v, bool is_image) const;
-    void apply_fault(const FaultRule& rule, const ImageVersion& v, Reply& r) const;
+    void apply_fault(const FaultRule& rule, const ImageVersion& v, const HttpRequest& req, Reply& r) const;
     void start_reply(Conn& c, const Reply& r, std::shared_ptr<const ImageVersion> v, bool head_only);
     void write_some(Conn& c);
     void finish(Conn& c);
@@ -307,7 +320,7 @@ void FaultServer::Impl::handle(Conn& c, const HttpRequest& req) {
     Reply r = normal_reply(req, *v, is_image);
     r.keep_alive = req.keep_alive() && !c.peer_eof;
     if (!r.keep_alive) r.after = After::Close;
-    if (rule) apply_fault(*rule, *v, r);
+    if (rule) apply_fault(*rule, *v, req, r);
 
     const bool stalled_forever = r.stall_until == Clock::time_point::max();
     start_reply(c, r, v, req.method == "HEAD");
@@ -382,7 +395,8 @@ Reply FaultServer::Impl::normal_reply(const HttpRequest& req, const ImageVersion
     return r;
 }
 
-void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v, Reply& r) const {
+void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v, const HttpRequest& req,
+                                    Reply& r) const {
     const uint64_t size = v.bytes.size();
     const bool ranged_or_full = r.status == 200 || r.status == 206;
     switch (rule.fault) {
@@ -440,6 +454,49 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
             break;
         }
         case Fault::ChangeIdentity: break;  // the new version was installed before the reply was built
+        case Fault::LyingTotal:
+            if (r.status != 206) break;
+            r.headers = "Content-Range: bytes " + std::to_string(r.body_off) + "-" +
+                        std::to_string(r.body_off + r.content_length - 1) + "/" + std::to_string(2 * size + 4096) +
+                        "\r\n";
+            break;
+        case Fault::HugeContentLength:
+            r.claimed_length = uint64_t{1} << 40;
+            r.keep_alive = false;
+            r.after = After::Close;
+            break;
+        case Fault::EndlessHeaders:
+            r.endless_headers = true;
+            break;
+        case Fault::Slowloris:
+            r.drip = std::max(rule.drip, std::chrono::milliseconds(1));
+            break;
+        case Fault::RedirectLoop: {
+            Reply loop;
+            loop.status = 302;
+            loop.headers = "Location: " + absolute(req.target) + "\r\n";
+            loop.keep_alive = r.keep_alive;
+            loop.after = r.after;
+            r = loop;
+            break;
+        }
+        case Fault::MultipartByteranges: {
+            if (r.status != 206) break;
+            const std::string boundary = "lazyroot-fault-boundary";
+            const std::string range_line = r.headers;  // "Content-Range: …\r\n" of the part
+            std::string body = "--" + boundary + "\r\nContent-Type: application/octet-stream\r\n" + range_line +
+                               "\r\n";
+            body.append(reinterpret_cast<const char*>(v.bytes.data() + r.body_off), r.content_length);
+            body += "\r\n--" + boundary + "--\r\n";
+            auto part = std::make_shared<ImageVersion>();
+            part->bytes.assign(body.begin(), body.end());
+            r.headers = "Content-Type: multipart/byteranges; boundary=" + boundary + "\r\n";
+            r.image_headers = false;
+            r.literal_body = std::move(part);
+            r.body_off = 0;
+            r.content_length = r.send_len = body.size();
+            break;
+        }
     }
 }
 
@@ -455,9 +512,14 @@ void FaultServer::Impl::start_reply(Conn& c, const Reply& r, std::shared_ptr<con
         h += "Accept-Ranges: bytes\r\n";
     }
     h += r.headers;
-    h += "Content-Length: " + std::to_string(r.content_length) + "\r\n";
-    h += r.keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    h += "\r\n";
+    if (r.endless_headers) {
+        v.reset();
+    } else {
+        h += "Content-Length: " + std::to_string(r.claimed_length.value_or(r.content_length)) + "\r\n";
+        h += r.keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+        h += "\r\n";
+    }
+    if (r.literal_body) v = r.literal_body;
 
     c.responding = true;
     c.head = std::move(h);
@@ -468,20 +530,31 @@ void FaultServer::Impl::start_reply(Conn& c, const Reply& r, std::shared_ptr<con
     c.body_sent = 0;
     c.after = r.after;
     c.stall_until = r.stall_until;
+    c.endless_headers = r.endless_headers;
+    c.header_lines = 0;
+    c.drip = r.drip;
 }
 
 void FaultServer::Impl::write_some(Conn& c) {
     for (;;) {
         ssize_t n;
         bool body = false;
+        if (c.endless_headers && c.head_sent == c.head.size()) {
+            // The head never ends: another 4 KiB of header lines each time.
+            c.head.clear();
+            c.head_sent = 0;
+            while (c.head.size() < 4096)
+                c.head += "X-Endless-" + std::to_string(c.header_lines++) + ": " + std::string(48, 'x') + "\r\n";
+        }
         if (c.head_sent < c.head.size()) {
             n = ::send(c.fd.get(), c.head.data() + c.head_sent, c.head.size() - c.head_sent,
                        MSG_NOSIGNAL | (c.body_len ? MSG_MORE : 0));
         } else if (c.body_sent < c.body_len) {
             body = true;
             const uint64_t left = c.body_len - c.body_sent;
+            const uint64_t most = c.drip.count() > 0 ? 1 : 1 << 20;
             n = ::send(c.fd.get(), c.body->bytes.data() + c.body_off + c.body_sent,
-                       static_cast<size_t>(std::min<uint64_t>(left, 1 << 20)), MSG_NOSIGNAL);
+                       static_cast<size_t>(std::min<uint64_t>(left, most)), MSG_NOSIGNAL);
         } else {
             finish(c);
             return;
@@ -498,9 +571,15 @@ void FaultServer::Impl::write_some(Conn& c) {
             continue;
         }
         c.body_sent += static_cast<uint64_t>(n);
-        std::lock_guard lk(mu);
-        stats.body_bytes += static_cast<uint64_t>(n);
-        cv.notify_all();
+        {
+            std::lock_guard lk(mu);
+            stats.body_bytes += static_cast<uint64_t>(n);
+            cv.notify_all();
+        }
+        if (c.drip.count() > 0 && c.body_sent < c.body_len) {
+            c.stall_until = Clock::now() + c.drip;  // the loop resumes writing then
+            return;
+        }
     }
 }
 

@@ -25,13 +25,13 @@ const std::vector<std::string> kNewKey = {"-newkey", "ec", "-pkeyopt", "ec_param
 
 }  // namespace
 
-TestCa::TestCa() {
+TestCa::TestCa(const std::string& ca_name) {
     ca_cert_ = (dir_ / "ca.crt").string();
     ca_key_ = (dir_ / "ca.key").string();
     std::vector<std::string> ca = {"req", "-x509"};
     ca.insert(ca.end(), kNewKey.begin(), kNewKey.end());
     ca.insert(ca.end(),
-              {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj", "/CN=lazyroot test CA", "-addext",
+              {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj", "/CN=" + ca_name, "-addext",
                "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
     openssl(ca);
 
@@ -51,6 +51,15 @@ TestCa::TestCa() {
           3);
     client_cert_ = (dir_ / "client.crt").string();
     client_key_ = (dir_ / "client.key").string();
+
+    issue("other", "/CN=other.invalid",
+          "basicConstraints=critical,CA:FALSE\n"
+          "keyUsage=critical,digitalSignature\n"
+          "extendedKeyUsage=serverAuth\n"
+          "subjectAltName=DNS:other.invalid\n",
+          4);
+    other_name_cert_ = (dir_ / "other.crt").string();
+    other_name_key_ = (dir_ / "other.key").string();
 }
 
 void TestCa::issue(const std::string& name, const std::string& subject, const std::string& extensions,

@@ -135,4 +135,5 @@ TEST(CliDocs, CompletionCompletes) {
     EXPECT_EQ(complete("lazyroot attach --nvme-transport=k"), "kernel");
     EXPECT_EQ(complete("lazyroot status --"), "--json --help");
     EXPECT_EQ(complete("lazyroot --ver"), "--version");
+    EXPECT_EQ(complete("lazyroot prepare img --salt k"), "keep");
 }

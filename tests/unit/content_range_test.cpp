@@ -41,6 +41,25 @@ TEST(ContentRange, StatusLines) {
     EXPECT_FALSE(parse_status_line("HTTP/1.1 2066 x\r\n"));
 }
 
+TEST(ResponseHead, TwoDifferentCopiesOfAHeaderAreAConflict) {
+    for (const char* dup : {"Content-Range: bytes 0-0/99\r\n", "Content-Length: 7\r\n", "ETag: \"v2\"\r\n",
+                            "Last-Modified: Mon, 23 Nov 2026 04:00:00 GMT\r\n"}) {
+        ResponseHead h;
+        for (const char* l : {"HTTP/1.1 206 Partial Content\r\n", "Content-Range: bytes 0-0/100\r\n",
+                              "Content-Length: 1\r\n", "ETag: \"v1\"\r\n",
+                              "Last-Modified: Sun, 22 Nov 2026 04:00:00 GMT\r\n", dup, "\r\n"})
+            h.feed_line(l);
+        EXPECT_FALSE(h.conflict.empty()) << dup;
+    }
+    // The same value twice is no conflict, and a redirect's headers don't count.
+    ResponseHead h;
+    for (const char* l : {"HTTP/1.1 302 Found\r\n", "ETag: \"old\"\r\n", "\r\n", "HTTP/1.1 206 Partial Content\r\n",
+                          "ETag: \"v1\"\r\n", "ETag: \"v1\"\r\n", "Content-Range: bytes 0-0/100\r\n", "\r\n"})
+        h.feed_line(l);
+    EXPECT_TRUE(h.conflict.empty()) << h.conflict;
+    ASSERT_TRUE(h.content_range);
+}
+
 TEST(ResponseHead, KeepsTheLastResponseAfterRedirects) {
     ResponseHead h;
     for (const char* l : {"HTTP/1.1 302 Found\r\n", "Location: /b\r\n", "ETag: \"old\"\r\n", "\r\n",

@@ -79,6 +79,18 @@ TEST(Generator, MalformedCmdlineGoesToEmergencyWithTheReason) {
     EXPECT_NE(find(files, "initrd-root-device.target.wants/lazyroot.service"), nullptr);
 }
 
+TEST(Generator, CredentialsInTheSourceStayOutOfTheUnit) {
+    // Units under /run/systemd/generator are world-readable.
+    RootSpec spec{"https://user:secret@h/root.img?X-Amz-Signature=abc123", false, {}};
+    const auto files = render_units(spec, "/dev/ublkb0", "/usr/bin/lazyroot");
+    const auto* unit = find(files, "lazyroot.service");
+    ASSERT_NE(unit, nullptr);
+    EXPECT_EQ(unit->contents.find("secret"), std::string::npos) << unit->contents;
+    EXPECT_EQ(unit->contents.find("abc123"), std::string::npos) << unit->contents;
+    EXPECT_NE(unit->contents.find("Description=lazyroot: the root image from https://"), std::string::npos)
+        << unit->contents;
+}
+
 TEST(Generator, TheDaemonUnitIsWellFormed) {
     RootSpec spec{"http://h/a%20b.img", false, {"--insecure"}};
     {

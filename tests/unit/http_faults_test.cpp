@@ -4,7 +4,10 @@
 
 #include <random>
 
+#include "http/curl_setup.h"
 #include "http/http_source.h"
+#include "http/probe.h"
+#include "http/small_get.h"
 #include "io/event_loop.h"
 #include "tests/http_fixtures/fault_server.h"
 #include "tests/http_fixtures/test_image.h"
@@ -157,4 +160,111 @@ TEST_F(HttpFaultTest, AChangedImageFailsAndNeverMixes) {
     server_.add_fault(Fault::ChangeIdentity);
     auto ops = read_ranges(6, 11);
     expect_all_eio(ops);
+}
+
+// ---- hostile servers (issue 12) ----------------------------------------------
+// Each ends in a clear error or EIO within the IO timeout, memory bounded by
+// the code's caps, and never a wrong byte; once the server behaves, reads
+// are right again.
+
+namespace {
+
+http::HttpOptions short_options(const std::string& url) {
+    http::HttpOptions o;
+    o.urls = {url};
+    o.io_timeout = std::chrono::milliseconds(1500);
+    o.stall_timeout = std::chrono::seconds(1);
+    return o;
+}
+
+std::string small_get_error(const std::string& url, const http::HttpOptions& o) {
+    try {
+        http::small_get(url, o);
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_F(HttpFaultTest, AContentRangeLyingAboutTheTotalIsNeverServed) {
+    open();
+    server_.add_fault(FaultRule{.fault = Fault::LyingTotal, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(3, 20));
+    // At attach, a mirror that claims another size is refused.
+    server_.clear_faults();
+    fixtures::FaultServer liar(image_);
+    liar.add_fault(FaultRule{.fault = Fault::LyingTotal, .times = FaultRule::kForever});
+    http::HttpOptions o = short_options(server_.url());
+    o.urls.push_back(liar.url());
+    try {
+        http::HttpSource::open(o);
+        ADD_FAILURE() << "a mirror with another size was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("serves"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(HttpFaultTest, AHugeContentLengthIsRetriedThenEio) {
+    open(std::chrono::milliseconds(1500));
+    server_.add_fault(Fault::HugeContentLength, 2);
+    expect_all_correct(read_ranges(4, 21));
+    server_.add_fault(FaultRule{.fault = Fault::HugeContentLength, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(2, 22));
+    // The manifest fetch: the body cap, not the claimed length, bounds memory.
+    const std::string err = small_get_error(server_.url(), short_options(server_.url()));
+    EXPECT_NE(err.find("larger than"), std::string::npos) << err;
+}
+
+TEST_F(HttpFaultTest, EndlessHeadersStopAtTheHeadCap) {
+    server_.add_fault(FaultRule{.fault = Fault::EndlessHeaders, .times = FaultRule::kForever});
+    const std::string cap = "the response head is larger than " + std::to_string(http::kMaxResponseHead);
+    http::ProbeResult p = http::probe(server_.url(), short_options(server_.url()));
+    EXPECT_FALSE(p.ok);
+    EXPECT_NE(p.error.find(cap), std::string::npos) << p.error;
+    EXPECT_NE(small_get_error(server_.url(), short_options(server_.url())).find(cap), std::string::npos);
+    server_.clear_faults();
+    open(std::chrono::milliseconds(1500));
+    server_.add_fault(FaultRule{.fault = Fault::EndlessHeaders, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(2, 23));
+    server_.clear_faults();
+    expect_all_correct(read_ranges(2, 24));
+}
+
+// Faster than the stall detector's 1 byte/s, slower than any use: the IO
+// timeout ends it.
+TEST_F(HttpFaultTest, ASlowlorisBodyEndsAtTheIoTimeout) {
+    open(std::chrono::milliseconds(1500), std::chrono::seconds(1));
+    FaultRule r{.fault = Fault::Slowloris, .times = FaultRule::kForever};
+    r.drip = std::chrono::milliseconds(50);
+    server_.add_fault(r);
+    expect_all_eio(read_ranges(2, 25));
+    EXPECT_FALSE(small_get_error(server_.url(), short_options(server_.url())).empty());
+    server_.clear_faults();
+    expect_all_correct(read_ranges(2, 26));
+}
+
+TEST_F(HttpFaultTest, ARedirectLoopIsNamedAndEio) {
+    server_.add_fault(FaultRule{.fault = Fault::RedirectLoop, .times = FaultRule::kForever});
+    try {
+        http::HttpSource::open(short_options(server_.url()));
+        ADD_FAILURE() << "opened through a redirect loop";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("too many redirects"), std::string::npos) << e.what();
+    }
+    EXPECT_NE(small_get_error(server_.url(), short_options(server_.url())).find("too many redirects"),
+              std::string::npos);
+    server_.clear_faults();
+    open(std::chrono::milliseconds(1500));
+    server_.add_fault(FaultRule{.fault = Fault::RedirectLoop, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(2, 27));
+}
+
+TEST_F(HttpFaultTest, AMultipartAnswerIsRefused) {
+    open(std::chrono::milliseconds(1500));
+    server_.add_fault(Fault::MultipartByteranges, 2);
+    expect_all_correct(read_ranges(4, 28));
+    server_.add_fault(FaultRule{.fault = Fault::MultipartByteranges, .times = FaultRule::kForever});
+    expect_all_eio(read_ranges(2, 29));
 }

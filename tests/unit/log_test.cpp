@@ -133,3 +133,28 @@ TEST(Log, AThreadLoggingToAStalledStderrNeverBlocks) {
     ASSERT_TRUE(WIFEXITED(status)) << status;
     EXPECT_EQ(WEXITSTATUS(status), 0);
 }
+
+TEST(Log, ControlCharactersInAMessageCannotForgeALine) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::dup2(p[1], STDERR_FILENO);
+        // As a cache header or a superblock could carry it.
+        log::error("cached identity \"%s\"", "x\nlazyroot: error: forged\r\x1b[2J");
+        log::flush();
+        ::_exit(0);
+    }
+    ::close(p[1]);
+    std::string out;
+    char buf[512];
+    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    ::close(p[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
+    EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+}

@@ -194,7 +194,8 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "https://h:99999/img"}, "SOURCE: not a usable URL"},
         {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
         // Options that do nothing for the SOURCE.
-        {{"attach", "file:///img", "--connections", "4"}, "--connections needs a network SOURCE"},
+        {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
+        {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections", "4"}, "--connections needs an http(s)"},
         {{"attach", "file:///img", "--readahead", "0"}, "--readahead needs a network SOURCE"},
         {{"attach", "file:///img", "--coalesce", "64"}, "--coalesce needs an http(s):// SOURCE"},
         {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--coalesce", "64"}, "--coalesce needs an http(s)"},
@@ -217,8 +218,8 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         }
     }
     // What does apply is taken.
-    auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections",
-                                            "4", "--readahead", "0", "--nvme-transport=kernel"}));
+    auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--readahead",
+                                            "0", "--nvme-transport=kernel", "--insecure"}));
     EXPECT_EQ(a.nvme_transport, NvmeTransport::Kernel);
     EXPECT_EQ(a.readahead_mib, 0u);
     a = std::get<AttachOptions>(parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(),

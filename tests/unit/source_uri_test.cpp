@@ -53,3 +53,28 @@ TEST(SourceUri, PlainHttpNeedsInsecureAndMirrorsNeedHttp) {
     o.mirrors = {"http://m/i"};
     EXPECT_THROW(check_source_options(parse_source_uri("https://h/i"), o), UsageError);
 }
+
+// Every clear-text transport without verity needs --insecure: NVMe/TCP
+// (no TLS) like plain http://, with the reason in one line.
+TEST(SourceUri, ClearTextNvmeTcpNeedsInsecureOrVerity) {
+    const auto nvme = parse_source_uri("nvme+tcp://h/nqn.2014-08.org.example:root");
+    AttachOptions o;
+    try {
+        check_source_options(nvme, o);
+        ADD_FAILURE() << "nvme+tcp:// accepted without verity and without --insecure";
+    } catch (const UsageError& e) {
+        EXPECT_NE(std::string(e.what()).find("nvme+tcp:// is clear text"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("--insecure"), std::string::npos) << e.what();
+    }
+    o.insecure = true;
+    EXPECT_NO_THROW(check_source_options(nvme, o));
+    o.insecure = false;
+    o.verity = VerityKind::Manifest;
+    EXPECT_NO_THROW(check_source_options(nvme, o));
+    // A plain http:// mirror of an https:// source, and http:// with verity.
+    o.verity = VerityKind::None;
+    o.mirrors = {"http://m/i"};
+    EXPECT_THROW(check_source_options(parse_source_uri("https://h/i"), o), UsageError);
+    o.verity = VerityKind::Ddi;
+    EXPECT_NO_THROW(check_source_options(parse_source_uri("https://h/i"), o));
+}

@@ -1,6 +1,7 @@
 #!/bin/bash
 # vm.cache_persist — lazy mode with --cache: after one full read, a second
-# attach with the same cache makes zero requests to nginx, and every file
+# attach with the same cache makes no data requests to nginx (only the
+# 1-byte probe and the 4-byte format check), and every file
 # still checks out. Once with a cache file, once with a block device (a loop
 # device in the guest) as the cache.
 set -euo pipefail
@@ -30,7 +31,7 @@ for cache in /tmp/cache.img "$loopdev"; do
     after=$(nginx_ctl requests primary)
     # The second attach may probe the image (one request), but reads nothing.
     echo "cache $cache: second pass made $((after - before)) requests (hit ratio $hits)"
-    [[ $((after - before)) -le 1 ]] || vm_die "second pass with cache $cache made $((after - before)) requests"
+    [[ $((after - before)) -le 2 ]] || vm_die "second pass with cache $cache made $((after - before)) requests"
 done
 losetup -d "$loopdev"
 echo "cache_persist: OK"

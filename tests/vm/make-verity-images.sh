@@ -12,11 +12,17 @@
 #                                              x86-64 root (ext4.img), root-verity and root-verity-sig
 #                                              (signed by trust.pem, with openssl smime)
 #   ddi-tampered.img                           ddi.img with tampered.img's flipped byte
+#   compressed.img.zst (+ .manifest.json, compressed.img.roothash, compressed.img)
+#                                              ext4.img prepared with --compress: the zstd seekable
+#                                              form of compressed.img (ext4 + tree)
+#   cut.img.zst                                compressed.img.zst without its last 100 bytes
+#   badframe.img.zst                           compressed.img.zst with bytes of one frame overwritten;
+#                                              badframe.offset: an image offset in that frame
 set -euo pipefail
 build=$(cd "${1:?usage: make-verity-images.sh BUILD_DIR}" && pwd)
 out=$build/vmtests/images
 lazyroot=$build/cli/lazyroot
-[[ -s $out/tampered.img && -s $out/signed.img.manifest.json && -s $out/ddi-tampered.img && -s $out/separate.img.verity &&
+[[ -s $out/tampered.img && -s $out/badframe.img.zst && -s $out/signed.img.manifest.json && -s $out/ddi-tampered.img && -s $out/separate.img.verity &&
     $out/verity.img -nt $lazyroot ]] && exit 0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -44,6 +50,25 @@ printf "\\$(printf '%03o' $(( (byte + 1) % 256 )))" |
 echo "${f#/}" >"$tmp/tampered.file"
 echo "$blk" >"$tmp/tampered.block"
 cmp -s "$tmp/verity.img" "$tmp/tampered.img" && { echo "tampering did not change the image" >&2; exit 1; }
+
+cp "$out/ext4.img" "$tmp/compressed.img"
+"$lazyroot" prepare "$tmp/compressed.img" --compress >"$tmp/compressed.img.roothash"
+head -c -100 "$tmp/compressed.img.zst" >"$tmp/cut.img.zst"
+# Frame 5 (image bytes 320 KiB + 64 KiB): 64 bytes of its compressed bytes replaced.
+frame_at=$(python3 - "$tmp/compressed.img.zst" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<I', d[-9:-5])[0]
+table = d[len(d) - (8 + 8 * n + 9):]
+off = 0
+for i in range(5):
+    off += struct.unpack('<I', table[8 + 8 * i:12 + 8 * i])[0]
+print(off)
+PY
+)
+cp "$tmp/compressed.img.zst" "$tmp/badframe.img.zst"
+head -c 64 /dev/urandom | dd of="$tmp/badframe.img.zst" bs=1 seek=$((frame_at + 20)) conv=notrunc status=none
+echo $((5 * 65536 + 4096)) >"$tmp/badframe.offset"
 
 cp "$out/ext4.img" "$tmp/separate.img"
 "$lazyroot" prepare "$tmp/separate.img" --hash-out "$tmp/separate.img.verity" >"$tmp/separate.img.roothash"
@@ -86,5 +111,5 @@ dd if="$tmp/tampered.img" bs=1 skip=$((blk * 4096 + 100)) count=1 status=none |
     dd of="$tmp/ddi-tampered.img" bs=1 seek=$((2048 * 512 + blk * 4096 + 100)) conv=notrunc status=none
 cmp -s "$tmp/ddi.img" "$tmp/ddi-tampered.img" && { echo "tampering did not change the DDI" >&2; exit 1; }
 
-mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/tampered.* "$tmp"/separate.img* "$tmp"/ddi.img* "$tmp/ddi-tampered.img" \
+mv "$tmp"/verity.img* "$tmp"/signed.img* "$tmp"/compressed.img* "$tmp/cut.img.zst" "$tmp"/badframe.* "$tmp"/tampered.* "$tmp"/separate.img* "$tmp"/ddi.img* "$tmp/ddi-tampered.img" \
     "$tmp/trust.pem" "$tmp/wrong-trust.pem" "$out/"

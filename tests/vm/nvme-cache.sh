@@ -12,11 +12,11 @@ src="nvme+tcp://127.0.0.1:4420/$nqn"
 mkdir -p /mnt/c
 
 # lazy + persistent cache
-dev=$("$lazyroot" attach "$src" --cache /tmp/cache.img --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --cache /tmp/cache.img --daemon)
 dd if="$dev" of=/dev/null bs=1M status=none
 [[ $(status_field 'd["bytes_fetched"] > 0') == True ]] || vm_die "the first pass fetched nothing"
 "$lazyroot" detach "$dev"
-dev=$("$lazyroot" attach "$src" --cache /tmp/cache.img --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --cache /tmp/cache.img --daemon)
 mount -o ro "$dev" /mnt/c
 check_files /mnt/c "$images/files.sha256"
 dd if="$dev" of=/dev/null bs=1M status=none
@@ -27,7 +27,7 @@ echo "cache: second pass fetched $fetched bytes"
 [[ $fetched -eq 0 ]] || vm_die "second pass with the cache fetched $fetched bytes"
 
 # full, in RAM: the target goes away once attach returns
-dev=$("$lazyroot" attach "$src" --mode full --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --mode full --daemon)
 nvmet_unlink
 mount -o ro "$dev" /mnt/c
 check_files /mnt/c "$images/files.sha256"
@@ -37,7 +37,7 @@ nvmet_link
 echo "full: OK"
 
 # hydrate, with a cache file: wait for the fill, then take the target away
-dev=$("$lazyroot" attach "$src" --mode hydrate --cache /tmp/h.img --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --mode hydrate --cache /tmp/h.img --daemon)
 complete=False
 for _ in $(seq 1 1200); do
     complete=$(status_field 'd["hydration"]["complete"]')

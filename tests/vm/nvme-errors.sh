@@ -24,24 +24,24 @@ expect_failure() {
 }
 
 expect_failure 1 "subsystem nqn.2026-11.io.lazyroot:wrong.*not found" -- \
-    "$lazyroot" attach nvme+tcp://127.0.0.1:4420/nqn.2026-11.io.lazyroot:wrong --daemon
+    "$lazyroot" attach --insecure nvme+tcp://127.0.0.1:4420/nqn.2026-11.io.lazyroot:wrong --daemon
 expect_failure 1 "127.0.0.1:4421: Connection refused" -- \
-    "$lazyroot" attach "nvme+tcp://127.0.0.1:4421/$nqn" --daemon
+    "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4421/$nqn" --daemon
 expect_failure 1 "namespace 7 of .* is not active" -- \
-    "$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn?nsid=7" --daemon
-expect_failure 2 "unknown digest" -- "$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn?digest=crc" --daemon
-expect_failure 2 "no subsystem NQN" -- "$lazyroot" attach "nvme+tcp://127.0.0.1:4420" --daemon
-expect_failure 2 "--hostnqn.*not an NQN" -- "$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn bob
+    "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn?nsid=7" --daemon
+expect_failure 2 "unknown digest" -- "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn?digest=crc" --daemon
+expect_failure 2 "no subsystem NQN" -- "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420" --daemon
+expect_failure 2 "--hostnqn.*not an NQN" -- "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn bob
 expect_failure 1 "none a TCP subsystem named nqn.2026-11.io.lazyroot:other" -- \
-    "$lazyroot" attach "nvme+tcp://127.0.0.1:4420/nqn.2026-11.io.lazyroot:other?discover" --daemon
+    "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/nqn.2026-11.io.lazyroot:other?discover" --daemon
 
 # Only host-a may connect.
 echo 0 >"$nvmet/subsystems/$nqn/attr_allow_any_host"
 mkdir "$nvmet/hosts/nqn.2026-11.io.lazyroot:host-a"
 ln -s "$nvmet/hosts/nqn.2026-11.io.lazyroot:host-a" "$nvmet/subsystems/$nqn/allowed_hosts/"
 expect_failure 1 "host not allowed" -- \
-    "$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn nqn.2026-11.io.lazyroot:host-b --daemon
-dev=$("$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn nqn.2026-11.io.lazyroot:host-a --daemon)
+    "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn nqn.2026-11.io.lazyroot:host-b --daemon
+dev=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --hostnqn nqn.2026-11.io.lazyroot:host-a --daemon)
 cmp "$dev" "$img" || vm_die "device differs from the image"
 "$lazyroot" detach "$dev"
 echo "nvme_errors: OK"

@@ -12,7 +12,7 @@ mkdir -p /mnt/n
 
 for query in "" "?digest=header,data"; do
     src="nvme+tcp://127.0.0.1:4420/$nqn$query"
-    dev=$("$lazyroot" attach "$src" --queues 2 --daemon)
+    dev=$("$lazyroot" attach --insecure "$src" --queues 2 --daemon)
     echo "attached $src: $dev"
     [[ $(blockdev --getsize64 "$dev") == $(stat -c %s "$img") ]] || vm_die "size mismatch"
     mount -o ro "$dev" /mnt/n
@@ -25,12 +25,12 @@ done
 
 # Discovery: the discovery controller on the same port lists the subsystem.
 src="nvme+tcp://127.0.0.1:4420/nqn.2014-08.org.nvmexpress.discovery"
-dev=$("$lazyroot" attach "$src" --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --daemon)
 cmp "$dev" "$img" || vm_die "device read through discovery differs from the image"
 "$lazyroot" detach "$dev"
 echo "discovery: whole device matches"
 # ?discover with the subsystem's NQN picks that one.
-dev=$("$lazyroot" attach "nvme+tcp://127.0.0.1:4420/$nqn?discover&digest=header" --daemon)
+dev=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn?discover&digest=header" --daemon)
 cmp "$dev" "$img" || vm_die "device read through ?discover differs from the image"
 "$lazyroot" detach "$dev"
 compgen -G '/dev/ublk[bc]*' >/dev/null && vm_die "ublk nodes left"

@@ -11,12 +11,12 @@ src="nvme+tcp://127.0.0.1:4420/$nqn?digest=header"
 mkdir -p /mnt/k
 
 rc=0
-"$lazyroot" attach "$src" --nvme-transport=kernel --daemon 2>/tmp/err || rc=$?
+"$lazyroot" attach --insecure "$src" --nvme-transport=kernel --daemon 2>/tmp/err || rc=$?
 [[ $rc -eq 1 && $(wc -l </tmp/err) -eq 1 ]] || vm_die "without nvme-tcp: rc $rc, $(cat /tmp/err)"
 grep -q "nvme-tcp loaded" /tmp/err || vm_die "unclear error: $(cat /tmp/err)"
 
 load_module nvme-tcp
-dev=$("$lazyroot" attach "$src" --nvme-transport=kernel --daemon)
+dev=$("$lazyroot" attach --insecure "$src" --nvme-transport=kernel --daemon)
 ls /sys/class/nvme/ | grep -q nvme || vm_die "no kernel controller while attached"
 mount -o ro "$dev" /mnt/k
 echo 3 >/proc/sys/vm/drop_caches

@@ -11,7 +11,7 @@ img=$(nvme_image "$images/ext4.img")
 nvmet_up "$img"
 src="nvme+tcp://127.0.0.1:4420/$nqn?digest=header,data"
 
-dev=$("$lazyroot" attach "$src" --queues 1 --readahead 0 --daemon 2>/tmp/daemon.log)
+dev=$("$lazyroot" attach --insecure "$src" --queues 1 --readahead 0 --daemon 2>/tmp/daemon.log)
 # 4 KiB direct reads one at a time: long enough that the outage lands mid-read.
 dd if="$dev" of=/tmp/out bs=4k count=16384 iflag=direct status=none &
 reader=$!
@@ -35,7 +35,7 @@ echo "read across a 5 s outage: OK"
 "$lazyroot" detach "$dev"
 
 # Give up at --io-timeout with EIO, then serve again once the target is back.
-dev=$("$lazyroot" attach "$src" --queues 1 --readahead 0 --io-timeout 2 --daemon 2>/tmp/daemon2.log)
+dev=$("$lazyroot" attach --insecure "$src" --queues 1 --readahead 0 --io-timeout 2 --daemon 2>/tmp/daemon2.log)
 nvmet_unlink
 rc=0
 dd if="$dev" of=/dev/null bs=4k count=1 skip=100 iflag=direct status=none 2>/tmp/dd.err || rc=$?

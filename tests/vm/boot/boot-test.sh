@@ -123,7 +123,7 @@ nvme)
         sleep 0.5
     done
     nqn=$(cat "$work/target/target.ready")
-    boot nvme "rd.lazyroot=nvme+tcp://10.0.2.100:4420/$nqn root=/dev/ublkb0 ro $net" --fwd "4420:$port"
+    boot nvme "rd.lazyroot=nvme+tcp://10.0.2.100:4420/$nqn,insecure root=/dev/ublkb0 ro $net" --fwd "4420:$port"
     ;;
 survive)
     # Issue 11, tests 2 and 4: lazyroot.test=survive makes the test initrd's
