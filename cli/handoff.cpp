@@ -148,6 +148,11 @@ bool hand_off(const std::string& name, ublk::Device& dev, SourceStack& stack, co
         log::warn("not handing off %s: the cache's completeness could not be made durable", dev.block_path().c_str());
         return false;
     }
+    if (int r = store.drop_exclusive_claim(); r < 0) {
+        log::warn("not handing off %s: cannot release the cache device for device-mapper: %s",
+                  dev.block_path().c_str(), std::strerror(-r));
+        return false;
+    }
     HandoffTarget to;
     try {
         to = swap_to_cache(name, dev.block_path(), stack.cache_path(), stack.top().size());
@@ -217,15 +222,12 @@ void record_handoff(const std::string& name, const nlohmann::json& state, const 
         {"pid", 0},
     };
     const std::string path = record_path(name);
-    std::filesystem::create_directories(state_dir());
-    {
-        std::ofstream out(path + ".tmp", std::ios::trunc);
-        out << j.dump(2) << '\n';
-    }
-    std::rename((path + ".tmp").c_str(), path.c_str());
-    // `lazyroot status` reads *.status.json.
-    std::filesystem::copy_file(path, state_dir() + "/" + name + ".handoff.status.json",
-                               std::filesystem::copy_options::overwrite_existing);
+    // Private like the state files: the record holds the source URL.
+    const std::string text = j.dump(2) + "\n";
+    if (!make_state_dir() || !write_private_file(path, text) ||
+        // `lazyroot status` reads *.status.json.
+        !write_private_file(state_dir() + "/" + name + ".handoff.status.json", text))
+        log::warn("cannot record the hand-off in %s: %s", path.c_str(), std::strerror(errno));
 }
 
 std::optional<nlohmann::json> cmdline_handoff_record() {

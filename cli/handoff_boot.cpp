@@ -1,16 +1,14 @@
 #include "cli/handoff_boot.h"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <linux/fs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
 
-#include "cache/cache_format.h"
+#include "cache/cache_inspect.h"
 #include "cli/handoff.h"
 #include "dm/loop_device.h"
 #include "io/log.h"
@@ -23,45 +21,6 @@ namespace {
 
 bool read_at(int fd, uint64_t off, std::vector<uint8_t>& buf) {
     return ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off)) == static_cast<ssize_t>(buf.size());
-}
-
-// The cache's header, from the sidecar (a file) or the 4 KiB-aligned area at
-// the end of a block device (found by its magic, then checked by the CRC).
-std::optional<cache::CacheHeader> read_header(const std::string& path, int data_fd, bool block, int& meta_fd,
-                                              uint64_t& meta_off, io::UniqueFd& sidecar) {
-    std::vector<uint8_t> head(cache::kHeaderBytes);
-    if (!block) {
-        sidecar = io::UniqueFd(::open((path + ".lzmeta").c_str(), O_RDONLY | O_CLOEXEC));
-        if (!sidecar || !read_at(sidecar.get(), 0, head)) return std::nullopt;
-        meta_fd = sidecar.get();
-        meta_off = 0;
-        return cache::decode_header(head);
-    }
-    uint64_t size = 0;
-    if (::ioctl(data_fd, BLKGETSIZE64, &size) != 0 || size < cache::kHeaderBytes) return std::nullopt;
-    // The metadata is at most a few MiB (one bit per chunk).
-    const uint64_t floor = size > (64ull << 20) ? size - (64ull << 20) : 0;
-    std::vector<uint8_t> magic(sizeof cache::kCacheMagic);
-    for (uint64_t off = (size - cache::kHeaderBytes) & ~uint64_t{4095};; off -= 4096) {
-        if (read_at(data_fd, off, magic) && std::equal(magic.begin(), magic.end(), cache::kCacheMagic) &&
-            read_at(data_fd, off, head)) {
-            auto h = cache::decode_header(head);
-            if (h && ((size - cache::metadata_bytes(h->chunk_count)) & ~uint64_t{4095}) == off) {
-                meta_fd = data_fd;
-                meta_off = off;
-                return h;
-            }
-        }
-        if (off < floor + 4096) return std::nullopt;
-    }
-}
-
-bool bitmap_complete(int meta_fd, uint64_t meta_off, const cache::CacheHeader& h) {
-    std::vector<uint8_t> bits(h.bitmap_bytes);
-    if (!read_at(meta_fd, meta_off + h.bitmap_offset, bits)) return false;
-    for (uint64_t i = 0; i < h.chunk_count; ++i)
-        if (!(bits[i / 8] & (1u << (i % 8)))) return false;
-    return true;
 }
 
 // Where the verity superblock is: --hash-offset, else the last 4 KiB block
@@ -83,15 +42,12 @@ std::optional<uint64_t> find_superblock(int fd, uint64_t image_size, const Attac
 
 std::optional<std::string> attach_from_complete_cache(const AttachOptions& o) {
     if (o.verity != VerityKind::RootHash || o.root_hash.size() != 64 || o.cache.empty() || !handoff_wanted(o, true)) return std::nullopt;
+    const auto summary = cache::inspect_cache(o.cache);
+    if (!summary || !summary->complete || summary->header.image_size % 512) return std::nullopt;
+    const auto* h = &summary->header;
+    const bool block = summary->block_device;
     io::UniqueFd data(::open(o.cache.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st{};
-    if (!data || ::fstat(data.get(), &st) != 0) return std::nullopt;
-    const bool block = S_ISBLK(st.st_mode);
-    int meta_fd = -1;
-    uint64_t meta_off = 0;
-    io::UniqueFd sidecar;
-    auto h = read_header(o.cache, data.get(), block, meta_fd, meta_off, sidecar);
-    if (!h || !bitmap_complete(meta_fd, meta_off, *h) || h->image_size % 512) return std::nullopt;
+    if (!data) return std::nullopt;
     const auto hash_offset = find_superblock(data.get(), h->image_size, o);
     if (!hash_offset) return std::nullopt;
     try {

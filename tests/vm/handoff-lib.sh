@@ -16,22 +16,25 @@ lazyroot_pids() {
     done
     return 0
 }
-# wait_for CMD... — up to 120 s for CMD to succeed.
+# wait_for CMD... — up to 120 s (of the clock, however slow the guest) for CMD to succeed.
 wait_for() {
-    local i
-    for ((i = 0; i < 1200; i++)); do
+    local until=$((SECONDS + 120))
+    while ((SECONDS < until)); do
         "$@" && return 0
         sleep 0.1
     done
-    return 1
+    "$@"
 }
 no_lazyroot() { [[ -z $(lazyroot_pids) ]]; }
 no_ublk() { ! compgen -G '/dev/ublk[bc]*' >/dev/null; }
 # lower_of NAME — the block devices under /dev/mapper/NAME, from sysfs.
 lower_of() {
-    local dm
-    dm=$(basename "$(readlink -f "/dev/mapper/$1")")
-    ls "/sys/block/$dm/slaves"
+    local d
+    # /dev/mapper/NAME is a node, not a link, where udev does not run.
+    for d in /sys/block/dm-*; do
+        [[ $(cat "$d/dm/name" 2>/dev/null) == "$1" ]] && ls "$d/slaves"
+    done
+    return 0
 }
 # check_handed_off NAME TARGET — the daemon left and NAME reads TARGET (loopN, …).
 check_handed_off() {

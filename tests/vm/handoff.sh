@@ -26,9 +26,9 @@ mount -o ro "$dev" /mnt/h
     while [[ ! -e fio.done ]]; do
         n=$((n + 1))
         fio --name=verify --filename=/mnt/h/fio.dat --readonly --direct=1 --ioengine=io_uring \
-            --rw=randread --bs=4k --iodepth=16 --numjobs=2 --size=64M --group_reporting \
+            --rw=randread --bs=4k --iodepth=16 --numjobs=2 --size=32M --group_reporting \
             --verify=crc32c --verify_interval=4096 --verify_fatal=1 --loops=1 \
-            --output-format=json --output="fio.$n.json" 2>>fio.err || exit 1
+            --eta=never --output-format=json --output="fio.$n.json" 2>>fio.err || exit 1
     done
 ) &
 fio_pid=$!
@@ -39,8 +39,10 @@ lower=$(lower_of lazyroot)
 [[ $lower == loop* ]] || vm_die "the mapping reads $lower"
 check_handed_off lazyroot "$lower"
 # fio goes on on the kernel's device for one more whole pass.
-passes_before=$(ls fio.*.json | wc -l)
-wait_for test "$(ls fio.*.json | wc -l)" -ge $((passes_before + 2)) || vm_die "fio stalled after the hand-off"
+fio_passes() { local f=(fio.*.json); echo ${#f[@]}; }
+passes_at_least() { (($(fio_passes) >= $1)); }
+passes_before=$(fio_passes)
+wait_for passes_at_least $((passes_before + 2)) || vm_die "fio stalled after the hand-off"
 touch fio.done
 wait "$fio_pid" || vm_die "fio failed: $(cat fio.err)"
 for f in fio.*.json; do
