@@ -4,7 +4,7 @@
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
 #   boot-test.sh MODE BUILD_DIR
-#   MODE: lazy | cache | full | verity | compressed | nvme | errors | survive | local
+#   MODE: lazy | cache | full | verity | compressed | nvme | errors | survive | handoff | local
 # local boots the same image as a virtio disk (the baseline); compressed boots
 # root.img.zst (the zstd seekable form) with dm-verity. Prints one
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB (P %); N bytes"
@@ -162,6 +162,23 @@ survive)
             echo "boot-test: $mode: ${what%%:*}: back $(python3 -c "print(f'{${BASH_REMATCH[4]}-${BASH_REMATCH[2]}:.2f}')") s after kill -9"
         fi
     done
+    ;;
+handoff)
+    # Issue 14, tests 2 and 3: hydrate with a cache disk and verity hands the
+    # root off after the fill (lazyroot.test=handoff makes the boot check wait
+    # for it, then read its file through the kernel alone); the next boot of
+    # the complete cache needs no server at all: nginx is not even started.
+    truncate -s 1G "$work/cache.raw"
+    append="rd.lazyroot=$url,verity=$root_hash,mode=hydrate,cache=/dev/vda root=/dev/mapper/lazyroot ro $net"
+    boot first "$append lazyroot.test=handoff" --disk "$work/cache.raw"
+    line=$(grep -a -o "LAZYROOT_HANDOFF .*" "$work/first.console" | tr -d '\r' | head -1 || true)
+    [[ $line == "LAZYROOT_HANDOFF ok: handed off to /dev/vda; unit inactive exit 0; table reads vda "* ]] ||
+        fail "first: ${line:-no LAZYROOT_HANDOFF line} (console: $work/first.console)"
+    echo "boot-test: $mode: $line"
+    NGINX_STOPPED=primary boot second "$append" --disk "$work/cache.raw"
+    ((fetched == 0)) || fail "the cache-only boot fetched $fetched bytes"
+    grep -a -q "holds the whole image with root hash $root_hash" "$work/second.console" ||
+        fail "second: not attached from the cache alone (console: $work/second.console)"
     ;;
 local)
     # The baseline: no lazyroot, the image as a local disk (a copy: qemu locks it).
