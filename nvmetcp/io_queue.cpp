@@ -30,25 +30,18 @@ IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
 IoQueue::~IoQueue() {
     ctrl_.stop();
     // Reads still waiting when the queue goes away wait no more.
-    for (auto& r : reads_)
-        if (r.waiting && r.outstanding > 0) cfg_.outage->wait_end();
+    for (; waiting_reads_ > 0; --waiting_reads_) cfg_.outage->wait_end();
 }
 
 void IoQueue::mark_waiting(Read& r) {
     if (r.waiting) return;
     r.waiting = true;
+    ++waiting_reads_;
     cfg_.outage->wait_begin();
 }
 
 void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
-    Read* r;
-    if (free_reads_.empty()) {
-        r = &reads_.emplace_back();
-    } else {
-        r = free_reads_.back();
-        free_reads_.pop_back();
-    }
-    *r = Read{};
+    Read* r = &reads_.take();
     r->cb = &cb;
     r->dst = dst;
     r->deadline = io::deadline_after(cfg_.io_timeout);
@@ -67,15 +60,8 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
     const uint64_t step = std::max<uint64_t>(cfg_.ns.max_transfer / lba * lba, lba);
     std::vector<Piece*> made;
     for (uint64_t at = 0; at < target.size() || (target.empty() && made.empty()); at += step) {
-        Piece* p;
-        if (free_pieces_.empty()) {
-            p = &pieces_.emplace_back();
-        } else {
-            p = free_pieces_.back();
-            free_pieces_.pop_back();
-        }
+        Piece* p = &pieces_.take();
         const uint64_t n = std::min<uint64_t>(step, target.size() - at);
-        *p = Piece{};
         p->read = r;
         p->slba = (start + at) / lba;
         p->nlb = static_cast<uint32_t>(n / lba);
@@ -127,18 +113,18 @@ void IoQueue::dispatch() {
 void IoQueue::piece_done(Piece& p, int error) {
     Read* r = p.read;
     if (error && !r->error) r->error = error;
-    p = Piece{};
-    free_pieces_.push_back(&p);
+    pieces_.release(p);
     if (--r->outstanding > 0) return;
     if (!r->error && !r->bounce.empty())
         std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
     io::ReadCallback* cb = r->cb;
-    if (r->waiting) cfg_.outage->wait_end();
-    r->waiting = false;
+    if (r->waiting) {
+        cfg_.outage->wait_end();
+        --waiting_reads_;
+    }
     // Nothing is served wrong: whatever failed, the kernel sees EIO.
     const int result = r->error ? -EIO : 0;
-    r->bounce.clear();
-    free_reads_.push_back(r);
+    reads_.release(*r);
     cb->on_read_done(result);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/backoff.h"
+#include "io/object_pool.h"
 #include "io/outage.h"
 #include "io/source.h"
 #include "io/timeout.h"
@@ -87,10 +88,9 @@ private:
     void on_completion(Command& c, const Cqe& cqe) override;
 
     IoQueueConfig cfg_;
-    std::deque<Read> reads_;
-    std::vector<Read*> free_reads_;
-    std::deque<Piece> pieces_;
-    std::vector<Piece*> free_pieces_;
+    io::ObjectPool<Read> reads_;
+    io::ObjectPool<Piece> pieces_;
+    unsigned waiting_reads_ = 0;  // reads counted in the outage monitor
     std::deque<Piece*> pending_;   // waiting for a command slot or a connection
     std::chrono::milliseconds command_timeout_;
     io::Timer dispatch_timer_;
