@@ -220,7 +220,7 @@ void Connection::on_icresp(const ICResp& r) {
     listener_.on_connected(*this);
 }
 
-Command* Connection::in_flight(uint16_t cid, const char* what) {
+Command* Connection::command(uint16_t cid, const char* what) {
     if (cid < table_.size() && table_[cid]) return table_[cid];
     fail(std::string(what) + " for command id " + std::to_string(cid) + ", which is not in flight");
     return nullptr;
@@ -236,13 +236,13 @@ void Connection::complete(Command& c, const Cqe& cqe) {
 
 void Connection::on_capsule_resp(std::span<const uint8_t, kCqeLen> bytes) {
     const Cqe cqe = parse_cqe(bytes);
-    if (Command* c = in_flight(cqe.cid, "response")) complete(*c, cqe);
+    if (Command* c = command(cqe.cid, "response")) complete(*c, cqe);
 }
 
 // The command table, consulted as the header arrives: the payload goes
 // straight to the command's buffer, or nowhere.
 uint8_t* Connection::on_c2h_header(const DataHeader& h) {
-    Command* c = in_flight(h.cccid, "C2HData");
+    Command* c = command(h.cccid, "C2HData");
     if (!c) return nullptr;
     if (h.offset != c->received || uint64_t{h.offset} + h.length > c->in.size()) {
         fail("C2HData at offset " + std::to_string(h.offset) + " (+" + std::to_string(h.length) +
@@ -255,7 +255,7 @@ uint8_t* Connection::on_c2h_header(const DataHeader& h) {
 }
 
 void Connection::on_c2h_end(const DataHeader& h, bool digest_ok) {
-    Command* c = in_flight(h.cccid, "C2HData");
+    Command* c = command(h.cccid, "C2HData");
     if (!c) return;
     c->received += h.length;
     // A bad digest spoils this command only: the stream is still in step.

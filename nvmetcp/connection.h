@@ -88,7 +88,6 @@ public:
     // Empties the table: the commands that were in flight, oldest id first.
     std::vector<Command*> take_commands();
 
-    size_t in_flight() const { return in_flight_; }
     template <typename F>
     void for_each_command(F f) const {
         for (Command* c : table_)
@@ -105,7 +104,7 @@ private:
     void receive();
     void report_failure(std::string why);
     void want_events();
-    Command* in_flight(uint16_t cid, const char* what);
+    Command* command(uint16_t cid, const char* what);
     void complete(Command& c, const Cqe& cqe);
 
     // PduSink
