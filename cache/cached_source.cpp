@@ -59,7 +59,7 @@ CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<Ca
 CachedSource::~CachedSource() = default;
 
 std::unique_ptr<io::QueueReader> CachedSource::open_queue(io::EventLoop& loop, unsigned depth) {
-    return std::make_unique<CachedReader>(*this, loop, depth, local_->open_queue(loop, depth), true);
+    return std::make_unique<CachedReader>(*this, loop, depth, local_->open_queue(loop, depth));
 }
 
 // ---- CachedReader ------------------------------------------------------------
@@ -111,18 +111,18 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
     size_t len = 0;
     size_t written = 0;
     Request* request = nullptr;
+    bool demand = false;  // for a device read: counted in demand_fetches
 
     void on_read_done(int result) override { owner->fetch_fetched(*this, result); }
     void complete(int res, uint32_t) override { owner->fetch_written(*this, res); }
 };
 
 CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
-                           std::unique_ptr<io::QueueReader> local, bool demand)
+                           std::unique_ptr<io::QueueReader> local)
     : src_(src),
       loop_(loop),
       local_(std::move(local)),
-      inner_(src.complete() ? nullptr : src.inner().open_queue(loop, depth)),
-      demand_(demand) {}
+      inner_(src.complete() ? nullptr : src.inner().open_queue(loop, depth)) {}
 
 CachedReader::~CachedReader() { *alive_ = false; }
 
@@ -195,8 +195,9 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     f->len = static_cast<size_t>(std::min<uint64_t>(count * cs, src_.size() - f->offset));
     f->data = std::make_unique<std::byte[]>(f->len);
     f->request = &r;
+    f->demand = r.cb != nullptr;  // a device read's, not a prefetch's
     ++fetches_in_flight_;
-    if (demand_) src_.demand_fetches.fetch_add(1, std::memory_order_relaxed);
+    if (f->demand) src_.demand_fetches.fetch_add(1, std::memory_order_relaxed);
     inner().read(f->offset, {f->data.get(), f->len}, *f);
 }
 
@@ -244,7 +245,7 @@ void CachedReader::settle(Fetch& f, int result) {
         src_.inflight().finish(c, result);
     }
     --fetches_in_flight_;
-    if (demand_) src_.demand_fetches.fetch_sub(1, std::memory_order_relaxed);
+    if (f.demand) src_.demand_fetches.fetch_sub(1, std::memory_order_relaxed);
     Request* r = f.request;
     fetches_.release(f);
     request_progress(*r, result);

@@ -86,7 +86,7 @@ public:
     InflightChunks& inflight() { return inflight_; }
     io::Source& inner() { return *inner_; }
     bool complete() const { return store_->map().count_present() == store_->chunk_count(); }
-    // Demand fetches in flight; background filling yields to them.
+    // Fetches in flight for device reads; background filling yields to them.
     std::atomic<int> demand_fetches{0};
 
 private:
@@ -99,22 +99,22 @@ private:
     ChunkBitmap verified_;
 };
 
-// The per-queue reader; also used by the background filler, which only
-// fetches (prefetch()) and never reads back.
+// The per-queue reader. Its fetches made for a device read count as demand
+// (CachedSource::demand_fetches); those a ChunkFetcher asks for do not.
 class CachedReader final : public io::QueueReader {
 public:
-    CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
-                 std::unique_ptr<io::QueueReader> local, bool demand);
+    // `local` reads the cache file; null for a ChunkFetcher's, which never reads back.
+    CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth, std::unique_ptr<io::QueueReader> local);
     ~CachedReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
 
+private:
+    friend class ChunkFetcher;
     // Makes chunks [first, first+count) present (fetching those nobody has);
     // `done(result)` runs on this loop when all of them are settled.
     void prefetch(uint64_t first, uint64_t count, std::function<void(int)> done);
-    size_t fetches_in_flight() const { return fetches_in_flight_; }
 
-private:
     struct Request;
     struct Fetch;
     void claim_range(uint64_t first, uint64_t last, Request& r);
@@ -140,10 +140,24 @@ private:
     io::ObjectPool<Fetch> fetches_;
     std::unique_ptr<io::QueueReader> local_;
     std::unique_ptr<io::QueueReader> inner_;
-    bool demand_;
     size_t fetches_in_flight_ = 0;
     size_t direct_in_flight_ = 0;  // reads sent to inner_ on their own, uncached
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// What the background filler fetches with, on its own loop: it makes chunks
+// present in the cache and reads nothing back. It claims chunks as every
+// reader does, so no chunk is fetched twice, and its fetches are not demand.
+class ChunkFetcher {
+public:
+    ChunkFetcher(CachedSource& src, io::EventLoop& loop, unsigned parallel) : reader_(src, loop, parallel, nullptr) {}
+    // `done(result)` runs on the loop once chunks [first, first+count) are settled.
+    void fetch(uint64_t first, uint64_t count, std::function<void(int)> done) {
+        reader_.prefetch(first, count, std::move(done));
+    }
+
+private:
+    CachedReader reader_;
 };
 
 }  // namespace lazyroot::cache

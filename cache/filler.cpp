@@ -43,7 +43,7 @@ void Filler::run() {
         return;
     }
     loop_ = &loop;
-    CachedReader reader(src_, loop, opts_.parallel, nullptr, false);
+    ChunkFetcher fetcher(src_, loop, opts_.parallel);
     ChunkBitmap& map = src_.store().map();
     const uint64_t cs = src_.store().chunk_size();
     const uint64_t run_chunks = std::max<uint64_t>(1, opts_.run_bytes / cs);
@@ -97,7 +97,7 @@ void Filler::run() {
             issued_bytes += bytes;
             cursor = *next + count;
             ++in_flight;
-            reader.prefetch(*next, count, [&, bytes](int result) {
+            fetcher.fetch(*next, count, [&, bytes](int result) {
                 --in_flight;
                 if (result < 0)
                     pass_had_errors = true;

@@ -1,16 +1,10 @@
 #include "http/probe.h"
 
 #include "http/curl_setup.h"
-#include "http/response_head.h"
+#include "http/small_get.h"
 
 namespace lazyroot::http {
 namespace {
-
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-    auto* head = static_cast<ResponseHead*>(user);
-    head->feed_line({data, size * n});
-    return head->bytes > kMaxResponseHead ? 0 : size * n;
-}
 
 // At most the one byte asked for; anything else means ranges are ignored and
 // the body could be the whole image, so stop reading.
@@ -23,36 +17,17 @@ size_t on_body(char*, size_t size, size_t n, void* user) {
 }  // namespace
 
 ProbeResult probe(const std::string& url, const HttpOptions& opts) {
-    ensure_curl_global_init();
     ProbeResult r;
-    EasyHandle easy(curl_easy_init());
-    if (!easy) {
-        r.error = "cannot create a libcurl handle";
-        return r;
-    }
-    ResponseHead head;
     size_t body = 0;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    apply_common_options(easy.get(), opts);
-    set_url(easy.get(), url);
-    curl_easy_setopt(easy.get(), CURLOPT_RANGE, "0-0");
-    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &head);
-    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, errbuf);
-    // With --io-timeout=infinity no overall limit (0): the connect and stall
-    // timeouts still end an attempt against a server that is down.
-    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS,
-                     opts.io_timeout ? static_cast<long>(opts.io_timeout->count()) : 0L);
-
-    CURLcode rc = curl_easy_perform(easy.get());
+    const GetResult got = blocking_get(url, opts, "0-0", on_body, &body);
+    const CURLcode rc = got.rc;
+    const ResponseHead& head = got.head;
     // A refused (downgrading) redirect or a loop leaves a 3xx behind: name it.
     if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_TOO_MANY_REDIRECTS) {
-        r.error = url + ": " + describe_failure(url, rc, errbuf);
+        r.error = url + ": " + got.failure;
         return r;
     }
-    if (head.bytes > kMaxResponseHead) {
+    if (got.head_too_big()) {
         r.error = url + ": the response head is larger than " + std::to_string(kMaxResponseHead) + " bytes";
         return r;
     }
@@ -67,7 +42,7 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
         return r;
     }
     if (rc != CURLE_OK) {
-        r.error = url + ": " + describe_failure(url, rc, errbuf);
+        r.error = url + ": " + got.failure;
         return r;
     }
     if (head.status == 416 && head.content_range && head.content_range->size == 0u) {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "io/le_bytes.h"
+
 namespace lazyroot::nvmetcp {
 
 namespace {
@@ -42,6 +44,7 @@ Connection::~Connection() { close(); }
 
 void Connection::close() {
     ++generation_;
+    parser_.stop();  // a feed() in progress stops after the callback that closed
     report_.cancel();
     if (watch_) {
         watch_->destroy();
@@ -61,8 +64,12 @@ void Connection::report_failure(std::string why) {
     report_.arm_in({});
 }
 
-void Connection::open(const Endpoint& ep, Digests digests, uint32_t max_data) {
+void Connection::open(const Endpoint& ep, Digests digests, uint32_t max_data, uint16_t entries) {
     close();
+    table_.assign(entries, nullptr);
+    free_cids_.clear();
+    for (int cid = entries - 1; cid >= 0; --cid) free_cids_.push_back(static_cast<uint16_t>(cid));
+    in_flight_ = 0;
     peer_ = ep.text;
     digests_ = digests;
     parser_ = PduParser();
@@ -114,9 +121,33 @@ void Connection::on_ready(uint32_t events) {
     if (events & (POLLIN | POLLERR | POLLHUP)) receive();
 }
 
-void Connection::queue_command(const Sqe& sqe, std::span<const uint8_t> data) {
+bool Connection::submit(Sqe sqe, Command& c, std::span<const uint8_t> data) {
+    if (free_cids_.empty() || in_flight_ + 1 >= table_.size()) return false;
+    const uint16_t cid = free_cids_.back();
+    free_cids_.pop_back();
+    table_[cid] = &c;
+    ++in_flight_;
+    c.cid = cid;
+    c.received = 0;
+    c.data_ok = true;
+    io::put_le<uint16_t>(sqe, 2, cid);
     auto pdu = encode_capsule_cmd(sqe, data, digests_);
     out_.insert(out_.end(), pdu.begin(), pdu.end());
+    return true;
+}
+
+std::vector<Command*> Connection::take_commands() {
+    std::vector<Command*> taken;
+    for (uint16_t cid = 0; cid < table_.size(); ++cid) {
+        Command* c = table_[cid];
+        if (!c) continue;
+        table_[cid] = nullptr;
+        free_cids_.push_back(cid);
+        c->cid = -1;
+        taken.push_back(c);
+    }
+    in_flight_ = 0;
+    return taken;
 }
 
 void Connection::flush() {
@@ -142,14 +173,12 @@ void Connection::receive() {
     const uint64_t gen = generation_;
     // Bounded so one busy connection can't starve the queue's other work.
     for (int round = 0; round < 16; ++round) {
-        // A large payload goes straight to its destination: one copy fewer.
+        // A large payload is received straight into its command's buffer.
         uint8_t* buf = in_.data();
         size_t room = in_.size();
-        if (const uint32_t left = parser_.c2h_remaining(); left >= kDirectMin) {
-            if (uint8_t* dst = listener_.data_destination(*this, cur_data_, parser_.c2h_at(), left)) {
-                buf = dst;
-                room = left;
-            }
+        if (const auto window = parser_.c2h_window(); window.size() >= kDirectMin) {
+            buf = window.data();
+            room = window.size();
         }
         ssize_t n = ::recv(fd_.get(), buf, room, MSG_DONTWAIT);
         if (n < 0) {
@@ -158,12 +187,10 @@ void Connection::receive() {
             return report_failure("receive from " + peer_ + ": " + std::strerror(errno));
         }
         if (n == 0) return report_failure("connection closed by " + peer_);
-        feed_gen_ = gen;
         if (!parser_.feed({buf, static_cast<size_t>(n)}, *this)) {
-            if (gen != generation_) return;
+            if (gen != generation_) return;  // a callback closed it
             return fail("protocol error from " + peer_ + ": " + parser_.error().why, parser_.error().fes);
         }
-        if (gen != generation_ || state_ == State::Failed) return;
         if (static_cast<size_t>(n) < room) return;
     }
 }
@@ -183,7 +210,6 @@ void Connection::fail(const std::string& why, TermFes fes) {
 }
 
 void Connection::on_icresp(const ICResp& r) {
-    if (feed_gen_ != generation_) return;
     if (state_ != State::AwaitIcResp) return fail("ICResp out of sequence", TermFes::PduSequenceError);
     if (r.digests != digests_)
         return fail(std::string("the target does not agree to the digests asked for (header ") +
@@ -194,30 +220,58 @@ void Connection::on_icresp(const ICResp& r) {
     listener_.on_connected(*this);
 }
 
-void Connection::on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) {
-    if (feed_gen_ != generation_) return;
-    listener_.on_response(*this, parse_cqe(cqe));
+Command* Connection::command(uint16_t cid, const char* what) {
+    if (cid < table_.size() && table_[cid]) return table_[cid];
+    fail(std::string(what) + " for command id " + std::to_string(cid) + ", which is not in flight");
+    return nullptr;
 }
 
-void Connection::on_c2h_header(const DataHeader& h) { cur_data_ = h; }
+void Connection::complete(Command& c, const Cqe& cqe) {
+    table_[c.cid] = nullptr;
+    free_cids_.push_back(static_cast<uint16_t>(c.cid));
+    --in_flight_;
+    c.cid = -1;
+    c.target->on_completion(c, cqe);
+}
 
-void Connection::on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) {
-    if (feed_gen_ != generation_) return;
-    listener_.on_data(*this, cur_data_, at, bytes);
+void Connection::on_capsule_resp(std::span<const uint8_t, kCqeLen> bytes) {
+    const Cqe cqe = parse_cqe(bytes);
+    if (Command* c = command(cqe.cid, "response")) complete(*c, cqe);
+}
+
+// The command table, consulted as the header arrives: the payload goes
+// straight to the command's buffer, or nowhere.
+uint8_t* Connection::on_c2h_header(const DataHeader& h) {
+    Command* c = command(h.cccid, "C2HData");
+    if (!c) return nullptr;
+    if (h.offset != c->received || uint64_t{h.offset} + h.length > c->in.size()) {
+        fail("C2HData at offset " + std::to_string(h.offset) + " (+" + std::to_string(h.length) +
+                 ") does not continue command " + std::to_string(h.cccid) + " (" + std::to_string(c->received) +
+                 " of " + std::to_string(c->in.size()) + " bytes)",
+             TermFes::DataOutOfRange);
+        return nullptr;
+    }
+    return c->in.data() + h.offset;
 }
 
 void Connection::on_c2h_end(const DataHeader& h, bool digest_ok) {
-    if (feed_gen_ == generation_) listener_.on_data_end(*this, h, digest_ok);
+    Command* c = command(h.cccid, "C2HData");
+    if (!c) return;
+    c->received += h.length;
+    // A bad digest spoils this command only: the stream is still in step.
+    if (!digest_ok) c->data_ok = false;
+    if (!h.success) return;  // a response capsule follows
+    Cqe ok;  // SUCCESS: no response capsule follows; the command is complete
+    ok.cid = h.cccid;
+    complete(*c, ok);
 }
 
 void Connection::on_r2t(const DataHeader& h) {
-    if (feed_gen_ != generation_) return;
     fail("R2T for command " + std::to_string(h.cccid) + ", but this host never writes",
          TermFes::PduSequenceError);
 }
 
 void Connection::on_c2h_term(const TermReq& t) {
-    if (feed_gen_ != generation_) return;
     report_failure("the target " + peer_ + " terminated the connection (C2HTermReq FES " +
                    std::to_string(t.fes) + ", FEI " + std::to_string(t.fei) + ")");
 }

@@ -25,10 +25,35 @@ struct Endpoint {
 // Throws std::runtime_error with a one-line reason.
 Endpoint resolve(const std::string& host, uint16_t port);
 
+// A command in flight on a Connection. Its owner keeps it alive until it
+// completes or the connection's commands are taken back (take_commands()).
+struct Command {
+    class Target {
+    public:
+        // The command's response capsule arrived, or a C2HData PDU with
+        // SUCCESS set (`cqe` is then a plain success). The command has left
+        // the connection's table, so the target may send it again.
+        virtual void on_completion(Command& c, const Cqe& cqe) = 0;
+
+    protected:
+        ~Target() = default;
+    };
+
+    Target* target = nullptr;
+    std::span<uint8_t> in;  // where its C2H data goes
+    uint32_t received = 0;  // C2H data bytes that arrived, in order
+    bool data_ok = true;    // false: some of them failed the data digest
+    int cid = -1;           // in flight when >= 0
+};
+
 // One NVMe/TCP connection (one queue) on a queue's loop: a non-blocking TCP
 // connect, ICReq/ICResp, then capsules out and PDUs in, with no blocking call.
-// Every failure closes the socket at once and is reported later, from the
-// loop, so the listener may reopen or drop the connection from its callback.
+// It keeps the table of commands in flight, by command id: a C2HData header
+// is checked against its command (DATAO must continue what arrived, DATAL
+// must fit) and its payload is received straight into that command's
+// buffer; a response completes the command to its target. Every failure
+// closes the socket at once and is reported later, from the loop, so the
+// listener may reopen or drop the connection from its callback.
 class Connection final : private PduSink {
 public:
     enum class State { Closed, Connecting, AwaitIcResp, Up, Failed };
@@ -37,18 +62,6 @@ public:
     public:
         virtual void on_connected(Connection& c) = 0;
         virtual void on_failed(Connection& c, const std::string& why) = 0;
-        virtual void on_response(Connection& c, const Cqe& cqe) = 0;
-        // C2HData for command `h.cccid`: `bytes` belong at h.offset + at.
-        virtual void on_data(Connection& c, const DataHeader& h, uint32_t at,
-                             std::span<const uint8_t> bytes) = 0;
-        // `digest_ok` false: the data digest did not match (see PduSink).
-        virtual void on_data_end(Connection& c, const DataHeader& h, bool digest_ok) = 0;
-        // Where C2HData bytes [at, at + n) of `h` go, so that they can be
-        // received there directly (on_data then sees that same memory); null
-        // when they must be copied.
-        virtual uint8_t* data_destination(Connection&, const DataHeader&, uint32_t /*at*/, uint32_t /*n*/) {
-            return nullptr;
-        }
 
     protected:
         ~Listener() = default;
@@ -59,16 +72,27 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Starts a connection; on_connected or on_failed follows. Never call it
-    // from inside a Listener callback (defer it to a timer).
-    void open(const Endpoint& ep, Digests digests, uint32_t max_data);
-    // Appends a command capsule to the send buffer; flush() sends.
-    void queue_command(const Sqe& sqe, std::span<const uint8_t> data = {});
+    // Starts a connection for a queue of `entries` (SQSIZE + 1); the table
+    // starts empty. on_connected or on_failed follows. Never call it from
+    // inside a callback of this connection (defer it to a timer).
+    void open(const Endpoint& ep, Digests digests, uint32_t max_data, uint16_t entries);
+    // Puts `c` in the table under a free command id (written into the SQE and
+    // c.cid) and appends its capsule to the send buffer; flush() sends. False
+    // when entries-1 are in flight (SQSIZE is honoured without tracking SQHD).
+    bool submit(Sqe sqe, Command& c, std::span<const uint8_t> data = {});
     void flush();
     // A protocol error seen above this layer: send H2CTermReq, close, report.
     void fail(const std::string& why, TermFes fes = TermFes::PduSequenceError);
-    // Closes without reporting anything.
+    // Closes without reporting anything. The table is kept for take_commands().
     void close();
+    // Empties the table: the commands that were in flight, oldest id first.
+    std::vector<Command*> take_commands();
+
+    template <typename F>
+    void for_each_command(F f) const {
+        for (Command* c : table_)
+            if (c) f(*c);
+    }
 
     State state() const { return state_; }
     bool up() const { return state_ == State::Up; }
@@ -80,12 +104,13 @@ private:
     void receive();
     void report_failure(std::string why);
     void want_events();
+    Command* command(uint16_t cid, const char* what);
+    void complete(Command& c, const Cqe& cqe);
 
     // PduSink
     void on_icresp(const ICResp& r) override;
     void on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) override;
-    void on_c2h_header(const DataHeader& h) override;
-    void on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) override;
+    uint8_t* on_c2h_header(const DataHeader& h) override;
     void on_c2h_end(const DataHeader& h, bool digest_ok) override;
     void on_r2t(const DataHeader& h) override;
     void on_c2h_term(const TermReq& t) override;
@@ -97,12 +122,13 @@ private:
     io::SocketWatch* watch_ = nullptr;
     PduParser parser_;
     Digests digests_;
-    DataHeader cur_data_;
+    std::vector<Command*> table_;  // by command id
+    std::vector<uint16_t> free_cids_;
+    size_t in_flight_ = 0;
     std::vector<uint8_t> out_;
     size_t out_off_ = 0;
     std::vector<uint8_t> in_ = std::vector<uint8_t>(256 * 1024);
-    uint64_t generation_ = 0;  // bumped by close(): stale callbacks stop
-    uint64_t feed_gen_ = 0;    // the generation the parser is feeding for
+    uint64_t generation_ = 0;  // bumped by close(): a stale socket watch stops
     std::string failure_;
     io::Timer report_;
     std::string peer_;

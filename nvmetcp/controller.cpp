@@ -1,9 +1,7 @@
 #include "nvmetcp/controller.h"
 
 #include <algorithm>
-#include <cstring>
 
-#include "io/le_bytes.h"
 
 namespace lazyroot::nvmetcp {
 namespace {
@@ -40,6 +38,7 @@ void Controller::stop() {
     poll_timer_.cancel();
     ka_timer_.cancel();
     down_timer_.cancel();
+    admin_.take_commands();
     for (auto& s : slots_) s = AdminSlot{};
     ka_outstanding_ = false;
     phase_ = Phase::Idle;
@@ -60,20 +59,16 @@ void Controller::start() {
     step("TCP connect and ICReq on the admin queue");
     bringup_timer_.arm_in(cfg_.command_timeout);
     // Identify data and the discovery log come through the admin queue.
-    admin_.open(cfg_.endpoint, cfg_.digests, std::max<uint32_t>(cfg_.max_data, 1u << 20));
+    admin_.open(cfg_.endpoint, cfg_.digests, std::max<uint32_t>(cfg_.max_data, 1u << 20), kAdminEntries);
 }
 
 void Controller::admin(Sqe sqe, std::span<uint8_t> in, AdminDone done, std::span<const uint8_t> out) {
-    // At most entries-1 outstanding: SQSIZE is honoured without tracking SQHD.
-    uint16_t cid = 0;
-    size_t busy = 0;
-    for (auto& s : slots_) busy += s.busy;
-    auto it = std::find_if(slots_.begin(), slots_.end(), [](const AdminSlot& s) { return !s.busy; });
-    if (it == slots_.end() || busy + 1 >= kAdminEntries) return fail(cfg_.name + ": admin queue full");
-    cid = static_cast<uint16_t>(it - slots_.begin());
-    *it = AdminSlot{true, std::move(done), in, 0};
-    io::put_le<uint16_t>(sqe, 2, cid);
-    admin_.queue_command(sqe, out);
+    auto it = std::find_if(slots_.begin(), slots_.end(), [](const AdminSlot& s) { return s.cid < 0; });
+    if (it == slots_.end()) return fail(cfg_.name + ": admin queue full");
+    it->target = this;
+    it->in = in;
+    it->done = std::move(done);
+    if (!admin_.submit(sqe, *it, out)) return fail(cfg_.name + ": admin queue full");
     admin_.flush();
 }
 
@@ -140,7 +135,7 @@ void Controller::connect_io() {
     const uint32_t mqes = static_cast<uint32_t>(cap_ & 0xffff) + 1;  // CAP.MQES is 0's based
     io_entries_ = static_cast<uint16_t>(std::clamp<uint32_t>(cfg_.io_entries, 2, std::min<uint32_t>(mqes, 1024)));
     step("TCP connect and ICReq on the IO queue");
-    io_.open(cfg_.endpoint, cfg_.digests, cfg_.max_data);
+    io_.open(cfg_.endpoint, cfg_.digests, cfg_.max_data, io_entries_);
 }
 
 void Controller::keep_alive() {
@@ -164,7 +159,9 @@ void Controller::on_connected(Connection& c) {
     ConnectParams p;
     p.qid = 1;
     p.sqsize = static_cast<uint16_t>(io_entries_ - 1);
-    io_.queue_command(make_connect(0, p), data);
+    io_connect_ = Command{};
+    io_connect_.target = this;
+    if (!io_.submit(make_connect(0, p), io_connect_, data)) return fail(cfg_.name + ": IO queue full at Connect");
     io_.flush();
 }
 
@@ -172,57 +169,20 @@ void Controller::on_failed(Connection& c, const std::string& why) {
     fail(cfg_.name + (&c == &admin_ ? " (admin queue): " : " (IO queue): ") + why);
 }
 
-void Controller::on_response(Connection& c, const Cqe& cqe) {
-    if (&c == &io_) {
-        if (phase_ == Phase::Live) return owner_.on_io_response(cqe);
-        // Before Live, the only command on the IO queue is its Connect.
+void Controller::on_completion(Command& c, const Cqe& cqe) {
+    if (&c == &io_connect_) {
         if (!check(cqe, ("IO queue connect to subsystem " + cfg_.subnqn).c_str(), true)) return;
         bringup_timer_.cancel();
         phase_ = Phase::Live;
         return owner_.on_live();
     }
-    if (cqe.cid >= slots_.size() || !slots_[cqe.cid].busy)
-        return admin_.fail("completion for unknown admin command " + std::to_string(cqe.cid));
-    AdminDone done = std::move(slots_[cqe.cid].done);
-    slots_[cqe.cid] = AdminSlot{};
-    done(cqe);
-}
-
-void Controller::on_data(Connection& c, const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) {
-    if (&c == &io_) {
-        if (phase_ != Phase::Live) return io_.fail("C2HData before the IO queue is connected");
-        return owner_.on_io_data(h, at, bytes);
-    }
-    if (h.cccid >= slots_.size() || !slots_[h.cccid].busy)
-        return admin_.fail("C2HData for unknown admin command " + std::to_string(h.cccid));
-    AdminSlot& s = slots_[h.cccid];
-    const uint64_t off = uint64_t{h.offset} + at;
-    if (off + bytes.size() > s.in.size())
-        return admin_.fail("C2HData beyond the buffer of admin command " + std::to_string(h.cccid),
-                           TermFes::DataOutOfRange);
-    std::memcpy(s.in.data() + off, bytes.data(), bytes.size());
-    s.received += static_cast<uint32_t>(bytes.size());
-}
-
-uint8_t* Controller::data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) {
-    if (&c != &io_ || phase_ != Phase::Live) return nullptr;
-    return owner_.io_data_destination(h, at, n);
-}
-
-void Controller::on_data_end(Connection& c, const DataHeader& h, bool digest_ok) {
-    if (&c == &io_) return owner_.on_io_data_end(h, digest_ok);
+    auto& slot = static_cast<AdminSlot&>(c);
+    AdminDone done = std::move(slot.done);
+    slot.done = nullptr;
     // Admin data (identify, the discovery log) is small and rare: a bad
     // digest redoes the bring-up rather than one command of its chain.
-    if (!digest_ok) return fail(cfg_.name + ": data digest mismatch on admin command " + std::to_string(h.cccid));
-    if (!h.success) return;
-    // SUCCESS: no response capsule follows; the command is complete.
-    AdminSlot& s = slots_[h.cccid];
-    if (!s.busy) return;
-    Cqe ok;
-    ok.cid = h.cccid;
-    AdminDone done = std::move(s.done);
-    s = AdminSlot{};
-    done(ok);
+    if (!slot.data_ok) return fail(cfg_.name + ": data digest mismatch on admin command " + std::to_string(cqe.cid));
+    if (done) done(cqe);
 }
 
 }  // namespace lazyroot::nvmetcp

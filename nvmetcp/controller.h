@@ -33,21 +33,16 @@ struct ControllerConfig {
 // every KATO/2) and, optionally, one IO queue connected with the cntlid the
 // admin Connect returned. Bring-up is a chain of admin commands, each step
 // started by the previous one's completion; any failure tears down both
-// connections and is reported once, from the loop.
-class Controller final : private Connection::Listener {
+// connections and is reported once, from the loop. Data never passes
+// through here: the owner submits its commands to io() and they complete to
+// it (Command::Target).
+class Controller final : private Connection::Listener, private Command::Target {
 public:
     class Owner {
     public:
         virtual void on_live() = 0;
         // `permanent`: the target said DNR (e.g. no such subsystem).
         virtual void on_down(const std::string& why, bool permanent) = 0;
-        virtual void on_io_response(const Cqe& cqe) = 0;
-        virtual void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) = 0;
-        // `digest_ok` false: the bytes of this PDU are bad; the command is to be redone.
-        virtual void on_io_data_end(const DataHeader& h, bool digest_ok) = 0;
-        virtual uint8_t* io_data_destination(const DataHeader&, uint32_t /*at*/, uint32_t /*n*/) {
-            return nullptr;
-        }
 
     protected:
         ~Owner() = default;
@@ -81,11 +76,8 @@ public:
     void admin(Sqe sqe, std::span<uint8_t> in, AdminDone done, std::span<const uint8_t> out = {});
 
 private:
-    struct AdminSlot {
-        bool busy = false;
+    struct AdminSlot : Command {
         AdminDone done;
-        std::span<uint8_t> in;
-        uint32_t received = 0;
     };
 
     void step(const char* what) { step_ = what; }
@@ -99,10 +91,8 @@ private:
     // Connection::Listener
     void on_connected(Connection& c) override;
     void on_failed(Connection& c, const std::string& why) override;
-    void on_response(Connection& c, const Cqe& cqe) override;
-    void on_data(Connection& c, const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
-    void on_data_end(Connection& c, const DataHeader& h, bool digest_ok) override;
-    uint8_t* data_destination(Connection& c, const DataHeader& h, uint32_t at, uint32_t n) override;
+    // Command::Target: admin commands and the IO queue's Connect.
+    void on_completion(Command& c, const Cqe& cqe) override;
 
     ControllerConfig cfg_;
     Owner& owner_;
@@ -110,6 +100,7 @@ private:
     Connection admin_;
     Connection io_;
     std::vector<AdminSlot> slots_;
+    Command io_connect_;
     uint16_t cntlid_ = 0;
     uint64_t cap_ = 0;
     uint16_t io_entries_ = 0;

@@ -30,25 +30,18 @@ IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
 IoQueue::~IoQueue() {
     ctrl_.stop();
     // Reads still waiting when the queue goes away wait no more.
-    for (auto& r : reads_)
-        if (r.waiting && r.outstanding > 0) cfg_.outage->wait_end();
+    for (; waiting_reads_ > 0; --waiting_reads_) cfg_.outage->wait_end();
 }
 
 void IoQueue::mark_waiting(Read& r) {
     if (r.waiting) return;
     r.waiting = true;
+    ++waiting_reads_;
     cfg_.outage->wait_begin();
 }
 
 void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
-    Read* r;
-    if (free_reads_.empty()) {
-        r = &reads_.emplace_back();
-    } else {
-        r = free_reads_.back();
-        free_reads_.pop_back();
-    }
-    *r = Read{};
+    Read* r = &reads_.take();
     r->cb = &cb;
     r->dst = dst;
     r->deadline = io::deadline_after(cfg_.io_timeout);
@@ -67,19 +60,12 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
     const uint64_t step = std::max<uint64_t>(cfg_.ns.max_transfer / lba * lba, lba);
     std::vector<Piece*> made;
     for (uint64_t at = 0; at < target.size() || (target.empty() && made.empty()); at += step) {
-        Piece* p;
-        if (free_pieces_.empty()) {
-            p = &pieces_.emplace_back();
-        } else {
-            p = free_pieces_.back();
-            free_pieces_.pop_back();
-        }
+        Piece* p = &pieces_.take();
         const uint64_t n = std::min<uint64_t>(step, target.size() - at);
-        *p = Piece{};
         p->read = r;
         p->slba = (start + at) / lba;
         p->nlb = static_cast<uint32_t>(n / lba);
-        p->dst = target.subspan(at, n);
+        p->in = {reinterpret_cast<uint8_t*>(target.data()) + at, n};
         made.push_back(p);
         if (target.empty()) break;
     }
@@ -97,79 +83,60 @@ void IoQueue::dispatch() {
             ctrl_.start();
         return;
     }
-    const unsigned limit = ctrl_.io_entries() - 1u;
     const auto now = io::Clock::now();
     bool sent = false;
-    while (!pending_.empty() && !free_cids_.empty() && in_flight_ < limit) {
+    while (!pending_.empty()) {
         Piece* p = pending_.front();
-        pending_.pop_front();
         if (p->read->error || p->nlb == 0) {
+            pending_.pop_front();
             piece_done(*p, p->read->error);
             continue;
         }
         if (now >= p->read->deadline) {
+            pending_.pop_front();
             log::error("%s: read at LBA %llu failed: no answer within --io-timeout (%lld ms)",
                        cfg_.controller.name.c_str(), static_cast<unsigned long long>(p->slba),
                        static_cast<long long>(cfg_.io_timeout ? cfg_.io_timeout->count() : 0));
             piece_done(*p, -ETIMEDOUT);
             continue;
         }
-        issue(*p);
+        p->target = this;
+        p->sent = now;
+        // The connection's table full (SQSIZE): the rest waits for completions.
+        if (!ctrl_.io().submit(make_read(0, cfg_.ns.nsid, p->slba, p->nlb, p->nlb * cfg_.ns.lba_bytes), *p)) break;
+        pending_.pop_front();
         sent = true;
     }
     if (sent) ctrl_.io().flush();
 }
 
-void IoQueue::issue(Piece& p) {
-    const uint16_t cid = free_cids_.back();
-    free_cids_.pop_back();
-    slots_[cid] = &p;
-    p.cid = cid;
-    p.received = 0;
-    p.bad_digest = false;
-    p.sent = io::Clock::now();
-    ++in_flight_;
-    ctrl_.io().queue_command(make_read(cid, cfg_.ns.nsid, p.slba, p.nlb, p.nlb * cfg_.ns.lba_bytes));
-}
-
 void IoQueue::piece_done(Piece& p, int error) {
     Read* r = p.read;
     if (error && !r->error) r->error = error;
-    p = Piece{};
-    free_pieces_.push_back(&p);
+    pieces_.release(p);
     if (--r->outstanding > 0) return;
     if (!r->error && !r->bounce.empty())
         std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
     io::ReadCallback* cb = r->cb;
-    if (r->waiting) cfg_.outage->wait_end();
-    r->waiting = false;
+    if (r->waiting) {
+        cfg_.outage->wait_end();
+        --waiting_reads_;
+    }
     // Nothing is served wrong: whatever failed, the kernel sees EIO.
     const int result = r->error ? -EIO : 0;
-    r->bounce.clear();
-    free_reads_.push_back(r);
+    reads_.release(*r);
     cb->on_read_done(result);
 }
 
-IoQueue::Piece* IoQueue::slot_piece(uint16_t cid, const char* what) {
-    if (cid < slots_.size() && slots_[cid]) return slots_[cid];
-    ctrl_.io().fail(std::string(what) + " for command id " + std::to_string(cid) + ", which is not in flight");
-    return nullptr;
-}
-
-void IoQueue::on_io_response(const Cqe& cqe) {
-    Piece* p = slot_piece(cqe.cid, "response");
-    if (!p) return;
-    slots_[cqe.cid] = nullptr;
-    free_cids_.push_back(cqe.cid);
-    --in_flight_;
-    p->cid = -1;
+void IoQueue::on_completion(Command& c, const Cqe& cqe) {
+    auto* p = static_cast<Piece*>(&c);
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
     if (cqe.ok()) {
-        if (p->bad_digest) return redo(*p);
-        if (p->received == p->dst.size()) return piece_done(*p, 0);
+        if (!p->data_ok) return redo(*p);
+        if (p->received == p->in.size()) return piece_done(*p, 0);
         pending_.push_front(p);
         return ctrl_.io().fail("read completed with " + std::to_string(p->received) + " of " +
-                               std::to_string(p->dst.size()) + " bytes");
+                               std::to_string(p->in.size()) + " bytes");
     }
     const bool expired = io::Clock::now() >= p->read->deadline;
     log::warn("%s: read of %u blocks at LBA %llu: %s%s", cfg_.controller.name.c_str(), p->nlb,
@@ -181,76 +148,21 @@ void IoQueue::on_io_response(const Cqe& cqe) {
     dispatch_timer_.arm_in(std::chrono::milliseconds(100));
 }
 
-void IoQueue::on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) {
-    Piece* p = slot_piece(h.cccid, "C2HData");
-    if (!p) return;
-    const uint64_t off = uint64_t{h.offset} + at;
-    if (off != p->received || off + bytes.size() > p->dst.size())
-        return ctrl_.io().fail("C2HData at offset " + std::to_string(off) + " (+" + std::to_string(bytes.size()) +
-                                   ") does not continue command " + std::to_string(h.cccid) + " (" +
-                                   std::to_string(p->received) + " of " + std::to_string(p->dst.size()) + " bytes)",
-                               TermFes::DataOutOfRange);
-    auto* to = reinterpret_cast<uint8_t*>(p->dst.data()) + off;
-    if (to != bytes.data()) std::memcpy(to, bytes.data(), bytes.size());  // else received in place
-    p->received += static_cast<uint32_t>(bytes.size());
-}
-
-uint8_t* IoQueue::io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) {
-    if (h.cccid >= slots_.size() || !slots_[h.cccid]) return nullptr;
-    Piece* p = slots_[h.cccid];
-    const uint64_t off = uint64_t{h.offset} + at;
-    // Only where on_io_data would accept the bytes; anything else takes the
-    // checked path and fails there.
-    if (off != p->received || off + n > p->dst.size()) return nullptr;
-    return reinterpret_cast<uint8_t*>(p->dst.data()) + off;
-}
-
 // The command's data failed its digest (a bit flipped on the way, past TCP's
 // checksum): its bytes are not served; it is sent again, on the same
 // connection, which is still in step.
 void IoQueue::redo(Piece& p) {
     log::warn("%s: data digest mismatch in the read of %u blocks at LBA %llu; reading it again",
               cfg_.controller.name.c_str(), p.nlb, static_cast<unsigned long long>(p.slba));
-    p.received = 0;
-    p.bad_digest = false;
     pending_.push_front(&p);
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
 }
 
-void IoQueue::on_io_data_end(const DataHeader& h, bool digest_ok) {
-    if (digest_ok && !h.success) return;  // a response capsule follows
-    Piece* p = slot_piece(h.cccid, h.success ? "C2HData SUCCESS" : "C2HData");
-    if (!p) return;
-    if (!digest_ok) p->bad_digest = true;
-    if (!h.success) return;
-    if (p->bad_digest) {
-        slots_[h.cccid] = nullptr;
-        free_cids_.push_back(h.cccid);
-        --in_flight_;
-        p->cid = -1;
-        return redo(*p);
-    }
-    if (p->received != p->dst.size())
-        return ctrl_.io().fail("C2HData SUCCESS after " + std::to_string(p->received) + " of " +
-                               std::to_string(p->dst.size()) + " bytes");
-    slots_[h.cccid] = nullptr;
-    free_cids_.push_back(h.cccid);
-    --in_flight_;
-    piece_done(*p, 0);
-    if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
-}
-
 void IoQueue::requeue_in_flight() {
-    std::vector<Piece*> back;
-    for (auto& s : slots_) {
-        if (!s) continue;
-        s->cid = -1;
-        s->received = 0;
-        back.push_back(s);
-        s = nullptr;
-    }
-    in_flight_ = 0;
-    for (auto it = back.rbegin(); it != back.rend(); ++it) pending_.push_front(*it);
+    // Oldest command id first; the IO queue's Connect (the controller's) stays.
+    const auto taken = ctrl_.io().take_commands();
+    for (auto it = taken.rbegin(); it != taken.rend(); ++it)
+        if ((*it)->target == this) pending_.push_front(static_cast<Piece*>(*it));
 }
 
 void IoQueue::fail_all_pending(int error) {
@@ -262,11 +174,6 @@ void IoQueue::fail_all_pending(int error) {
 }
 
 void IoQueue::on_live() {
-    const uint16_t n = ctrl_.io_entries();
-    slots_.assign(n, nullptr);
-    free_cids_.clear();
-    for (int cid = n - 1; cid >= 0; --cid) free_cids_.push_back(static_cast<uint16_t>(cid));
-    in_flight_ = 0;
     cfg_.outage->answered();
     if (failing_) {
         const double secs = std::chrono::duration<double>(io::Clock::now() - down_since_).count();
@@ -338,18 +245,21 @@ void IoQueue::watchdog() {
                        static_cast<long long>(cfg_.io_timeout ? cfg_.io_timeout->count() : 0));
         piece_done(*p, -ETIMEDOUT);
     }
-    for (Piece* p : slots_) {
-        if (!p) continue;
-        if (now - p->sent > command_timeout_ || now >= p->read->deadline) {
-            ctrl_.io().fail("read command " + std::to_string(p->cid) + " unanswered for " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - p->sent).count()) +
-                            " ms");
-            break;
-        }
-    }
-    if (in_flight_ > 0 || !pending_.empty()) arm_watchdog();
+    const Piece* late = nullptr;
+    size_t in_flight = 0;
+    ctrl_.io().for_each_command([&](const Command& c) {
+        if (c.target != this) return;  // the controller's Connect
+        const auto* p = static_cast<const Piece*>(&c);
+        ++in_flight;
+        if (!late && (now - p->sent > command_timeout_ || now >= p->read->deadline)) late = p;
+    });
+    if (late)
+        ctrl_.io().fail("read command " + std::to_string(late->cid) + " unanswered for " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - late->sent).count()) +
+                        " ms");
+    if (in_flight > 0 || !pending_.empty()) arm_watchdog();
     // Reads that expired while the association is down leave nothing to reconnect for.
-    if (pending_.empty() && in_flight_ == 0 && ctrl_.phase() == Controller::Phase::Down) {
+    if (pending_.empty() && in_flight == 0 && ctrl_.phase() == Controller::Phase::Down) {
         reconnect_timer_.cancel();
         ctrl_.stop();
         failing_ = false;

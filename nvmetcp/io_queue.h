@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/backoff.h"
+#include "io/object_pool.h"
 #include "io/outage.h"
 #include "io/source.h"
 #include "io/timeout.h"
@@ -35,13 +36,14 @@ struct IoQueueConfig {
 
 // The per-queue half of NvmeTcpSource: one controller association (its own
 // admin queue and one IO queue, i.e. one TCP connection for data) on the
-// queue's loop. Reads are split at MDTS into commands; a table indexed by
-// command id tracks those in flight, never more than SQSIZE. On any socket
+// queue's loop. Reads are split at MDTS into commands, submitted to the IO
+// connection, whose table (by command id) receives their data straight into
+// the read's buffer and completes them here. On any socket
 // or protocol error the commands in flight are requeued, the association is
 // redone with backoff, and they are reissued; a read that cannot finish
 // within --io-timeout fails with EIO, as does one the target refuses with DNR;
 // with --io-timeout=infinity a read waits out any outage.
-class IoQueue final : public io::QueueReader, private Controller::Owner {
+class IoQueue final : public io::QueueReader, private Controller::Owner, private Command::Target {
 public:
     IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth);
     ~IoQueue() override;
@@ -51,14 +53,11 @@ public:
 
 private:
     struct Read;
-    struct Piece {
+    // One Read command; Command::in is its share of the read's buffer.
+    struct Piece : Command {
         Read* read = nullptr;
         uint64_t slba = 0;
         uint32_t nlb = 0;
-        std::span<std::byte> dst;
-        uint32_t received = 0;
-        int cid = -1;  // in flight when >= 0
-        bool bad_digest = false;  // some data of this command failed its digest: redo it
         io::Clock::time_point sent{};
     };
     struct Read {
@@ -73,7 +72,6 @@ private:
     };
 
     void dispatch();
-    void issue(Piece& p);
     void piece_done(Piece& p, int error);
     void requeue_in_flight();
     void fail_all_pending(int error);
@@ -81,26 +79,19 @@ private:
     void arm_watchdog();
     void schedule_reconnect();
     void mark_waiting(Read& r);
-    Piece* slot_piece(uint16_t cid, const char* what);
+    void redo(Piece& p);
 
     // Controller::Owner
     void on_live() override;
     void on_down(const std::string& why, bool permanent) override;
-    void on_io_response(const Cqe& cqe) override;
-    void on_io_data(const DataHeader& h, uint32_t at, std::span<const uint8_t> bytes) override;
-    void on_io_data_end(const DataHeader& h, bool digest_ok) override;
-    void redo(Piece& p);
-    uint8_t* io_data_destination(const DataHeader& h, uint32_t at, uint32_t n) override;
+    // Command::Target
+    void on_completion(Command& c, const Cqe& cqe) override;
 
     IoQueueConfig cfg_;
-    std::deque<Read> reads_;
-    std::vector<Read*> free_reads_;
-    std::deque<Piece> pieces_;
-    std::vector<Piece*> free_pieces_;
+    io::ObjectPool<Read> reads_;
+    io::ObjectPool<Piece> pieces_;
+    unsigned waiting_reads_ = 0;  // reads counted in the outage monitor
     std::deque<Piece*> pending_;   // waiting for a command slot or a connection
-    std::vector<Piece*> slots_;    // by command id
-    std::vector<uint16_t> free_cids_;
-    unsigned in_flight_ = 0;
     std::chrono::milliseconds command_timeout_;
     io::Timer dispatch_timer_;
     io::Timer reconnect_timer_;

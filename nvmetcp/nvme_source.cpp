@@ -68,9 +68,6 @@ private:
 
     void on_live() override { live_ = true; }
     void on_down(const std::string& why, bool) override { down_ = why; }
-    void on_io_response(const Cqe&) override {}
-    void on_io_data(const DataHeader&, uint32_t, std::span<const uint8_t>) override {}
-    void on_io_data_end(const DataHeader&, bool) override {}
 
     io::EventLoop loop_;
     std::unique_ptr<Controller> ctrl_;

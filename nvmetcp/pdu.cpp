@@ -299,8 +299,10 @@ bool PduParser::header_complete(PduSink& sink) {
             crc_ = 0;
             ddgst_have_ = 0;
             state_ = State::AwaitPayload;
-            sink.on_c2h_header(h);
-            return state_ != State::Failed;
+            dest_ = sink.on_c2h_header(h);
+            if (state_ == State::Failed) return false;
+            if (!dest_) return fail(TermFes::DataOutOfRange, 12, "C2HData with nowhere to put it");
+            return true;
         }
         case PduType::C2HTermReq:
             term_ = {};
@@ -318,6 +320,11 @@ bool PduParser::header_complete(PduSink& sink) {
         default:
             return fail(TermFes::InvalidHeaderField, 0, "unexpected PDU type");
     }
+}
+
+void PduParser::stop() {
+    state_ = State::Failed;
+    error_ = {TermFes::PduSequenceError, 0, "the stream was closed"};
 }
 
 bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
@@ -342,8 +349,8 @@ bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
                 auto piece = in.first(n);
                 if (type_ == PduType::C2HData) {
                     if (digests_.data) crc_ = io::crc32c(piece, crc_);
-                    sink.on_c2h_payload(data_have_, piece);
-                    if (state_ == State::Failed) return false;
+                    uint8_t* to = dest_ + data_have_;
+                    if (to != piece.data()) std::memcpy(to, piece.data(), n);  // else received in place
                 } else {
                     term_.data.insert(term_.data.end(), piece.begin(), piece.end());
                 }

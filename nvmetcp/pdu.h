@@ -105,15 +105,17 @@ std::vector<uint8_t> encode_r2t(const DataHeader& h, Digests d);
 std::vector<uint8_t> encode_c2h_term(const TermReq& t);
 
 // --- Receive side ------------------------------------------------------------
-// What the parser hands over, in stream order.
+// What the parser hands over, in stream order. C2HData payload is not handed
+// over piece by piece: the sink names, when the header arrives, where the
+// PDU's DATAL bytes belong, and the parser puts them there.
 class PduSink {
 public:
     virtual void on_icresp(const ICResp& r) = 0;
     virtual void on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) = 0;
-    // C2HData header; payload follows in on_c2h_payload pieces.
-    virtual void on_c2h_header(const DataHeader& h) = 0;
-    // `at` is the offset within this PDU's data (add DATAO for the command's).
-    virtual void on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) = 0;
+    // C2HData header: where its h.length payload bytes go (the command's
+    // buffer at DATAO), or null when they have nowhere to go (the sink has
+    // failed the stream then; the parser stops).
+    virtual uint8_t* on_c2h_header(const DataHeader& h) = 0;
     // Every payload byte arrived. `digest_ok` is false when the data digest
     // did not match: the bytes are bad but the stream is still in step (the
     // header was sound), so only this command needs doing again.
@@ -150,13 +152,15 @@ public:
     bool feed(std::span<const uint8_t> bytes, PduSink& sink);
 
     State state() const { return state_; }
-    // Inside a C2HData payload: the bytes still to come, and where the next
-    // one belongs within the PDU's data (0 when elsewhere). Lets the caller
-    // receive a large payload straight into its destination.
-    uint32_t c2h_remaining() const {
-        return state_ == State::AwaitPayload && type_ == PduType::C2HData ? data_len_ - data_have_ : 0;
+    // Inside a C2HData payload: where the rest of it goes and how much is
+    // still to come (empty elsewhere). The caller may receive straight into
+    // it and feed() that same memory: the bytes are then not copied.
+    std::span<uint8_t> c2h_window() const {
+        if (state_ != State::AwaitPayload || type_ != PduType::C2HData) return {};
+        return {dest_ + data_have_, data_len_ - data_have_};
     }
-    uint32_t c2h_at() const { return data_have_; }
+    // Stops a feed() in progress (the sink closed the stream): it returns false.
+    void stop();
     const ParseError& error() const { return error_; }
     // The header bytes of the PDU being parsed (for a termination request).
     std::span<const uint8_t> current_header() const { return {hdr_.data(), hdr_have_}; }
@@ -178,6 +182,7 @@ private:
     uint32_t plen_ = 0;
     uint32_t data_len_ = 0;
     uint32_t data_have_ = 0;
+    uint8_t* dest_ = nullptr;  // where the C2HData payload goes
     uint32_t crc_ = 0;        // running data digest state
     uint8_t ddgst_[kDigestLen] = {};
     size_t ddgst_have_ = 0;

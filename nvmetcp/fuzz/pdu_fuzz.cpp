@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <vector>
 
 #include "nvmetcp/pdu.h"
 
@@ -16,25 +17,22 @@ using namespace lazyroot::nvmetcp;
 struct CheckingSink final : PduSink {
     bool in_data = false;
     DataHeader cur;
-    uint64_t seen = 0;
+    std::vector<uint8_t> buf;  // where the current PDU's data goes
     uint32_t max_data = 0;
 
     void on_icresp(const ICResp&) override {}
     void on_capsule_resp(std::span<const uint8_t, kCqeLen>) override { check(!in_data); }
-    void on_c2h_header(const DataHeader& h) override {
+    uint8_t* on_c2h_header(const DataHeader& h) override {
         check(!in_data);
         check(h.length > 0 && uint64_t{h.offset} + h.length <= max_data);
         check(!h.success || h.last);
         in_data = true;
         cur = h;
-        seen = 0;
-    }
-    void on_c2h_payload(uint32_t at, std::span<const uint8_t> bytes) override {
-        check(in_data && at == seen && at + bytes.size() <= cur.length);
-        seen += bytes.size();
+        buf.assign(h.length, 0);
+        return buf.data();
     }
     void on_c2h_end(const DataHeader& h, bool /*digest_ok*/) override {
-        check(in_data && seen == cur.length && h.cccid == cur.cccid);
+        check(in_data && h.cccid == cur.cccid && h.length == cur.length);
         in_data = false;
     }
     void on_r2t(const DataHeader& h) override { check(!in_data && h.length > 0); }

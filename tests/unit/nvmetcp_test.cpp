@@ -33,10 +33,11 @@ struct Recorder final : PduSink {
 
     void on_icresp(const ICResp& r) override { icresps.push_back(r); }
     void on_capsule_resp(std::span<const uint8_t, kCqeLen> c) override { resps.push_back(parse_cqe(c)); }
-    void on_c2h_header(const DataHeader& h) override { data_headers.push_back(h); }
-    void on_c2h_payload(uint32_t at, std::span<const uint8_t> b) override {
-        ASSERT_EQ(at, payload.size() - payload_base());
-        payload.insert(payload.end(), b.begin(), b.end());
+    // Each PDU's data goes after the previous ones'.
+    uint8_t* on_c2h_header(const DataHeader& h) override {
+        data_headers.push_back(h);
+        payload.resize(payload_base() + h.length);
+        return payload.data() + payload_base();
     }
     void on_c2h_end(const DataHeader& h, bool digest_ok) override {
         data_ends.push_back(h);
