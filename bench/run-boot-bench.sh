@@ -1,16 +1,18 @@
 #!/bin/bash
 # Time from kernel start to the root mounted and to the booted root's marker,
 # for lazyroot's boots and the same image as a local virtio disk, in one run.
-#   bench/run-boot-bench.sh BUILD_DIR [--delay-ms N] [--modes "local lazy cache full"]
+#   bench/run-boot-bench.sh BUILD_DIR [--delay-ms N] [--rate-mbit N] [--modes "local lazy cache full"]
 # --delay-ms: N ms each way between the guest and nginx (default 10, a 20 ms
-# round trip), added on the host because the initrd has no netem.
+# round trip), added on the host because the initrd has no netem; --rate-mbit:
+# a cap on that link (default none).
 set -euo pipefail
-build=$(realpath "${1:?usage: run-boot-bench.sh BUILD_DIR [--delay-ms N] [--modes LIST]}")
+build=$(realpath "${1:?usage: run-boot-bench.sh BUILD_DIR [--delay-ms N] [--rate-mbit N] [--modes LIST]}")
 shift
-delay=10 modes="local lazy cache full"
+delay=10 rate=0 modes="local lazy cache full"
 while [[ $# -gt 0 ]]; do
     case $1 in
     --delay-ms) delay=$2; shift 2 ;;
+    --rate-mbit) rate=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
     *) echo "run-boot-bench: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -22,11 +24,11 @@ trap 'rm -f "$out"' EXIT
 for m in $modes; do
     echo "booting: $m" >&2
     # A failed check is reported, and the other boots still run.
-    LAZYROOT_BOOT_DELAY_MS=$delay "$repo/tests/vm/boot/boot-test.sh" "$m" "$build" 2>&1 |
+    LAZYROOT_BOOT_DELAY_MS=$delay LAZYROOT_BOOT_RATE_MBIT=$rate "$repo/tests/vm/boot/boot-test.sh" "$m" "$build" 2>&1 |
         tee -a "$out" | grep -E "^boot-(test|qemu)" >&2 || true
 done
 accel=$(grep -m1 -o "boot-qemu: [A-Z]*" "$out" | cut -d' ' -f2)
-python3 - "$out" "$delay" "$accel" <<'PY'
+python3 - "$out" "$delay" "$accel" "$rate" <<'PY'
 import re, sys
 rows = []
 for line in open(sys.argv[1]):
@@ -37,9 +39,10 @@ for line in open(sys.argv[1]):
 names = {"local/local": "local virtio disk (baseline)", "lazy/lazy": "lazy, cold",
          "cache/first": "lazy + cache, cold", "cache/second": "lazy + cache, warm",
          "full/full": "full download", "verity/verity": "lazy + dm-verity",
-         "nvme/nvme": "lazy over NVMe/TCP"}
+         "nvme/nvme": "lazy over NVMe/TCP", "compressed/compressed": "lazy + dm-verity, root.img.zst"}
 base = next((r for r in rows if r[0] == "local/local"), None)
-print(f"qemu {sys.argv[3]}, {2 * int(sys.argv[2])} ms RTT to nginx (host side)")
+cap = f", capped at {sys.argv[4]} Mbit/s" if sys.argv[4] != "0" else ""
+print(f"qemu {sys.argv[3]}, {2 * int(sys.argv[2])} ms RTT to nginx{cap} (host side)")
 print("| boot | root mounted (s) | marker (s) | marker vs local disk | fetched MiB of image |")
 print("|---|---|---|---|---|")
 for name, root, marker, fetched, size, pct in rows:

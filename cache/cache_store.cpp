@@ -330,4 +330,16 @@ bool CacheStore::crash_here(StoreStep step) {
     return true;
 }
 
+int CacheStore::drop_exclusive_claim() {
+    if (backing_.regular_file) return 0;
+    // Reopened through /proc: the same device, a new open file without O_EXCL.
+    const std::string self = "/proc/self/fd/" + std::to_string(backing_.data_fd.get());
+    io::UniqueFd plain(::open(self.c_str(), O_RDWR | O_CLOEXEC));
+    if (!plain) return -errno;
+    // dup3 replaces atomically; the O_EXCL claim goes with the last reference.
+    if (::dup3(plain.get(), backing_.data_fd.get(), O_CLOEXEC) < 0) return -errno;
+    if (backing_.meta_fd && ::dup3(plain.get(), backing_.meta_fd.get(), O_CLOEXEC) < 0) return -errno;
+    return 0;
+}
+
 }  // namespace lazyroot::cache

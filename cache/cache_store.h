@@ -94,6 +94,12 @@ public:
     // Switches caching off with one log line (the first call only). Thread-safe.
     void degrade(const std::string& reason);
 
+    // A block-device cache is opened O_EXCL (refusing one that is mounted or
+    // claimed); the hand-off must let device-mapper claim it instead. Swaps
+    // the descriptors for ones without the claim, in place (the fd numbers
+    // stay valid for the queue threads). 0 or -errno; a no-op for files.
+    int drop_exclusive_claim();
+
     // The files this open created (PATH and/or its sidecar): an attach that
     // fails removes them, and only them, once the store is closed.
     std::vector<std::string> created_files() const;

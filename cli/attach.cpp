@@ -20,6 +20,8 @@
 #include "cli/attach_interrupt.h"
 #include "cli/commands.h"
 #include "cli/device_users.h"
+#include "cli/handoff.h"
+#include "cli/handoff_boot.h"
 #include "cli/full_download.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
@@ -165,6 +167,13 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     io::UniqueFd sigfd(::signalfd(-1, &term, SFD_CLOEXEC));
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     AttachInterrupt interrupt(sigfd.get());
+    // A complete cache of a verified image needs neither the server nor us.
+    if (!takeover)
+        if (auto path = attach_from_complete_cache(o)) {
+            report.ready(*path);
+            notify_ready(("serving " + *path + " from the complete cache, in the kernel").c_str());
+            return 0;
+        }
     const bool cache_is_new = !o.cache.empty() && ::access(o.cache.c_str(), F_OK) != 0;
     if (cache_is_new) {
         interrupt.remove_if_cut_short(o.cache);
@@ -237,8 +246,11 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         write_status(id, dev->block_path(), status);
     };
 
+    // Hand-off needs a table over the device: dm-verity's, or a dm-linear.
+    bool handoff = stack.cached() && handoff_wanted(o, verity_plan.has_value());
+    const bool linear_top = handoff && !verity_plan;
     std::string ready_path = dev->block_path();
-    if (takeover && verity_plan) {
+    if (takeover && (verity_plan || linear_top)) {
         // The mapping stayed in place above the device while it waited.
         ready_path = takeover->state.value("verity_device", "");
         if (ready_path.empty() || ::access(ready_path.c_str(), F_OK) != 0)
@@ -252,8 +264,11 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         if (verity_plan->kernel_checks_signature) va.signature = verity_plan->signature;
         va.name = o.name;
         ready_path = verity::activate(va);
+    } else if (linear_top) {
+        ready_path = create_linear_top(o.name, dev->block_path(), stack.top().size());
     }
-    state = describe_state(o, *dev, stack, verity_plan ? ready_path : "",
+    // "verity_device": the mapping on top, dm-verity or the hand-off's dm-linear.
+    state = describe_state(o, *dev, stack, (verity_plan || linear_top) ? ready_path : "",
                            verity_plan ? verity_plan->root_hash_hex : "", takeover ? &takeover->state : nullptr);
     write_state(id, state);
     publish();
@@ -272,7 +287,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
 
     int status = 0;
     bool force = false;
-    const std::string own_mapping = verity_plan ? o.name : "";
+    const std::string own_mapping = (verity_plan || linear_top) ? o.name : "";
     const std::string block_name = "ublkb" + std::to_string(id);
     pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {dev->queue_exit_fd(), POLLIN, 0}};
     // A signal the attach-time watcher took is a stop request like any other.
@@ -293,6 +308,10 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
             hydration_reported = true;
             stack.cached()->store().commit_now();
             log::info("hydration complete: %s no longer needs the network", dev->block_path().c_str());
+        }
+        if (handoff && stack.cached()->complete()) {
+            handoff = false;  // one attempt; a failure keeps serving
+            if (hand_off(o.name, *dev, stack, state)) return 0;
         }
         publish();
         if (n == 0) continue;
@@ -321,8 +340,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         }
     }
     // The mapping sits on the ublk device: it goes first.
-    if (verity_plan) {
-        if (int r = verity::deactivate(o.name); r < 0) {
+    if (verity_plan || linear_top) {
+        if (int r = verity_plan ? verity::deactivate(o.name) : remove_top(o.name); r < 0) {
             log::error("cannot remove /dev/mapper/%s: %s", o.name.c_str(), std::strerror(-r));
             status = 1;
         }
@@ -380,7 +399,11 @@ int run_attach(const AttachOptions& requested) {
     const std::optional<unsigned> recover_id = requested.recover_dev;
     std::optional<Takeover> takeover;
     AttachOptions opts = requested;
-    if (recover_id) std::tie(opts, takeover) = plan_takeover(*recover_id, requested.daemon);
+    if (recover_id) {
+        std::tie(opts, takeover) = plan_takeover(*recover_id, requested.daemon);
+        // Before anything that may need the network: a hand-off cut short.
+        if (finish_handoff_of_dead_daemon(*recover_id, takeover->state)) return 0;
+    }
 
     const Takeover* tk = takeover ? &*takeover : nullptr;
 

@@ -53,7 +53,7 @@ _lazyroot() {
     attach)
         opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --io-timeout
               --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
-              --insecure --ca --cert --key --nvme-transport --hostnqn --queues --depth --name --daemon
+              --handoff --insecure --ca --cert --key --nvme-transport --hostnqn --queues --depth --name --daemon
               --recover --help" ;;
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;

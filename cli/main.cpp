@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/handoff.h"
 #include "cli/options.h"
 #include "cli/root_daemon.h"
 #include "initrd/generator.h"
@@ -45,6 +46,17 @@ int main(int argc, char** argv) {
             r.from_kernel_cmdline = true;
             cli::become_root_storage_daemon(argv[0]);
             return cli::run_attach(r);
+        }
+        if (attach_cmdline) {
+            if (auto h = cli::cmdline_handoff_record()) {
+                // The kernel serves this root from the cache now (a restart
+                // after the hand-off): there is nothing to attach.
+                const std::string line = h->value("device", "") + " was handed off to " +
+                                         h->value("handed_off_to", "") + "; nothing to serve";
+                log::info("%s", line.c_str());
+                cli::notify_ready(line.c_str());
+                return 0;
+            }
         }
         if (attach_cmdline) {
             from_kernel = initrd::kernel_attach_arguments();

@@ -107,6 +107,10 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::ExistingFile);
     a->add_flag("--verity-sig-keyring", attach.verity_sig_keyring,
                 "Also have the kernel check the root-hash signature against its trusted keyrings");
+    std::string handoff;
+    a->add_flag("--handoff{yes}", handoff,
+                "yes|no: once the cache holds the whole image, hand the root to the kernel (a loop device or the "
+                "cache partition under the dm table) and exit (default: yes for full/hydrate with --verity)");
     std::string hydrate_rate;
     a->add_option("--hydrate-rate", hydrate_rate, "Cap on the background fill, bytes/s (K/M/G suffixes)");
     a->add_option("--mirror", attach.mirrors, "Another URL of the same image, for failover (repeatable)")
@@ -261,6 +265,16 @@ Command parse_command_line(int argc, const char* const* argv) {
         attach.verity = parse_verity(verity_word, attach.root_hash);
         check_verity_options(attach, verity_word);
         if (io_timeout_opt->count() > 0) attach.io_timeout = parse_io_timeout(io_timeout);
+        if (!handoff.empty()) {
+            if (handoff == "yes" || handoff == "true" || handoff == "1" || handoff == "on")
+                attach.handoff = true;
+            else if (handoff == "no" || handoff == "false" || handoff == "0" || handoff == "off")
+                attach.handoff = false;
+            else
+                throw UsageError("--handoff: yes or no, not " + handoff);
+            if (*attach.handoff && attach.mode == Mode::Lazy && attach.cache.empty())
+                throw UsageError("--handoff needs a cache to hand off to (--mode=full or hydrate, or --cache)");
+        }
         if (!hydrate_rate.empty()) {
             auto r = parse_byte_size(hydrate_rate);
             if (!r || *r == 0) throw UsageError("--hydrate-rate: not a rate in bytes/s: " + hydrate_rate);

@@ -81,6 +81,9 @@ struct AttachOptions {
         return false;
     }
     std::string adopt_ram_dir;  // a dead daemon's RAM cache, taken over with its device
+    // --handoff[=yes|no]: once the cache holds the whole image, move the
+    // mapping onto it and leave (cli/handoff.h); nullopt: the mode's default.
+    std::optional<bool> handoff;
 };
 
 struct DetachOptions {

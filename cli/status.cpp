@@ -50,6 +50,11 @@ nlohmann::json read_status_files() {
         if (!j.is_object()) continue;
         struct stat st {};
         const double mtime = ::stat(e.path().c_str(), &st) == 0 ? static_cast<double>(st.st_mtime) : now;
+        if (j.contains("handed_off_to")) {  // cli/handoff.cpp: the kernel serves it, no daemon
+            j["daemon_running"] = false;
+            found.emplace_back(~0u, std::move(j));
+            continue;
+        }
         j["daemon_running"] = daemon_running(j.value("pid", 0));
         j["device_present"] = device_present(j.value("device", ""));
         j["updated_s_ago"] = std::max(0.0, now - mtime);
@@ -97,6 +102,11 @@ std::string format_status_text(const nlohmann::json& entries) {
     std::string out;
     for (const auto& j : entries) {
         const std::string dev = j.value("device", "?");
+        if (j.contains("handed_off_to")) {
+            out += printf_string("%s  %s  mode=%s  handed off to %s\n", dev.c_str(), j.value("source", "?").c_str(),
+                                 j.value("mode", "?").c_str(), j.value("handed_off_to", "?").c_str());
+            continue;
+        }
         out += printf_string("%s  %s  mode=%s  attached %s ago\n", dev.c_str(), j.value("source", "?").c_str(),
                              j.value("mode", "?").c_str(), format_duration(j.value("age_s", 0.0)).c_str());
         // A daemon killed without cleaning up leaves its last status behind:

@@ -92,6 +92,11 @@ void SeekableReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCal
     }
     op->first = t.frame_at(offset);
     op->last = t.frame_at(offset + dst.size() - 1);
+    // The kept frames this read uses are held by the op itself: other reads
+    // completing before it would otherwise evict them from kept_ (a queue has
+    // many reads in flight), and it would find neither them nor its own.
+    for (size_t i = op->first; i <= op->last; ++i)
+        if (const DecodedFrame* k = kept(i)) op->frames.push_back(*k);
     // Only the frames this queue doesn't hold are fetched: trim kept ones off both ends.
     size_t lo = op->first, hi = op->last;
     while (lo <= hi && kept(lo)) ++lo;
@@ -161,7 +166,8 @@ void SeekableReader::copy_out(Op* op) {
                 if (g.index == i) d = &g;
             if (!d) d = kept(i);
             if (!d) {
-                res = -EIO;  // evicted between fetch and copy: not expected with kKeptFrames >= 2
+                res = -EIO;  // cannot happen: every frame of the read is fetched or held by the op
+                log::error("%s: zstd frame %zu missing for a read (a bug)", src_.describe().c_str(), i);
                 break;
             }
             const uint64_t from = std::max(op->offset, f.offset), to = std::min(end, f.offset + f.size);

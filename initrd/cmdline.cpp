@@ -85,6 +85,8 @@ std::optional<RootSpec> parse_root_spec(std::string_view cmdline) {
         if (eq == std::string_view::npos) {
             if (name == "bootorigin") {
                 spec.bootorigin = true;
+            } else if (name == "handoff") {
+                spec.args.push_back("--handoff=yes");
             } else if (is_one_of(name, kFlags)) {
                 spec.args.push_back("--" + std::string(name));
             } else if (is_one_of(name, kValued)) {
@@ -96,6 +98,12 @@ std::optional<RootSpec> parse_root_spec(std::string_view cmdline) {
             continue;
         }
         const std::string_view val = item.substr(eq + 1);
+        if (name == "handoff") {
+            // handoff, handoff=yes or handoff=no (each mode has its default).
+            if (val != "yes" && val != "no") throw CmdlineError("rd.lazyroot=: handoff= takes yes or no");
+            spec.args.push_back("--handoff=" + std::string(val));
+            continue;
+        }
         if (!is_one_of(name, kValued)) {
             if (is_one_of(name, kFlags) || name == "bootorigin")
                 throw CmdlineError("rd.lazyroot=: " + std::string(name) + " takes no value");

@@ -29,7 +29,8 @@ namespace {
 // A daemon that dies is restarted, through the recovery path (attach-cmdline
 // takes over the device the state file in /run/lazyroot names), however often
 // (StartLimitIntervalSec=0); exit status 1 or 2 is a start that failed for a
-// reason given on the console, which goes to the emergency target instead.
+// reason given on the console, which goes to the emergency target instead;
+// exit status 0 is a hand-off (the kernel serves the root from the cache now).
 // A manual stop is refused; a stop that comes anyway never ends in SIGKILL.
 constexpr const char* kServiceHead = R"([Unit]
 Description=lazyroot: the root image from %s
@@ -56,7 +57,7 @@ SyslogIdentifier=lazyroot
 
 // The daemon's (not the error unit's: Type=oneshot takes no Restart=always).
 constexpr const char* kDaemonService =
-    "Type=notify\nNotifyAccess=main\nRestart=always\nRestartSec=500ms\nRestartPreventExitStatus=1 2\n";
+    "Type=notify\nNotifyAccess=main\nRestart=always\nRestartSec=500ms\nRestartPreventExitStatus=0 1 2\n";
 
 // The only value from the command line in a unit is SOURCE, in Description=:
 // parse_root_spec admits printable ASCII without blanks or backslashes there

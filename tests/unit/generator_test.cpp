@@ -195,7 +195,7 @@ TEST(Generator, DaemonIsRestartedAndCannotBeStopped) {
     EXPECT_TRUE(has_line(u, "Restart=always"));
     EXPECT_TRUE(has_line(u, "StartLimitIntervalSec=0"));
     // A failed first start (reason on the console) goes to emergency, not round again.
-    EXPECT_TRUE(has_line(u, "RestartPreventExitStatus=1 2"));
+    EXPECT_TRUE(has_line(u, "RestartPreventExitStatus=0 1 2"));
     EXPECT_TRUE(has_line(u, "OOMScoreAdjust=-1000"));
     EXPECT_TRUE(has_line(u, "RefuseManualStop=yes"));
     EXPECT_TRUE(has_line(u, "SendSIGKILL=no"));

@@ -60,9 +60,11 @@ write_conf mirror "$mirror_port"
 # Each connection capped, as CDNs and busy servers do: parallel ranges win here.
 write_conf capped "$capped_port" "limit_rate ${NGINX_CAPPED_RATE:-2m};"
 export LAZYROOT_NGINX_STATE=$state
-"$here/nginx-ctl.sh" start primary >/dev/null
-"$here/nginx-ctl.sh" start mirror >/dev/null
-"$here/nginx-ctl.sh" start capped >/dev/null
+# NGINX_STOPPED="primary …": those servers are not started (a boot that
+# must not need the network still gets the same forwarding).
+for n in primary mirror capped; do
+    [[ " ${NGINX_STOPPED:-} " == *" $n "* ]] || "$here/nginx-ctl.sh" start "$n" >/dev/null
+done
 
 socat TCP-LISTEN:"$ctl_port",bind=127.0.0.1,reuseaddr,fork EXEC:"$here/nginx-ctl.sh" &
 ctl_pid=$!

@@ -41,6 +41,26 @@ if grep -q -w 'lazyroot.test=survive' /proc/cmdline; then
         say "LAZYROOT_SURVIVE stop: FAIL: exit $rc: $msg; now $(show MainPID) $(show ActiveState)"
     fi
 fi
+if grep -q -w 'lazyroot.test=handoff' /proc/cmdline; then
+    # Issue 14, test 2: the hydrate fill completes under the running root, the
+    # daemon moves the root's table onto the cache and exits 0 (the unit stays
+    # down: RestartPreventExitStatus=0). The file below is then read through
+    # the kernel alone.
+    i=0
+    until [ -e /run/lazyroot/lazyroot.handoff ] && [ "$(show ActiveState)" = inactive ] &&
+        ! ls /dev/ublkb* >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ "$i" -ge 3000 ] && break
+        sleep 0.2
+    done
+    if [ "$i" -ge 3000 ]; then
+        say "LAZYROOT_HANDOFF FAIL: no hand-off 600 s after the root came up ($(show ActiveState)/$(show SubState))"
+    else
+        dm=$(basename "$(readlink -f /dev/mapper/lazyroot)")
+        say "LAZYROOT_HANDOFF ok: $(lazyroot status | grep -o 'handed off to [^ ,]*' | head -1); unit $(show ActiveState)" \
+            "exit $(show ExecMainStatus); table reads $(ls /sys/block/"$dm"/slaves | tr '\n' ' ')"
+    fi
+fi
 sum=$(sha256sum /srv/big.bin | cut -d' ' -f1)
 now=$(cut -d' ' -f1 /proc/uptime)
 root_us=$(systemctl show -P UserspaceTimestampMonotonic)

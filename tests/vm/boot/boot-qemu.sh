@@ -2,14 +2,15 @@
 # Boots the lazyroot initrd under qemu (KVM when usable, else TCG) with the
 # kernel command line given, until the guest powers off.
 #   boot-qemu.sh --initrd IMG --append "CMDLINE" --console LOG [--disk RAW]...
-#                [--mem MiB] [--timeout S] [--delay-ms N] --fwd GUESTPORT:HOSTPORT...
-# --delay-ms adds N ms each way to every forwarded connection (host side: the
+#                [--mem MiB] [--timeout S] [--delay-ms N] [--rate-mbit N] --fwd GUESTPORT:HOSTPORT...
+# --delay-ms adds N ms each way to every forwarded connection, --rate-mbit
+# caps them together at N Mbit/s each way (host side, delay-proxy.py: the
 # guest's own netem cannot run before the initrd's network is up).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 vmdir=$(cd "$here/.." && pwd)
 cache=${LAZYROOT_VM_CACHE:-$(cd "$here/../../.." && pwd)/build/vm}
-initrd='' append='' console='' mem=2048 timeout_s=600 delay_ms=0
+initrd='' append='' console='' mem=2048 timeout_s=600 delay_ms=0 rate_mbit=0
 disks=() fwds=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -20,6 +21,7 @@ while [[ $# -gt 0 ]]; do
     --mem) mem=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --delay-ms) delay_ms=$2; shift 2 ;;
+    --rate-mbit) rate_mbit=$2; shift 2 ;;
     --fwd) fwds+=("$2"); shift 2 ;;
     *) echo "boot-qemu: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -27,10 +29,13 @@ done
 [[ -n $initrd && -n $console ]] || { echo "boot-qemu: --initrd and --console are required" >&2; exit 2; }
 
 netdev="user,id=n0,restrict=on"
+# The link all of this boot's connections share (delay-proxy.py's state).
+link=$(mktemp -d)
+trap 'rm -rf "$link"' EXIT
 for f in "${fwds[@]}"; do
     [[ $f =~ ^([0-9]+):([0-9]+)$ ]] || { echo "boot-qemu: bad --fwd $f" >&2; exit 2; }
-    if ((delay_ms > 0)); then
-        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:python3 $here/delay-proxy.py $delay_ms 127.0.0.1 ${BASH_REMATCH[2]}"
+    if ((delay_ms > 0)) || [[ $rate_mbit != 0 ]]; then
+        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:python3 $here/delay-proxy.py $delay_ms 127.0.0.1 ${BASH_REMATCH[2]} $rate_mbit $link/link"
     else
         netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat - TCP:127.0.0.1:${BASH_REMATCH[2]}"
     fi

@@ -3,14 +3,18 @@
 # initrd and rd.lazyroot= pointing at nginx on the host loopback; the Debian
 # root's boot-check unit reads a 96 MiB file nothing read in the initrd
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
-#   boot-test.sh MODE BUILD_DIR      MODE: lazy | cache | full | verity | nvme | errors | survive | local
-#                                          | uefi | uefi_no_origin | uefi_cache
-# local boots the same image as a virtio disk (the baseline). The uefi modes
-# boot through OVMF: the firmware HTTP-boots a UKI (make-uki.sh) from nginx,
-# whose command line names the root only relative to the UKI (bootorigin). Prints one
-# "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB" line per
-# boot; exit 0 when every check holds. LAZYROOT_BOOT_DELAY_MS delays every
-# byte to and from nginx that long each way (host side).
+#   boot-test.sh MODE BUILD_DIR
+#   MODE: lazy | cache | full | verity | compressed | nvme | errors | survive | handoff | local
+#         | uefi | uefi_no_origin | uefi_cache
+# local boots the same image as a virtio disk (the baseline); compressed boots
+# root.img.zst (the zstd seekable form) with dm-verity. The uefi modes boot
+# through OVMF: the firmware HTTP-boots a UKI (make-uki.sh) from nginx, whose
+# command line names the root only relative to the UKI (bootorigin). Prints one
+# "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB (P %); N bytes"
+# line per boot (X, N: what nginx sent; Y: the image); exit 0 when every check
+# holds. LAZYROOT_BOOT_DELAY_MS delays every byte to and from nginx that long
+# each way, LAZYROOT_BOOT_RATE_MBIT caps the link at that rate (host side);
+# LAZYROOT_BOOT_TIMEOUT: seconds one boot may take (600).
 set -euo pipefail
 mode=$1
 build=$(realpath "$2")
@@ -56,8 +60,10 @@ boot() {
     shift 2
     local console=$work/$name.console
     local rc=0
-    if [[ $mode != uefi* ]]; then set -- --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" "$@"; fi
-    launch "$name" "$append" "$@" || rc=$?
+    if [[ $mode != uefi* ]]; then
+        set -- --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" --rate-mbit "${LAZYROOT_BOOT_RATE_MBIT:-0}" "$@"
+    fi
+    launch "$name" "$append" --timeout "${LAZYROOT_BOOT_TIMEOUT:-600}" "$@" || rc=$?
     # Bytes of the image: without the firmware's whole-file GET of a UKI.
     fetched=$(awk -v uefi="${mode%%_*}" '!(uefi == "uefi" && $2 == 200 && $4 == "\"-\"") {s += $NF} END {print s + 0}' \
         "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
@@ -78,7 +84,7 @@ boot() {
     fi
     grep -a -q "All filesystems unmounted" "$console" || fail "$name: file systems not all unmounted at shutdown"
     echo "boot-test: $mode/$name: $marker; fetched $((fetched >> 20)) of $((image_bytes >> 20)) MiB" \
-        "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %)"
+        "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %); $fetched bytes"
 }
 
 # boot_fails NAME "KERNEL CMDLINE" REGEX [launcher options]: the boot must stop in the initrd with
@@ -173,6 +179,17 @@ full)
 verity)
     boot verity "rd.lazyroot=$url,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
     ;;
+compressed)
+    # Issue 18, test 3: the same root published as root.img.zst (`prepare
+    # --compress`), served decompressed with dm-verity over the decompressed
+    # bytes (the root hash is root.img's). nginx must have sent at most the
+    # compressed file: frames, not the image.
+    zst_bytes=$(stat -c %s "$boot/www/root.img.zst")
+    boot compressed "rd.lazyroot=$url.zst,verity=$root_hash root=/dev/mapper/lazyroot ro $net"
+    ((fetched <= zst_bytes)) || fail "nginx sent $fetched bytes, more than root.img.zst's $zst_bytes"
+    echo "boot-test: $mode: nginx sent $((fetched >> 20)) MiB; root.img.zst is $((zst_bytes >> 20)) MiB," \
+        "root.img $((image_bytes >> 20)) MiB"
+    ;;
 nvme)
     # The target is the kernel's nvmet-tcp in a second guest (the host kernel
     # has none), reached host loopback → hostfwd; the booting guest's initrd
@@ -250,6 +267,23 @@ uefi_cache)
     boot second "" --uri http://10.0.2.100/lazyroot.efi --disk "$work/cache.raw"
     uefi_times second
     ((fetched * 50 < image_bytes)) || fail "second UEFI boot fetched $fetched bytes (first: $first, image: $image_bytes)"
+    ;;
+handoff)
+    # Issue 14, tests 2 and 3: hydrate with a cache disk and verity hands the
+    # root off after the fill (lazyroot.test=handoff makes the boot check wait
+    # for it, then read its file through the kernel alone); the next boot of
+    # the complete cache needs no server at all: nginx is not even started.
+    truncate -s 1G "$work/cache.raw"
+    append="rd.lazyroot=$url,verity=$root_hash,mode=hydrate,cache=/dev/vda root=/dev/mapper/lazyroot ro $net"
+    boot first "$append lazyroot.test=handoff" --disk "$work/cache.raw"
+    line=$(grep -a -o "LAZYROOT_HANDOFF .*" "$work/first.console" | tr -d '\r' | head -1 || true)
+    [[ $line == "LAZYROOT_HANDOFF ok: handed off to /dev/vda; unit inactive exit 0; table reads vda "* ]] ||
+        fail "first: ${line:-no LAZYROOT_HANDOFF line} (console: $work/first.console)"
+    echo "boot-test: $mode: $line"
+    NGINX_STOPPED=primary boot second "$append" --disk "$work/cache.raw"
+    ((fetched == 0)) || fail "the cache-only boot fetched $fetched bytes"
+    grep -a -q "holds the whole image with root hash $root_hash" "$work/second.console" ||
+        fail "second: not attached from the cache alone (console: $work/second.console)"
     ;;
 local)
     # The baseline: no lazyroot, the image as a local disk (a copy: qemu locks it).

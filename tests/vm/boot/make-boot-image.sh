@@ -3,7 +3,9 @@
 # Debian package (cpack) installed into it with dpkg, the initrd from
 # `dracut --add lazyroot` there (rebuilt when the package changes),
 # and OUT/www/root.img: ext4 of that root with its dm-verity tree appended and
-# root.img.manifest.json beside it (`lazyroot prepare`).
+# root.img.manifest.json beside it (`lazyroot prepare`), and root.img.zst, the
+# same bytes in the zstd seekable format, with root.img.zst.manifest.json
+# (`prepare --compress`: same root hash).
 #   make-boot-image.sh BUILD_DIR [OUT]
 set -euo pipefail
 build=$(realpath "$1")
@@ -35,7 +37,7 @@ if [[ ! -s $out/initrd.img || $deb -nt $out/initrd.img || $here/make-initrd.sh -
     "$here/make-initrd.sh" "$out/rootfs" "$kdir" "$deb" "$out/initrd.img.tmp"
     mv "$out/initrd.img.tmp" "$out/initrd.img"
 fi
-if [[ ! -s $out/www/root.img || $out/rootfs.stamp -nt $out/www/root.img ]]; then
+if [[ ! -s $out/www/root.img || ! -s $out/www/root.img.zst || $out/rootfs.stamp -nt $out/www/root.img ]]; then
     echo "building root.img"
     mkdir -p "$out/www"
     rm -f "$out/www/root.img"*
@@ -43,7 +45,9 @@ if [[ ! -s $out/www/root.img || $out/rootfs.stamp -nt $out/www/root.img ]]; then
     # 4 KiB blocks, as real root images have (and dm-verity needs: mke2fs picks
     # 1 KiB for small file systems).
     mkfs.ext4 -q -F -b 4096 -L lazyroot-root -d "$out/rootfs" "$out/www/root.img.tmp" "${mib}M"
-    "$lazyroot" prepare "$out/www/root.img.tmp" >/dev/null
+    "$lazyroot" prepare --compress "$out/www/root.img.tmp" >/dev/null
+    mv "$out/www/root.img.tmp.zst.manifest.json" "$out/www/root.img.zst.manifest.json"
+    mv "$out/www/root.img.tmp.zst" "$out/www/root.img.zst"
     mv "$out/www/root.img.tmp.manifest.json" "$out/www/root.img.manifest.json"
     mv "$out/www/root.img.tmp" "$out/www/root.img"
 fi
