@@ -104,7 +104,7 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
     std::string source = spec.source;
     if (spec.bootorigin) {
         if (boot_url.empty())
-            throw CmdlineError("rd.lazyroot=: bootorigin is set but the firmware gave no boot URL (StubDeviceURL)");
+            throw CmdlineError("rd.lazyroot=: bootorigin is set but the firmware gave no boot URL");
         auto resolved = resolve_boot_origin(boot_url, spec.source);
         if (!resolved) throw CmdlineError("rd.lazyroot=: cannot resolve " + spec.source + " against " + boot_url);
         source = *resolved;
@@ -152,14 +152,6 @@ namespace {
 std::string read_text(const char* path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string boot_url_from_efivarfs() {
-    std::string raw = read_text(kStubDeviceUrlPath);
-    if (raw.empty()) return {};
-    auto url = decode_stub_device_url(
-        std::span(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()));
-    return url.value_or("");
 }
 
 int write_file(const std::string& dir, const GeneratedFile& f) {
@@ -235,7 +227,13 @@ int run_generator(int argc, char** argv) {
 std::vector<std::string> kernel_attach_arguments() {
     auto spec = parse_root_spec(read_text("/proc/cmdline"));
     if (!spec) throw CmdlineError("no rd.lazyroot= on the kernel command line");
-    return attach_arguments(*spec, spec->bootorigin ? boot_url_from_efivarfs() : "");
+    if (!spec->bootorigin) return attach_arguments(*spec, "");
+    const BootUrl boot = find_boot_url_efivarfs();
+    if (boot.url.empty())
+        throw CmdlineError("rd.lazyroot=: bootorigin: the firmware gave no boot URL to resolve " + spec->source +
+                           " against: " + boot.why);
+    std::fprintf(stderr, "lazyroot: boot URL %s (from %s)\n", io::redact_url(boot.url).c_str(), boot.from.c_str());
+    return attach_arguments(*spec, boot.url);
 }
 
 int run_cmdline_check() {

@@ -5,8 +5,11 @@
 # (proving the daemon survived switch_root), prints its sha256 and powers off.
 #   boot-test.sh MODE BUILD_DIR
 #   MODE: lazy | cache | full | verity | compressed | nvme | errors | survive | handoff | local
+#         | uefi | uefi_no_origin | uefi_cache
 # local boots the same image as a virtio disk (the baseline); compressed boots
-# root.img.zst (the zstd seekable form) with dm-verity. Prints one
+# root.img.zst (the zstd seekable form) with dm-verity. The uefi modes boot
+# through OVMF: the firmware HTTP-boots a UKI (make-uki.sh) from nginx, whose
+# command line names the root only relative to the UKI (bootorigin). Prints one
 # "boot-test: MODE/BOOT: LAZYROOT_BOOT_MARKER … fetched X of Y MiB (P %); N bytes"
 # line per boot (X, N: what nginx sent; Y: the image); exit 0 when every check
 # holds. LAZYROOT_BOOT_DELAY_MS delays every byte to and from nginx that long
@@ -32,17 +35,38 @@ url=http://10.0.2.100/root.img
 net="ip=dhcp rd.neednet=1"
 
 fetched=0
+www=$boot/www
+# qemu with a kernel command line, through nginx-host.sh: boot-qemu.sh (the
+# kernel and initrd given to qemu directly), or uefi-qemu.sh for the uefi
+# modes (the firmware boots a UKI, whose command line is built in: APPEND is
+# not used, and the options after it say where the UKI comes from).
+launch() {
+    local name=$1 append=$2
+    shift 2
+    local console=$work/$name.console
+    if [[ $mode == uefi* ]]; then
+        LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$www "$vmdir/nginx-host.sh" \
+            "$here/uefi-qemu.sh" --console "$console" "$@"
+    else
+        LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$www "$vmdir/nginx-host.sh" \
+            "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
+            --append "$append" "$@"
+    fi
+}
+
 # boot NAME "KERNEL CMDLINE" [boot-qemu.sh options]: one boot, all checks.
 boot() {
     local name=$1 append=$2
     shift 2
     local console=$work/$name.console
     local rc=0
-    LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
-        "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
-        --append "$append" --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" --rate-mbit "${LAZYROOT_BOOT_RATE_MBIT:-0}" \
-        --timeout "${LAZYROOT_BOOT_TIMEOUT:-600}" "$@" || rc=$?
-    fetched=$(awk '{s += $NF} END {print s + 0}' "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
+    if [[ $mode != uefi* ]]; then
+        set -- --delay-ms "${LAZYROOT_BOOT_DELAY_MS:-0}" --rate-mbit "${LAZYROOT_BOOT_RATE_MBIT:-0}" "$@"
+    fi
+    launch "$name" "$append" --timeout "${LAZYROOT_BOOT_TIMEOUT:-600}" "$@" || rc=$?
+    # Bytes of the image: without the firmware's whole-file GET of a UKI.
+    fetched=$(awk -v uefi="${mode%%_*}" '!(uefi == "uefi" && $2 == 200 && $4 == "\"-\"") {s += $NF} END {print s + 0}' \
+        "$work/$name.nginx/primary/access.log" 2>/dev/null || echo 0)
     local marker
     marker=$(grep -a -o "LAZYROOT_BOOT_MARKER .*" "$console" | tr -d '\r' | tail -1 || true)
     if [[ $rc -ne 0 || -z $marker ]]; then
@@ -63,15 +87,14 @@ boot() {
         "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %); $fetched bytes"
 }
 
-# boot_fails NAME "KERNEL CMDLINE" REGEX: the boot must stop in the initrd with
+# boot_fails NAME "KERNEL CMDLINE" REGEX [launcher options]: the boot must stop in the initrd with
 # lazyroot's one-line reason (REGEX) on the console, then the emergency action
 # (rd.emergency=poweroff) must power the machine off.
 boot_fails() {
     local name=$1 append=$2 want=$3
+    shift 3
     local console=$work/$name.console rc=0
-    LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$boot/www "$vmdir/nginx-host.sh" \
-        "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
-        --append "$append rd.shell=0 rd.emergency=poweroff" --timeout 600 || rc=$?
+    launch "$name" "$append rd.shell=0 rd.emergency=poweroff" --timeout 600 "$@" || rc=$?
     [[ $rc -eq 0 ]] || { tail -40 "$console" >&2; fail "$name: qemu exited $rc (console: $console)"; }
     local line
     line=$(grep -a -E -m1 "$want" "$console" | tr -d '\r' || true)
@@ -79,6 +102,49 @@ boot_fails() {
     grep -a -q "Boot has failed" "$console" || fail "$name: did not go to the emergency target"
     ! grep -a -q "LAZYROOT_BOOT_MARKER" "$console" || fail "$name: booted although it should not have"
     echo "boot-test: $mode/$name: stopped in the initrd with: ${line#*]: }"
+}
+
+# The uefi modes: a UKI with CMDLINE built in, served beside the image from
+# a docroot of this test's own; sets www to it.
+make_uki() {
+    local cmdline=$1
+    www=$work/www
+    mkdir -p "$www"
+    ln -sf "$boot/www/root.img" "$boot/www/root.img.manifest.json" "$www/"
+    "$here/make-uki.sh" "$build/vm/kernel/vmlinuz" "$boot/initrd.img" "$cmdline" \
+        "$boot/rootfs/usr/lib/os-release" "$www/lazyroot.efi"
+}
+uefi_cmdline="console=ttyS0 panic=-1 ro ip=dhcp rd.neednet=1 rd.shell=0 rd.emergency=poweroff lazyroot.test=efivars"
+
+# The EFI variables the test initrd printed (lazyroot.test=efivars), as
+# files named as in efivarfs: NAME.efivars/ (tests/data/efivars holds copies).
+save_efivars() {
+    local name=$1 d=$work/$1.efivars
+    mkdir -p "$d"
+    grep -a -o "LAZYROOT_EFIVAR [A-Za-z0-9-]* [0-9a-f]*" "$work/$name.console" | tr -d '\r' |
+        while read -r _ var hex; do python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes.fromhex(sys.argv[2]))' "$d/$var" "$hex"; done
+}
+
+# Seconds from the firmware's start (qemu's) to the UKI loaded (the firmware
+# starts it), to the root mounted and to the marker (the kernel's uptimes in
+# the marker, placed by the marker line's own host time).
+uefi_times() {
+    python3 - "$work/$1.console.times" "$mode/$1" <<'PY'
+import re, sys
+uki = marker = None
+for line in open(sys.argv[1], errors="replace"):
+    t, _, text = line.partition(" ")
+    if uki is None and "BdsDxe: starting" in text:
+        uki = float(t)
+    m = re.search(r"LAZYROOT_BOOT_MARKER .*root_mounted_s=([\d.]+) marker_s=([\d.]+)", text)
+    if m:
+        marker = (float(t), float(m[1]), float(m[2]))
+if uki is None or marker is None:
+    sys.exit(f"boot-test: {sys.argv[2]}: no UKI start or no marker in {sys.argv[1]}")
+kernel = marker[0] - marker[2]
+print(f"boot-test: {sys.argv[2]}: from firmware start: UKI loaded {uki:.1f} s, root mounted {kernel + marker[1]:.1f} s, "
+      f"marker {marker[0]:.1f} s")
+PY
 }
 
 case $mode in
@@ -162,6 +228,45 @@ survive)
             echo "boot-test: $mode: ${what%%:*}: back $(python3 -c "print(f'{${BASH_REMATCH[4]}-${BASH_REMATCH[2]}:.2f}')") s after kill -9"
         fi
     done
+    ;;
+uefi)
+    # Issue 17, test 1: firmware → UKI over HTTP → lazy verified root from
+    # beside it. The command line has the image only as the relative name.
+    make_uki "rd.lazyroot=root.img,bootorigin,verity=$root_hash root=/dev/mapper/lazyroot $uefi_cmdline"
+    boot uefi "" --uri http://10.0.2.100/lazyroot.efi
+    console=$work/uefi.console
+    save_efivars uefi
+    cmd=$(grep -a -m1 -o "Command line: .*" "$console" | tr -d '\r')
+    [[ $cmd == *" rd.lazyroot=root.img,bootorigin,"* ]] || fail "uefi: not the UKI's command line: $cmd"
+    [[ $cmd != *10.0.2.100* && $cmd != *http* ]] || fail "uefi: the command line names a server: $cmd"
+    line=$(grep -a -m1 -o "lazyroot: boot URL .*" "$console" | tr -d '\r')
+    [[ $line == "lazyroot: boot URL http://10.0.2.100/lazyroot.efi (from Boot"*" (BootCurrent))" ]] ||
+        fail "uefi: lazyroot did not find the boot URL in BootCurrent's entry: ${line:-no line}"
+    echo "boot-test: $mode: $line"
+    grep -a -q "attach http://10.0.2.100/root.img " "$console" || fail "uefi: root.img not resolved beside the UKI"
+    # nginx served the UKI whole and the image in ranges.
+    log=$work/uefi.nginx/primary/access.log
+    grep -q ' 200 GET "-" ' "$log" || fail "uefi: the firmware did not GET the UKI (nginx: $log)"
+    uefi_times uefi
+    ;;
+uefi_no_origin)
+    # Test 2: the same kind of UKI from a local disk: no boot URL anywhere.
+    make_uki "rd.lazyroot=root.img,bootorigin,verity=$root_hash root=/dev/mapper/lazyroot $uefi_cmdline"
+    mkdir -p "$work/esp/EFI/BOOT"
+    cp "$www/lazyroot.efi" "$work/esp/EFI/BOOT/BOOTX64.EFI"
+    boot_fails no_origin "" "lazyroot: error: rd.lazyroot=: bootorigin: the firmware gave no boot URL .*" --esp "$work/esp"
+    save_efivars no_origin
+    ;;
+uefi_cache)
+    # Test 3: a cache disk; the second UEFI boot reads (nearly) all from it.
+    make_uki "rd.lazyroot=root.img,bootorigin,insecure,cache=/dev/vda root=/dev/ublkb0 $uefi_cmdline"
+    truncate -s 1G "$work/cache.raw"
+    boot first "" --uri http://10.0.2.100/lazyroot.efi --disk "$work/cache.raw"
+    first=$fetched
+    uefi_times first
+    boot second "" --uri http://10.0.2.100/lazyroot.efi --disk "$work/cache.raw"
+    uefi_times second
+    ((fetched * 50 < image_bytes)) || fail "second UEFI boot fetched $fetched bytes (first: $first, image: $image_bytes)"
     ;;
 handoff)
     # Issue 14, tests 2 and 3: hydrate with a cache disk and verity hands the
