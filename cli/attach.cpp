@@ -284,6 +284,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     if (o.mode == Mode::Hydrate || (takeover && o.mode == Mode::Full && !stack.cached()->complete()))
         stack.start_hydration(o.connections, o.hydrate_rate);
     bool hydration_reported = false;
+    bool follow_failed_logged = false;
 
     int status = 0;
     bool force = false;
@@ -304,6 +305,12 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         int n = ::poll(fds, 2, 1000);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+        // Once PID 1 has switched root, follow it: the state files, the
+        // status and the hand-off's device-mapper live there.
+        if (int r = follow_switch_root(); r < 0 && !follow_failed_logged) {
+            follow_failed_logged = true;
+            log::warn("cannot follow switch_root: %s", std::strerror(-r));
+        }
         if (!hydration_reported && stack.filler() && stack.filler()->complete()) {
             hydration_reported = true;
             stack.cached()->store().commit_now();

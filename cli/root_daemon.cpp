@@ -18,6 +18,7 @@
 #include "cli/state_file.h"
 #include "http/pinned_resources.h"
 #include "io/log.h"
+#include "io/unique_fd.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -91,7 +92,22 @@ std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
 }
 
 
+int g_kept_proc = -1;  // /proc, opened in the initrd (O_PATH); lives as long as the process
+
 }  // namespace
+
+int follow_switch_root() {
+    if (g_kept_proc < 0) return 0;
+    io::UniqueFd root(::openat(g_kept_proc, "1/root", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return -errno;
+    struct stat now{}, pid1{};
+    if (::stat("/", &now) != 0 || ::fstat(root.get(), &pid1) != 0) return -errno;
+    if (now.st_dev == pid1.st_dev && now.st_ino == pid1.st_ino) return 0;
+    if (::fchdir(root.get()) != 0 || ::chroot(".") != 0) return -errno;
+    if (::chdir("/") != 0) return -errno;
+    log::info("followed switch_root: the daemon now sees the real root's /dev, /proc and /run");
+    return 1;
+}
 
 bool in_initrd() {
     if (forced_in_initrd >= 0) return forced_in_initrd;
@@ -115,6 +131,7 @@ void become_root_storage_daemon(char* argv0) {
         log::warn("mlockall: %s", std::strerror(errno));
     if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
         log::warn("PR_SET_IO_FLUSHER: %s", std::strerror(errno));
+    if (in_initrd() && g_kept_proc < 0) g_kept_proc = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach_args) {

@@ -18,6 +18,14 @@ void set_in_initrd_for_testing(int in);
 // logged, not fatal.
 void become_root_storage_daemon(char* argv0);
 
+// After switch_root, a daemon started in the initrd is left behind in the
+// emptied initramfs: /proc, /dev and /run moved to the new root without it,
+// so state files, /dev/mapper/control and /dev/loop-control are out of reach.
+// become_root_storage_daemon keeps /proc open in the initrd; with it,
+// follow_switch_root() moves the daemon into PID 1's root once PID 1 has
+// moved. 1 when it moved now, 0 when there is nothing to do, -errno.
+int follow_switch_root();
+
 // In the initrd: copies every file an attach option names (--ca, --cert,
 // --key, --trust, a file:// --hash-source) to <state_dir()>/pinned/ and
 // returns `attach_args` with those paths rewritten, so that a daemon
