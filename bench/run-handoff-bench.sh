@@ -22,7 +22,7 @@ NGINX_ROOT=$build/vmtests/images LAZYROOT_VM_WORKDIR=$work \
     "$here/guest-handoff-compare.sh" "$work" >/dev/null
 [[ $(grep -c . "$work/results.txt") -eq 3 ]] || { echo "run-handoff-bench: incomplete results" >&2; cat "$work/results.txt" >&2; exit 1; }
 awk '
-    function v(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } }
+    function v(k,   i, a) { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } }
     { k = v("kind"); iops[k] = v("rand4k_iops"); seq[k] = v("seq1m_MBps") }
     END {
         print "| complete cache | loop | after hand-off | ratio | daemon (no hand-off) | ratio |"
