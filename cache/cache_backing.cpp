@@ -34,16 +34,14 @@ io::UniqueFd open_or_create(const std::string& path, int flags, bool& created) {
 
 }  // namespace
 
-std::optional<uint64_t> trailing_metadata_offset(uint64_t device_size, uint64_t image_size,
-                                                 uint64_t meta_bytes) {
+std::optional<uint64_t> trailing_metadata_offset(uint64_t device_size, uint64_t image_size, uint64_t meta_bytes) {
     if (device_size < meta_bytes) return std::nullopt;
     const uint64_t off = (device_size - meta_bytes) & ~uint64_t{4095};
     if (off < image_size) return std::nullopt;
     return off;
 }
 
-CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t meta_bytes,
-                          bool metadata_at_end) {
+CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t meta_bytes, bool metadata_at_end) {
     CacheBacking b;
     b.data_name = path;
     // A failure below must not leave the files this call created.
@@ -59,8 +57,7 @@ CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t
     struct stat st {};
     const bool exists = ::stat(path.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) fail_errno(path, "stat", errno);
-    if (exists && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-        fail(path, "not a regular file or block device");
+    if (exists && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) fail(path, "not a regular file or block device");
     const bool block = exists && S_ISBLK(st.st_mode);
     const bool at_end = block || metadata_at_end;
     if (!exists && at_end) fail(path, "does not exist (metadata at the end needs a preallocated file)");
@@ -83,9 +80,8 @@ CacheBacking open_backing(const std::string& path, uint64_t image_size, uint64_t
     if (at_end) {
         auto off = trailing_metadata_offset(size, image_size, meta_bytes);
         if (!off)
-            fail(path, "holds " + std::to_string(size) + " bytes; the cache needs " +
-                           std::to_string(image_size) + " (image) + " + std::to_string(meta_bytes) +
-                           " (metadata)");
+            fail(path, "holds " + std::to_string(size) + " bytes; the cache needs " + std::to_string(image_size) +
+                           " (image) + " + std::to_string(meta_bytes) + " (metadata)");
         b.meta_offset = *off;
         b.meta_fd.reset(::fcntl(b.data_fd.get(), F_DUPFD_CLOEXEC, 0));
         if (!b.meta_fd) fail_errno(path, "dup", errno);

@@ -23,16 +23,14 @@ uint32_t header_crc(std::span<const uint8_t> header) {
 
 bool consistent(const CacheHeader& h) {
     return h.version == kCacheFormatVersion && valid_chunk_size(h.chunk_size) && h.image_size > 0 &&
-           h.chunk_count == chunk_count_for(h.image_size, h.chunk_size) &&
-           h.bitmap_offset == kHeaderBytes && h.bitmap_bytes == bitmap_bytes_for(h.chunk_count) &&
-           h.identity.size() <= kMaxIdentityBytes;
+           h.chunk_count == chunk_count_for(h.image_size, h.chunk_size) && h.bitmap_offset == kHeaderBytes &&
+           h.bitmap_bytes == bitmap_bytes_for(h.chunk_count) && h.identity.size() <= kMaxIdentityBytes;
 }
 
 }  // namespace
 
 bool valid_chunk_size(uint32_t chunk_size) {
-    return chunk_size >= kMinChunkSize && chunk_size <= kMaxChunkSize &&
-           (chunk_size & (chunk_size - 1)) == 0;
+    return chunk_size >= kMinChunkSize && chunk_size <= kMaxChunkSize && (chunk_size & (chunk_size - 1)) == 0;
 }
 
 uint64_t chunk_count_for(uint64_t image_size, uint32_t chunk_size) {
@@ -77,8 +75,7 @@ std::vector<uint8_t> encode_header(const CacheHeader& h) {
 std::optional<CacheHeader> decode_header(std::span<const uint8_t> bytes) {
     if (bytes.size() < kHeaderBytes) return std::nullopt;
     bytes = bytes.first(kHeaderBytes);
-    if (std::memcmp(bytes.data() + header_offset::magic, kCacheMagic, sizeof kCacheMagic) != 0)
-        return std::nullopt;
+    if (std::memcmp(bytes.data() + header_offset::magic, kCacheMagic, sizeof kCacheMagic) != 0) return std::nullopt;
     if (get_le<uint32_t>(bytes, header_offset::crc) != header_crc(bytes)) return std::nullopt;
 
     CacheHeader h;

@@ -41,7 +41,7 @@ std::optional<CacheHeader> trailing_header(int fd, uint64_t& meta_off) {
 
 std::optional<CacheSummary> inspect_cache(const std::string& path) {
     io::UniqueFd data(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st{};
+    struct stat st {};
     if (!data || ::fstat(data.get(), &st) != 0) return std::nullopt;
     CacheSummary out;
     out.block_device = S_ISBLK(st.st_mode);

@@ -118,14 +118,13 @@ void CacheStore::load_or_reset() {
         return reset(why);
     }
     if (h->image_size != image_size_) {
-        std::snprintf(why, sizeof why, "the image size changed (%llu -> %llu)", ull(h->image_size),
-                      ull(image_size_));
+        std::snprintf(why, sizeof why, "the image size changed (%llu -> %llu)", ull(h->image_size), ull(image_size_));
         return reset(why);
     }
     if (backing_.sidecar && backing_.data_file_size != image_size_) {
         // Truncated, or deleted and recreated: the bitmap describes other bytes.
-        std::snprintf(why, sizeof why, "the data file is %llu bytes, not %llu",
-                      ull(backing_.data_file_size), ull(image_size_));
+        std::snprintf(why, sizeof why, "the data file is %llu bytes, not %llu", ull(backing_.data_file_size),
+                      ull(image_size_));
         return reset(why);
     }
     std::vector<uint8_t> bits(h->bitmap_bytes);
@@ -133,14 +132,12 @@ void CacheStore::load_or_reset() {
     map_.load(bits);
     durable_.load(bits);
     durable_count_ = durable_.count_present();
-    log::debug("cache %s: %llu of %llu chunks cached", path_.c_str(), ull(durable_count_.load()),
-               ull(map_.chunks()));
+    log::debug("cache %s: %llu of %llu chunks cached", path_.c_str(), ull(durable_count_.load()), ull(map_.chunks()));
 }
 
 void CacheStore::reset(const std::string& why) {
     if (why.empty()) {
-        log::debug("cache %s: new, %llu chunks of %u KiB", path_.c_str(), ull(map_.chunks()),
-                   chunk_size_ / 1024);
+        log::debug("cache %s: new, %llu chunks of %u KiB", path_.c_str(), ull(map_.chunks()), chunk_size_ / 1024);
     } else {
         log::warn("cache %s: %s; starting empty", path_.c_str(), why.c_str());
         was_reset_ = true;
@@ -154,8 +151,7 @@ void CacheStore::reset(const std::string& why) {
     const uint64_t off = backing_.meta_offset;
     auto check = [&](int r, const char* what) {
         if (r < 0)
-            throw std::runtime_error("cache " + backing_.meta_name + ": reset: " + what + ": " +
-                                     std::strerror(-r));
+            throw std::runtime_error("cache " + backing_.meta_name + ": reset: " + what + ": " + std::strerror(-r));
     };
     // Invalidate first: until the last step below, a crash leaves no header at all.
     check(io::write_zeros(meta, off, kHeaderBytes), "clearing the header");
@@ -170,8 +166,7 @@ void CacheStore::reset(const std::string& why) {
             check(sync_fd(data), "fdatasync of the data file");
         }
         // The old chunks are worthless now; give their space back if the filesystem can.
-        (void)::fallocate(data, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                          static_cast<off_t>(image_size_));
+        (void)::fallocate(data, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(image_size_));
     }
     const uint64_t meta_bytes = metadata_bytes(map_.chunks());
     if (backing_.sidecar) {
@@ -270,8 +265,8 @@ int CacheStore::commit(const std::vector<uint64_t>& batch) {
 
 int CacheStore::metadata_failed(int err, const char* what) {
     if (!meta_failing_)
-        log::warn("cache %s: metadata %s failed (%s); retrying at the next commit",
-                  backing_.meta_name.c_str(), what, std::strerror(-err));
+        log::warn("cache %s: metadata %s failed (%s); retrying at the next commit", backing_.meta_name.c_str(), what,
+                  std::strerror(-err));
     meta_failing_ = true;
     return err;
 }
@@ -298,8 +293,8 @@ void CacheStore::degrade(const std::string& reason) {
         failed_.store(true, std::memory_order_release);
     }
     // Chunks already written stay (they commit as usual); no new ones are added.
-    log::error("cache %s: %s; caching is off until restart, missing chunks are read from the source",
-               path_.c_str(), reason.c_str());
+    log::error("cache %s: %s; caching is off until restart, missing chunks are read from the source", path_.c_str(),
+               reason.c_str());
 }
 
 std::string CacheStore::degraded_reason() const {

@@ -136,16 +136,16 @@ private:
     bool meta_failing_ = false;          // committer thread only: log a failure streak once
 
     mutable std::mutex mu_;
-    std::condition_variable wake_;  // the committer: a request or stop
-    std::condition_variable done_;  // commit_now callers
+    std::condition_variable wake_;   // the committer: a request or stop
+    std::condition_variable done_;   // commit_now callers
     std::vector<uint64_t> pending_;  // chunk_written since the last batch was taken
     uint64_t requested_ = 0;
     uint64_t completed_ = 0;
     int last_result_ = 0;
     bool stopping_ = false;
     std::atomic<bool> failed_{false};  // set under mu_, so chunk_written sees it in order
-    std::string degraded_reason_;       // under mu_
-    std::thread committer_;  // last: started once everything above is ready
+    std::string degraded_reason_;      // under mu_
+    std::thread committer_;            // last: started once everything above is ready
 };
 
 }  // namespace lazyroot::cache

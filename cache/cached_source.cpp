@@ -12,8 +12,7 @@ namespace lazyroot::cache {
 
 // ---- InflightChunks ----------------------------------------------------------
 
-InflightChunks::Claim InflightChunks::claim(uint64_t chunk, io::EventLoop& loop,
-                                            const Waiter& waiter) {
+InflightChunks::Claim InflightChunks::claim(uint64_t chunk, io::EventLoop& loop, const Waiter& waiter) {
     std::lock_guard lock(mu_);
     // Checked under the lock: finish() marks present before it lets go.
     if (map_.present(chunk)) return Claim::Present;
@@ -45,8 +44,7 @@ size_t InflightChunks::in_flight() const {
 
 // ---- CachedSource ------------------------------------------------------------
 
-CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store,
-                           IoStats& stats)
+CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store, IoStats& stats)
     : inner_(std::move(inner)),
       store_(std::move(store)),
       stats_(stats),
@@ -86,13 +84,13 @@ struct CachedReader::Request final : io::ReadCallback {
     CachedReader* owner = nullptr;
     uint64_t offset = 0;
     std::span<std::byte> dst;
-    io::ReadCallback* cb = nullptr;          // a device read...
-    std::function<void(int)> done;           // ...or a prefetch
-    unsigned pending = 1;                    // 1 = the claiming pass itself
+    io::ReadCallback* cb = nullptr;  // a device read...
+    std::function<void(int)> done;   // ...or a prefetch
+    unsigned pending = 1;            // 1 = the claiming pass itself
     int error = 0;
-    bool hit = true;        // served without waiting for the network
-    bool filled = false;    // dst holds the bytes already (a fetch that could not be cached)
-    bool refetched = false; // its chunks were dropped and fetched again once already
+    bool hit = true;         // served without waiting for the network
+    bool filled = false;     // dst holds the bytes already (a fetch that could not be cached)
+    bool refetched = false;  // its chunks were dropped and fetched again once already
     Stage stage = Stage::Claim;
     std::vector<std::byte> whole;  // whole chunks read back, to check them before serving
     uint64_t whole_offset = 0;
@@ -205,8 +203,8 @@ void CachedReader::fetch_fetched(Fetch& f, int result) {
     if (result < 0) return settle(f, result);
     if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
-    io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(),
-                        static_cast<unsigned>(f.len), f.offset);
+    io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(), static_cast<unsigned>(f.len),
+                        f.offset);
 }
 
 void CachedReader::fetch_written(Fetch& f, int res) {
@@ -307,10 +305,11 @@ void CachedReader::local_done(Request& r, int result) {
     if (result < 0 && !r.dst.empty()) {
         src_.stats().cache_read_errors.fetch_add(1, std::memory_order_relaxed);
         if (!src_.read_error_logged.exchange(true))
-            log::error("cache %s: reading chunks %llu-%llu failed (%s); fetching them again from the source"
-                       " (further local read errors are counted in status, not logged)",
-                       src_.store().path().c_str(), static_cast<unsigned long long>(first),
-                       static_cast<unsigned long long>(last), std::strerror(-result));
+            log::error(
+                "cache %s: reading chunks %llu-%llu failed (%s); fetching them again from the source"
+                " (further local read errors are counted in status, not logged)",
+                src_.store().path().c_str(), static_cast<unsigned long long>(first),
+                static_cast<unsigned long long>(last), std::strerror(-result));
         std::vector<uint64_t> all;
         for (uint64_t c = first; c <= last; ++c) all.push_back(c);
         return refetch(r, all);
@@ -321,8 +320,8 @@ void CachedReader::local_done(Request& r, int result) {
         for (uint64_t c = first; c <= last; ++c) {
             if (src_.verified().present(c)) continue;
             const uint64_t off = c * cs;
-            const auto bytes = std::span<const std::byte>(r.whole).subspan(
-                off - r.whole_offset, std::min<uint64_t>(cs, src_.size() - off));
+            const auto bytes = std::span<const std::byte>(r.whole).subspan(off - r.whole_offset,
+                                                                           std::min<uint64_t>(cs, src_.size() - off));
             auto bad_block = src_.chunk_check()(off, bytes);
             if (!bad_block) {
                 src_.verified().set_present(c);
@@ -335,10 +334,11 @@ void CachedReader::local_done(Request& r, int result) {
             bad.push_back(c);
             if (src_.store().map().clear_present(c)) {
                 src_.stats().cache_bad_chunks.fetch_add(1, std::memory_order_relaxed);
-                log::error("cache %s: chunk %llu (block %llu) failed verification against the hash tree;"
-                           " fetching it again from the source",
-                           src_.store().path().c_str(), static_cast<unsigned long long>(c),
-                           static_cast<unsigned long long>(*bad_block));
+                log::error(
+                    "cache %s: chunk %llu (block %llu) failed verification against the hash tree;"
+                    " fetching it again from the source",
+                    src_.store().path().c_str(), static_cast<unsigned long long>(c),
+                    static_cast<unsigned long long>(*bad_block));
             }
         }
         // Nothing of what was read is served unless every chunk checked out.

@@ -63,8 +63,7 @@ public:
     // the number of the first bad block (for the log).
     using ChunkCheck = std::function<std::optional<uint64_t>(uint64_t offset, std::span<const std::byte> bytes)>;
 
-    CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store,
-                 IoStats& stats);
+    CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<CacheStore> store, IoStats& stats);
     ~CachedSource() override;
     // Before any queue opens. Only bytes the inner source returned (already
     // checked there) are trusted without it.

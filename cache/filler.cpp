@@ -115,8 +115,7 @@ void Filler::run() {
         pump();
     }
     // Let in-flight fetches settle so no chunk stays claimed by a dead loop.
-    while (in_flight > 0 && loop.run_once() >= 0) {
-    }
+    while (in_flight > 0 && loop.run_once() >= 0) {}
     loop_ = nullptr;
 }
 

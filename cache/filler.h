@@ -9,11 +9,11 @@
 namespace lazyroot::cache {
 
 struct FillOptions {
-    unsigned parallel = 4;                  // runs in flight
-    uint64_t run_bytes = 1u << 20;          // one fetch
-    uint64_t rate_bytes_per_s = 0;          // 0: unlimited
-    bool yield_to_demand = true;            // one run at a time while the device is reading
-    bool give_up_on_error = false;          // full mode: fail; hydrate: retry later
+    unsigned parallel = 4;          // runs in flight
+    uint64_t run_bytes = 1u << 20;  // one fetch
+    uint64_t rate_bytes_per_s = 0;  // 0: unlimited
+    bool yield_to_demand = true;    // one run at a time while the device is reading
+    bool give_up_on_error = false;  // full mode: fail; hydrate: retry later
 };
 
 // Fetches every missing chunk into the cache on a thread and loop of its own:

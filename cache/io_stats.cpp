@@ -11,8 +11,7 @@ void IoStats::record_fetch(uint64_t bytes, std::chrono::steady_clock::duration t
         return;
     }
     bytes_fetched.fetch_add(bytes, std::memory_order_relaxed);
-    auto us = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
     size_t b = us == 0 ? 0 : std::min<size_t>(kBuckets - 1, std::bit_width(us) - 1);
     latency_us[b].fetch_add(1, std::memory_order_relaxed);
 }

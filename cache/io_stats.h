@@ -8,13 +8,13 @@ namespace lazyroot::cache {
 
 // Counters every queue thread updates without locks, read by the status writer.
 struct IoStats {
-    std::atomic<uint64_t> reads{0};            // block reads served
+    std::atomic<uint64_t> reads{0};  // block reads served
     std::atomic<uint64_t> bytes_served{0};
     std::atomic<uint64_t> cache_hit_reads{0};  // served without waiting for the network
     std::atomic<uint64_t> fetches{0};          // reads sent to the network source
     std::atomic<uint64_t> bytes_fetched{0};
     std::atomic<uint64_t> fetch_errors{0};
-    std::atomic<uint64_t> hydrated_bytes{0};   // fetched by the background fill
+    std::atomic<uint64_t> hydrated_bytes{0};     // fetched by the background fill
     std::atomic<uint64_t> cache_read_errors{0};  // local reads of present chunks that failed
     std::atomic<uint64_t> cache_bad_chunks{0};   // present chunks that failed verification
 

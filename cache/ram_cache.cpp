@@ -35,8 +35,7 @@ std::unique_ptr<RamCacheDir> RamCacheDir::create(const std::string& parent, uint
                                  " available); give --cache=PATH on a disk");
 
     const std::string dir = make_temp_dir(parent + "/lazyroot-ram-XXXXXX");
-    if (dir.empty())
-        throw std::runtime_error("cannot create a RAM cache in " + parent + ": " + std::strerror(errno));
+    if (dir.empty()) throw std::runtime_error("cannot create a RAM cache in " + parent + ": " + std::strerror(errno));
     const std::string opts = "size=" + std::to_string(size) + ",mode=0700";
     if (::mount("lazyroot-ram", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.c_str()) == 0)
         return std::unique_ptr<RamCacheDir>(new RamCacheDir(dir, true));
@@ -46,7 +45,8 @@ std::unique_ptr<RamCacheDir> RamCacheDir::create(const std::string& parent, uint
 }
 
 std::unique_ptr<RamCacheDir> RamCacheDir::adopt(const std::string& path) {
-    struct stat self{}, parent{};
+    struct stat self {
+    }, parent{};
     const std::string up = path + "/..";
     if (::stat(path.c_str(), &self) != 0 || ::stat(up.c_str(), &parent) != 0 || !S_ISDIR(self.st_mode))
         throw std::runtime_error("the RAM cache " + path + " is gone");

@@ -61,9 +61,7 @@ public:
     bool to_parent() const { return static_cast<bool>(fd_); }
 
 private:
-    void send(const std::string& s) {
-        [[maybe_unused]] ssize_t n = ::write(fd_.get(), s.data(), s.size());
-    }
+    void send(const std::string& s) { [[maybe_unused]] ssize_t n = ::write(fd_.get(), s.data(), s.size()); }
     // The caller of `attach --daemon` may capture stdout; let its read end.
     static void detach_stdio() {
         int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -103,15 +101,12 @@ int wait_for_daemon(int read_fd, pid_t child) {
     return 1;
 }
 
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // What a successor needs to rebuild this daemon's stack and check that it
 // serves the same image (see `lazyroot recover`).
 nlohmann::json describe_state(const AttachOptions& o, const ublk::Device& dev, SourceStack& stack,
-                              const std::string& mapper, const std::string& root_hash,
-                              const nlohmann::json* previous) {
+                              const std::string& mapper, const std::string& root_hash, const nlohmann::json* previous) {
     const io::Source& src = stack.top();
     nlohmann::json j = {
         {"dev_id", dev.id()},
@@ -182,8 +177,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
 
     SourceUri uri = parse_source_uri(o.source);
     ublk::DeviceConfig cfg;
-    cfg.queues = o.queues ? o.queues
-                          : ublk::default_queue_count(std::thread::hardware_concurrency());
+    cfg.queues = o.queues ? o.queues : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
     if (takeover) {
         // The kernel's device fixes the queues; the stack must match them.
@@ -200,8 +194,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         const std::string dev_name = "/dev/ublkb" + std::to_string(takeover->dev_id);
         const std::string was = takeover->state.value("identity", "");
         if (was != built->top().identity())
-            throw std::runtime_error("the image changed since " + dev_name + " was attached (was " + was +
-                                     ", now " + built->top().identity() + ")");
+            throw std::runtime_error("the image changed since " + dev_name + " was attached (was " + was + ", now " +
+                                     built->top().identity() + ")");
         if (verity_plan && takeover->state.value("root_hash", "") != verity_plan->root_hash_hex)
             throw std::runtime_error("the root hash changed since " + dev_name + " was attached");
         return built;
@@ -217,9 +211,11 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
             if (!takeover) throw;
             log::error("cannot recover /dev/ublkb%u yet: %s; its IO keeps waiting; retrying in %lld s",
                        takeover->dev_id, e.what(), static_cast<long long>(backoff.count()));
-            for (auto waited = std::chrono::milliseconds(0); waited < backoff; waited += std::chrono::milliseconds(100)) {
-                if (interrupt.interrupted()) throw std::runtime_error("interrupted; /dev/ublkb" +
-                                                                     std::to_string(takeover->dev_id) + " not recovered");
+            for (auto waited = std::chrono::milliseconds(0); waited < backoff;
+                 waited += std::chrono::milliseconds(100)) {
+                if (interrupt.interrupted())
+                    throw std::runtime_error("interrupted; /dev/ublkb" + std::to_string(takeover->dev_id) +
+                                             " not recovered");
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         }
@@ -227,8 +223,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     SourceStack& stack = *stack_owner;
     if (!stack.ram_dir().empty()) interrupt.remove_if_cut_short(stack.ram_dir());
     ublk::Control ctrl;
-    if (!takeover && o.mode == Mode::Full)
-        download_all(stack, o.connections, [&] { return interrupt.interrupted(); });
+    if (!takeover && o.mode == Mode::Full) download_all(stack, o.connections, [&] { return interrupt.interrupted(); });
     if (interrupt.interrupted()) throw std::runtime_error("interrupted during attach; nothing was attached");
     interrupt.disarm();
     std::unique_ptr<ublk::Device> dev =
@@ -297,8 +292,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         if (stop_requested) {
             std::string users = force ? "" : device_users(block_name, own_mapping);
             if (users.empty()) break;
-            log::warn("not stopping %s: %s; `lazyroot detach --force %s` tears it down anyway",
-                      ready_path.c_str(), users.c_str(), ready_path.c_str());
+            log::warn("not stopping %s: %s; `lazyroot detach --force %s` tears it down anyway", ready_path.c_str(),
+                      users.c_str(), ready_path.c_str());
             stop_requested = false;
         }
         // Wake every second to publish the status file.
@@ -334,14 +329,15 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
             const std::string users = device_users(block_name, own_mapping);
             if (!users.empty() && (dev->info().flags & UBLK_F_USER_RECOVERY)) {
                 // Tearing it down would take its users down with it.
-                log::error("a queue of %s stopped serving; %s, so the device is left to a successor "
-                           "(lazyroot recover)", ready_path.c_str(), users.c_str());
+                log::error(
+                    "a queue of %s stopped serving; %s, so the device is left to a successor "
+                    "(lazyroot recover)",
+                    ready_path.c_str(), users.c_str());
                 stack.shut_down();
                 dev->abandon();
                 return kExitLeftForRecovery;
             }
-            log::error("a queue of %s stopped serving; removing the device",
-                       dev->block_path().c_str());
+            log::error("a queue of %s stopped serving; removing the device", dev->block_path().c_str());
             status = 1;
             break;
         }
@@ -429,7 +425,8 @@ int run_attach(const AttachOptions& requested) {
     }
     ::close(p[0]);
     ::setsid();
-    if (::chdir("/") != 0) { /* "/" always exists; nothing to do */ }
+    if (::chdir("/") != 0) { /* "/" always exists; nothing to do */
+    }
     ReadyReport report(p[1]);
     int status = 1;
     try {

@@ -38,8 +38,7 @@ void AttachInterrupt::disarm() {
 
 void AttachInterrupt::watch() {
     pollfd fds[2] = {{sigfd_, POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    while (::poll(fds, 2, -1) < 0) {
-    }
+    while (::poll(fds, 2, -1) < 0) {}
     if (!(fds[0].revents & POLLIN)) return;
     signalfd_siginfo si{};
     [[maybe_unused]] ssize_t n = ::read(sigfd_, &si, sizeof si);

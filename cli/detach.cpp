@@ -68,8 +68,8 @@ int run_detach(const DetachOptions& opts) {
         // SIGUSR1: stop even what is in use; SIGTERM stops only what is not.
         ::kill(pid, opts.force ? SIGUSR1 : SIGTERM);
         if (!wait_exit(pid, opts.timeout_s))
-            throw std::runtime_error("daemon " + std::to_string(pid) + " serving " + dev +
-                                     " did not exit within " + std::to_string(opts.timeout_s) + " s");
+            throw std::runtime_error("daemon " + std::to_string(pid) + " serving " + dev + " did not exit within " +
+                                     std::to_string(opts.timeout_s) + " s");
     }
 
     // A daemon that died without cleaning up leaves the device behind: remove

@@ -51,11 +51,9 @@ std::string opener_of(const std::string& dev_path, const std::string& alias) {
     return {};
 }
 
-std::string users_of(const std::string& name, const std::string& own_mapping,
-                     const std::string& alias = "") {
+std::string users_of(const std::string& name, const std::string& own_mapping, const std::string& alias = "") {
     const std::string sys = "/sys/block/" + name;
-    if (std::string point = mount_point_of(read_line(sys + "/dev")); !point.empty())
-        return "mounted on " + point;
+    if (std::string point = mount_point_of(read_line(sys + "/dev")); !point.empty()) return "mounted on " + point;
     std::error_code ec;
     for (const auto& h : fs::directory_iterator(sys + "/holders", ec)) {
         const std::string holder = h.path().filename().string();

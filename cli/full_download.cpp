@@ -35,14 +35,14 @@ void download_all(SourceStack& stack, unsigned parallel, const std::function<boo
         if (!tty && now - last_print < std::chrono::seconds(2)) continue;
         last_print = now;
         const double secs = std::chrono::duration<double>(now - start).count();
-        const double present = static_cast<double>(store.map().count_present()) /
-                               static_cast<double>(store.chunk_count());
+        const double present =
+            static_cast<double>(store.map().count_present()) / static_cast<double>(store.chunk_count());
         const double mibps = static_cast<double>(filler.filled_bytes()) / (1 << 20) / secs;
         const double left_mib = (1.0 - present) * static_cast<double>(total) / (1 << 20);
         const double eta = mibps > 0 ? left_mib / mibps : 0;
         char line[160];
-        std::snprintf(line, sizeof line, "fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s",
-                      mibps, present * 100, eta);
+        std::snprintf(line, sizeof line, "fetching root … %.1f MiB/s, %.1f %% present, ETA %.0f s", mibps,
+                      present * 100, eta);
         std::fprintf(stderr, "%slazyroot: %s%s", tty ? "\r" : "", line, tty ? "" : "\n");
         notify_status(line);
     }
@@ -50,12 +50,11 @@ void download_all(SourceStack& stack, unsigned parallel, const std::function<boo
     if (tty) std::fputc('\n', stderr);
     if (filler.failed()) {
         if (store.degraded())
-            throw std::runtime_error("full download of " + stack.top().describe() + " failed: cache degraded: " +
-                                     store.degraded_reason());
+            throw std::runtime_error("full download of " + stack.top().describe() +
+                                     " failed: cache degraded: " + store.degraded_reason());
         throw std::runtime_error("full download of " + stack.top().describe() + " failed");
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log::info("downloaded %.1f MiB in %.1f s; serving from %s without the network",
               static_cast<double>(filler.filled_bytes()) / (1 << 20), secs, stack.cache_path().c_str());
     stack.end_fill();

@@ -28,7 +28,7 @@ std::string dm_fail(const std::string& what, int r) {
 }
 
 dev_t block_dev(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return 0;
     return st.st_rdev;
 }
@@ -90,13 +90,15 @@ HandoffTarget swap_to_cache(const std::string& name, const std::string& ublk_blo
     // one would be cut off (root images are whole 4 KiB blocks).
     if (image_size % 512) throw std::runtime_error("the image is not a whole number of 512-byte sectors");
     std::vector<dm::Target> targets;
-    if (int r = dm::table(name, targets); r < 0) throw std::runtime_error(dm_fail("no table for /dev/mapper/" + name, r));
+    if (int r = dm::table(name, targets); r < 0)
+        throw std::runtime_error(dm_fail("no table for /dev/mapper/" + name, r));
     for (const auto& t : targets)
         // The kernel looked the signature's key up at activation; a reload
         // would need the key again, which is no longer in the keyring.
         if (t.params.find("root_hash_sig_key_desc") != std::string::npos)
-            throw std::runtime_error("the mapping's root hash signature was checked by the kernel keyring; "
-                                     "a new table would need it again");
+            throw std::runtime_error(
+                "the mapping's root hash signature was checked by the kernel keyring; "
+                "a new table would need it again");
 
     HandoffTarget out;
     dm::LoopDevice loop;
@@ -149,8 +151,8 @@ bool hand_off(const std::string& name, ublk::Device& dev, SourceStack& stack, co
         return false;
     }
     if (int r = store.drop_exclusive_claim(); r < 0) {
-        log::warn("not handing off %s: cannot release the cache device for device-mapper: %s",
-                  dev.block_path().c_str(), std::strerror(-r));
+        log::warn("not handing off %s: cannot release the cache device for device-mapper: %s", dev.block_path().c_str(),
+                  std::strerror(-r));
         return false;
     }
     HandoffTarget to;
@@ -168,8 +170,8 @@ bool hand_off(const std::string& name, ublk::Device& dev, SourceStack& stack, co
     stack.shut_down();
     if (dev.stop() < 0) log::warn("%s could not be removed cleanly", dev.block_path().c_str());
     remove_state(dev.id());
-    log::info("handed off to %s: /dev/mapper/%s reads the cache %s in the kernel; lazyroot leaves",
-              to.where.c_str(), name.c_str(), stack.cache_path().c_str());
+    log::info("handed off to %s: /dev/mapper/%s reads the cache %s in the kernel; lazyroot leaves", to.where.c_str(),
+              name.c_str(), stack.cache_path().c_str());
     return true;
 }
 

@@ -38,8 +38,8 @@ std::string create_linear_top(const std::string& name, const std::string& lower_
 int remove_top(const std::string& name);
 
 struct HandoffTarget {
-    std::string where;   // "/dev/loop0", or the cache's block device
-    std::string kind;    // "loop" or "block"
+    std::string where;  // "/dev/loop0", or the cache's block device
+    std::string kind;   // "loop" or "block"
 };
 
 // Swaps the top mapping NAME from `ublk_block` to the cache at `cache_path`

@@ -41,7 +41,8 @@ std::optional<uint64_t> find_superblock(int fd, uint64_t image_size, const Attac
 }  // namespace
 
 std::optional<std::string> attach_from_complete_cache(const AttachOptions& o) {
-    if (o.verity != VerityKind::RootHash || o.root_hash.size() != 64 || o.cache.empty() || !handoff_wanted(o, true)) return std::nullopt;
+    if (o.verity != VerityKind::RootHash || o.root_hash.size() != 64 || o.cache.empty() || !handoff_wanted(o, true))
+        return std::nullopt;
     const auto summary = cache::inspect_cache(o.cache);
     if (!summary || !summary->complete || summary->header.image_size % 512) return std::nullopt;
     const auto* h = &summary->header;
@@ -63,16 +64,20 @@ std::optional<std::string> attach_from_complete_cache(const AttachOptions& o) {
         va.root_hash_hex = o.root_hash;
         va.name = o.name;
         const std::string path = verity::activate(va);
-        nlohmann::json state = {{"source", o.source}, {"mode", to_string(o.mode)}, {"cache", o.cache},
-                                {"root_hash", o.root_hash}, {"origin", o.from_kernel_cmdline ? "cmdline" : "cli"}};
+        nlohmann::json state = {{"source", o.source},
+                                {"mode", to_string(o.mode)},
+                                {"cache", o.cache},
+                                {"root_hash", o.root_hash},
+                                {"origin", o.from_kernel_cmdline ? "cmdline" : "cli"}};
         record_handoff(o.name, state, lower);
-        log::info("%s holds the whole image with root hash %s: %s reads it in the kernel (%s), without the "
-                  "network or a daemon",
-                  o.cache.c_str(), o.root_hash.c_str(), path.c_str(), lower.c_str());
+        log::info(
+            "%s holds the whole image with root hash %s: %s reads it in the kernel (%s), without the "
+            "network or a daemon",
+            o.cache.c_str(), o.root_hash.c_str(), path.c_str(), lower.c_str());
         return path;
     } catch (const std::exception& e) {
-        log::warn("the complete cache %s cannot be used on its own (%s); attaching through the server",
-                  o.cache.c_str(), e.what());
+        log::warn("the complete cache %s cannot be used on its own (%s); attaching through the server", o.cache.c_str(),
+                  e.what());
         return std::nullopt;
     }
 }

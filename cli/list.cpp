@@ -17,10 +17,14 @@ namespace {
 
 const char* state_name(uint16_t s) {
     switch (s) {
-        case UBLK_S_DEV_DEAD: return "dead";
-        case UBLK_S_DEV_LIVE: return "live";
-        case UBLK_S_DEV_QUIESCED: return "quiesced";
-        default: return "unknown";
+        case UBLK_S_DEV_DEAD:
+            return "dead";
+        case UBLK_S_DEV_LIVE:
+            return "live";
+        case UBLK_S_DEV_QUIESCED:
+            return "quiesced";
+        default:
+            return "unknown";
     }
 }
 
@@ -30,8 +34,7 @@ std::vector<unsigned> ublk_ids() {
     if (!d) return ids;
     while (dirent* e = ::readdir(d)) {
         std::string n = e->d_name;
-        if (n.rfind("ublkc", 0) == 0 && n.size() > 5 &&
-            n.find_first_not_of("0123456789", 5) == std::string::npos)
+        if (n.rfind("ublkc", 0) == 0 && n.size() > 5 && n.find_first_not_of("0123456789", 5) == std::string::npos)
             ids.push_back(static_cast<unsigned>(std::stoul(n.substr(5))));
     }
     ::closedir(d);
@@ -63,10 +66,9 @@ int run_list(const ListOptions& opts) {
         return 0;
     }
     for (const auto& j : all)
-        std::printf("%s\t%s\tpid=%d\tqueues=%u\tdepth=%u\t%s\n",
-                    j["device"].get<std::string>().c_str(), j["state"].get<std::string>().c_str(),
-                    j["pid"].get<int>(), j["queues"].get<unsigned>(), j["depth"].get<unsigned>(),
-                    j["source"].get<std::string>().c_str());
+        std::printf("%s\t%s\tpid=%d\tqueues=%u\tdepth=%u\t%s\n", j["device"].get<std::string>().c_str(),
+                    j["state"].get<std::string>().c_str(), j["pid"].get<int>(), j["queues"].get<unsigned>(),
+                    j["depth"].get<unsigned>(), j["source"].get<std::string>().c_str());
     return 0;
 }
 

@@ -22,7 +22,8 @@ void check_verity_options(const AttachOptions& o, const std::string& verity_word
     if (o.verity == VerityKind::None && (!o.hash_source.empty() || o.hash_offset))
         throw UsageError(std::string(o.hash_source.empty() ? "--hash-offset" : "--hash-source") + " needs --verity");
     if (o.verity == VerityKind::Ddi && (!o.hash_source.empty() || o.hash_offset))
-        throw UsageError("--verity=ddi takes the tree from the image's root-verity partition: no --hash-source/--hash-offset");
+        throw UsageError(
+            "--verity=ddi takes the tree from the image's root-verity partition: no --hash-source/--hash-offset");
     if (!o.hash_source.empty() && o.hash_offset)
         throw UsageError("--hash-offset is for a tree inside SOURCE; a --hash-source tree starts with its superblock");
 }
@@ -44,8 +45,7 @@ CLI::Validator whole_number() {
         [](const std::string& v) {
             unsigned long long n = 0;
             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (v.empty() || ec != std::errc() || end != v.data() + v.size())
-                return "not a whole number: " + v;
+            if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return "not a whole number: " + v;
             return std::string();
         },
         "NUMBER");
@@ -61,14 +61,17 @@ Command parse_command_line(int argc, const char* const* argv) {
 
     AttachOptions attach;
     auto* a = app.add_subcommand("attach", "Create a block device serving SOURCE; prints its path");
-    a->add_option("SOURCE", attach.source, "file:///path, http(s)://… or nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data]");
+    a->add_option("SOURCE", attach.source,
+                  "file:///path, http(s)://… or nvme+tcp://HOST[:PORT]/SUBSYSNQN[?nsid=N&digest=header,data]");
     std::string attach_recover;
     a->add_option("--recover", attach_recover,
                   "Take over DEV (/dev/ublkbN) whose daemon died, rebuilding its source from /run/lazyroot; no SOURCE");
     a->add_option("--queues", attach.queues, "Queue threads (default: one per CPU, at most 4)")
-        ->check(whole_number())->check(CLI::Range(1u, 16u));
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 16u));
     a->add_option("--depth", attach.depth, "Requests in flight per queue")
-        ->check(whole_number())->check(CLI::Range(1u, 4096u))
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 4096u))
         ->capture_default_str();
     a->add_option("--name", attach.name, "Name of the device (used for the dm mapping)")
         ->capture_default_str()
@@ -87,7 +90,8 @@ Command parse_command_line(int argc, const char* const* argv) {
     a->add_option("--cache", attach.cache,
                   "Persistent cache: a file (created sparse) or a block device; default none (RAM for full/hydrate)");
     a->add_option("--chunk-size", attach.chunk_kib, "Cache chunk size in KiB (power of two)")
-        ->check(whole_number())->check(CLI::Range(4u, 16384u))
+        ->check(whole_number())
+        ->check(CLI::Range(4u, 16384u))
         ->check([](const std::string& v) {
             unsigned n = static_cast<unsigned>(std::stoul(v));
             return (n & (n - 1)) == 0 ? std::string() : std::string("must be a power of two");
@@ -128,25 +132,25 @@ Command parse_command_line(int argc, const char* const* argv) {
             return std::string();
         });
     a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
-        ->check(whole_number())->check(CLI::Range(1u, 256u))
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
-    a->add_option("--readahead", attach.readahead_mib,
-                  "MiB fetched ahead of a sequential reader, per queue (0: off)")
-        ->check(whole_number())->check(CLI::Range(0u, 1024u))
+    a->add_option("--readahead", attach.readahead_mib, "MiB fetched ahead of a sequential reader, per queue (0: off)")
+        ->check(whole_number())
+        ->check(CLI::Range(0u, 1024u))
         ->capture_default_str();
-    a->add_option("--coalesce", attach.coalesce_kib,
-                  "KiB up to which adjacent reads are merged into one request")
-        ->check(whole_number())->check(CLI::Range(4u, 65536u))
+    a->add_option("--coalesce", attach.coalesce_kib, "KiB up to which adjacent reads are merged into one request")
+        ->check(whole_number())
+        ->check(CLI::Range(4u, 65536u))
         ->capture_default_str();
     std::string io_timeout;
     auto* io_timeout_opt = a->add_option("--io-timeout", io_timeout,
-                  "Seconds one block read may take, retries included, before it fails with EIO; "
-                  "'infinity' waits out any outage (default 30)");
+                                         "Seconds one block read may take, retries included, before it fails with EIO; "
+                                         "'infinity' waits out any outage (default 30)");
     a->add_flag("--insecure", attach.insecure, "Allow plain http:// without verity");
     a->add_option("--ca", attach.ca_file, "CA bundle to verify HTTPS servers with (default: system store)")
         ->check(CLI::ExistingFile);
-    a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")
-        ->check(CLI::ExistingFile);
+    a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")->check(CLI::ExistingFile);
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
     a->add_option("--hostnqn", attach.hostnqn,
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
@@ -161,7 +165,8 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto* d = app.add_subcommand("detach", "Stop a device and remove it");
     d->add_option("DEV", detach.device, "/dev/ublkbN, N, or the /dev/mapper/NAME it printed")->required();
     d->add_option("--timeout", detach.timeout_s, "Seconds to wait for the daemon to finish")
-        ->check(whole_number())->check(CLI::Range(1u, 3600u))
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
 
     d->add_flag("--force", detach.force, "Tear the device down even when it is mounted or held open");
@@ -196,8 +201,8 @@ Command parse_command_line(int argc, const char* const* argv) {
         });
     auto* sign_key = pr->add_option("--sign-key", prepare.sign_key, "PEM private key to sign the root hash with")
                          ->check(CLI::ExistingFile);
-    auto* sign_cert = pr->add_option("--sign-cert", prepare.sign_cert, "PEM certificate of --sign-key")
-                          ->check(CLI::ExistingFile);
+    auto* sign_cert =
+        pr->add_option("--sign-cert", prepare.sign_cert, "PEM certificate of --sign-key")->check(CLI::ExistingFile);
     sign_key->needs(sign_cert);
     sign_cert->needs(sign_key);
     pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
@@ -210,16 +215,17 @@ Command parse_command_line(int argc, const char* const* argv) {
             try {
                 const unsigned long k = std::stoul(v);
                 if (k >= 4 && k % 4 == 0 && k <= 16384) return std::string();
-            } catch (...) {
-            }
+            } catch (...) {}
             return std::string("must be a multiple of 4 from 4 to 16384");
         });
 
     // main() runs these two before parsing (they take no options); they are
     // here so that the help lists every subcommand.
-    auto* cl = app.add_subcommand("cmdline", "Print the attach command rd.lazyroot= on the kernel command line stands for");
-    auto* acl = app.add_subcommand("attach-cmdline",
-                                   "Attach what rd.lazyroot= asks for (what the boot unit runs; recovers its device after a restart)");
+    auto* cl =
+        app.add_subcommand("cmdline", "Print the attach command rd.lazyroot= on the kernel command line stands for");
+    auto* acl = app.add_subcommand(
+        "attach-cmdline",
+        "Attach what rd.lazyroot= asks for (what the boot unit runs; recovers its device after a restart)");
 
     try {
         app.parse(argc, argv);
@@ -247,7 +253,8 @@ Command parse_command_line(int argc, const char* const* argv) {
         if (!attach_recover.empty()) {
             // Everything else comes from the dead daemon's state file.
             if (!attach.source.empty())
-                throw UsageError("attach --recover takes no SOURCE: the source is the one the device was attached with");
+                throw UsageError(
+                    "attach --recover takes no SOURCE: the source is the one the device was attached with");
             AttachOptions r;
             r.daemon = attach.daemon;
             r.recover_dev = parse_device_ref(attach_recover);
@@ -255,11 +262,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         }
         if (attach.source.empty()) throw UsageError("attach: SOURCE is required (see lazyroot attach --help)");
         for (const CLI::Option* opt : a->get_options())
-            if (opt->count() > 0 && !opt->get_lnames().empty()) attach.given_options.push_back("--" + opt->get_lnames()[0]);
+            if (opt->count() > 0 && !opt->get_lnames().empty())
+                attach.given_options.push_back("--" + opt->get_lnames()[0]);
         // A malformed SOURCE is refused before any option is weighed against it.
         const SourceUri uri = parse_source_uri(attach.source);
-        if (!attach.key_file.empty() && attach.cert_file.empty())
-            throw UsageError("--key needs --cert");
+        if (!attach.key_file.empty() && attach.cert_file.empty()) throw UsageError("--key needs --cert");
         attach.mode = mode_word == "full" ? Mode::Full : mode_word == "hydrate" ? Mode::Hydrate : Mode::Lazy;
         attach.nvme_transport = transport_word == "kernel" ? NvmeTransport::Kernel : NvmeTransport::User;
         attach.verity = parse_verity(verity_word, attach.root_hash);
@@ -300,19 +307,26 @@ Command parse_command_line(int argc, const char* const* argv) {
 
 const char* to_string(Mode m) {
     switch (m) {
-        case Mode::Lazy: return "lazy";
-        case Mode::Full: return "full";
-        case Mode::Hydrate: return "hydrate";
+        case Mode::Lazy:
+            return "lazy";
+        case Mode::Full:
+            return "full";
+        case Mode::Hydrate:
+            return "hydrate";
     }
     return "?";
 }
 
 const char* to_string(VerityKind v) {
     switch (v) {
-        case VerityKind::None: return "none";
-        case VerityKind::RootHash: return "root hash";
-        case VerityKind::Manifest: return "manifest";
-        case VerityKind::Ddi: return "ddi";
+        case VerityKind::None:
+            return "none";
+        case VerityKind::RootHash:
+            return "root hash";
+        case VerityKind::Manifest:
+            return "manifest";
+        case VerityKind::Ddi:
+            return "ddi";
     }
     return "?";
 }
@@ -322,10 +336,20 @@ std::optional<uint64_t> parse_byte_size(const std::string& text) {
     uint64_t mult = 1;
     std::string digits = text;
     switch (digits.back()) {
-        case 'k': case 'K': mult = 1ull << 10; break;
-        case 'm': case 'M': mult = 1ull << 20; break;
-        case 'g': case 'G': mult = 1ull << 30; break;
-        default: break;
+        case 'k':
+        case 'K':
+            mult = 1ull << 10;
+            break;
+        case 'm':
+        case 'M':
+            mult = 1ull << 20;
+            break;
+        case 'g':
+        case 'G':
+            mult = 1ull << 30;
+            break;
+        default:
+            break;
     }
     if (mult != 1) digits.pop_back();
     uint64_t n = 0;

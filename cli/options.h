@@ -40,15 +40,15 @@ struct AttachOptions {
     std::string name = "lazyroot";
     bool daemon = false;
     Mode mode = Mode::Lazy;
-    std::string cache;             // file or block device; empty: none
+    std::string cache;  // file or block device; empty: none
     unsigned chunk_kib = 64;
-    uint64_t hydrate_rate = 0;     // bytes/s, 0: unlimited
+    uint64_t hydrate_rate = 0;  // bytes/s, 0: unlimited
     // dm-verity on top of the device.
     VerityKind verity = VerityKind::None;
-    std::string root_hash;         // VerityKind::RootHash: hex, as given
+    std::string root_hash;  // VerityKind::RootHash: hex, as given
     std::optional<uint64_t> hash_offset;
-    std::string hash_source;       // the tree in a separate SOURCE; empty: in SOURCE
-    std::string trust_file;        // CA/cert that must have signed the root hash (manifest, ddi)
+    std::string hash_source;          // the tree in a separate SOURCE; empty: in SOURCE
+    std::string trust_file;           // CA/cert that must have signed the root hash (manifest, ddi)
     bool verity_sig_keyring = false;  // also hand the signature to the kernel's keyring check
     // Network sources.
     std::vector<std::string> mirrors;
@@ -63,7 +63,7 @@ struct AttachOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
-    std::string hostnqn;           // nvme+tcp: empty means /etc/nvme/hostnqn or generated
+    std::string hostnqn;  // nvme+tcp: empty means /etc/nvme/hostnqn or generated
     NvmeTransport nvme_transport = NvmeTransport::User;
     // Take over /dev/ublkbN whose daemon died, from its state file, instead
     // of attaching SOURCE (`attach --recover DEV` or `recover DEV`).

@@ -8,7 +8,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -62,7 +61,6 @@ std::string pin_one(const std::string& dir, const std::string& option, const std
     return to;
 }
 
-
 // "HOST:PORT:ADDR,…" for every http(s) URL in an attach's words whose host is
 // a name, as resolved now (skipping hosts the words already pin).
 std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
@@ -72,9 +70,12 @@ std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
         for (const char* opt : {"--mirror", "--hash-source", "--resolve"}) {
             const size_t n = std::strlen(opt);
             std::string value;
-            if (w == opt && i + 1 < words.size()) value = words[i + 1];
-            else if (starts_with(w, opt) && w.size() > n && w[n] == '=') value = w.substr(n + 1);
-            else continue;
+            if (w == opt && i + 1 < words.size())
+                value = words[i + 1];
+            else if (starts_with(w, opt) && w.size() > n && w[n] == '=')
+                value = w.substr(n + 1);
+            else
+                continue;
             (std::strcmp(opt, "--resolve") == 0 ? given : urls).push_back(value);
         }
         if (starts_with(w, "http://") || starts_with(w, "https://")) urls.push_back(w);
@@ -91,7 +92,6 @@ std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
     return out;
 }
 
-
 int g_kept_proc = -1;  // /proc, opened in the initrd (O_PATH); lives as long as the process
 
 }  // namespace
@@ -100,7 +100,8 @@ int follow_switch_root() {
     if (g_kept_proc < 0) return 0;
     io::UniqueFd root(::openat(g_kept_proc, "1/root", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return -errno;
-    struct stat now{}, pid1{};
+    struct stat now {
+    }, pid1{};
     if (::stat("/", &now) != 0 || ::fstat(root.get(), &pid1) != 0) return -errno;
     if (now.st_dev == pid1.st_dev && now.st_ino == pid1.st_ino) return 0;
     if (::fchdir(root.get()) != 0 || ::chroot(".") != 0) return -errno;
@@ -127,10 +128,8 @@ void become_root_storage_daemon(char* argv0) {
         ::close(fd);
     }
     // ONFAULT: lock what is touched, not every thread stack's full reservation.
-    if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
-        log::warn("mlockall: %s", std::strerror(errno));
-    if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
-        log::warn("PR_SET_IO_FLUSHER: %s", std::strerror(errno));
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) log::warn("mlockall: %s", std::strerror(errno));
+    if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) log::warn("PR_SET_IO_FLUSHER: %s", std::strerror(errno));
     if (in_initrd() && g_kept_proc < 0) g_kept_proc = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 

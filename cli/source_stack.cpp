@@ -107,8 +107,7 @@ std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Sourc
     return v;
 }
 
-SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues,
-                         const VerityPlan* verity)
+SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues, const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
     std::unique_ptr<io::Source> transport = open_transport(uri, o, queues);
     seekable_ = dynamic_cast<const compress::SeekableSource*>(transport.get());
@@ -157,9 +156,8 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
     auto cached = std::make_unique<cache::CachedSource>(std::move(metered), std::move(store), stats_);
     if (verifier_)
         // Cache hits are checked too, once per chunk per attach: the cache file may have rotted.
-        cached->set_chunk_check([v = verifier_](uint64_t off, std::span<const std::byte> bytes) {
-            return v->first_bad_block(off, bytes);
-        });
+        cached->set_chunk_check(
+            [v = verifier_](uint64_t off, std::span<const std::byte> bytes) { return v->first_bad_block(off, bytes); });
     cached_ = cached.get();
     top_ = std::move(cached);
 }

@@ -42,8 +42,7 @@ class SourceStack {
 public:
     // Throws std::runtime_error (one line).
     // With `verity`, every fetched block is checked against the tree first.
-    SourceStack(const SourceUri& uri, const AttachOptions& opts, unsigned queues,
-                const VerityPlan* verity = nullptr);
+    SourceStack(const SourceUri& uri, const AttachOptions& opts, unsigned queues, const VerityPlan* verity = nullptr);
     ~SourceStack();
     SourceStack(const SourceStack&) = delete;
     SourceStack& operator=(const SourceStack&) = delete;

@@ -14,7 +14,8 @@ namespace {
 bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
 
 void check_http_url(const std::string& url, const char* what) {
-    if (auto why = http::url_error(url)) throw UsageError(std::string(what) + ": not a usable URL (" + *why + "): " + url);
+    if (auto why = http::url_error(url))
+        throw UsageError(std::string(what) + ": not a usable URL (" + *why + "): " + url);
 }
 
 // An option given for a SOURCE it does nothing for: refused, not ignored.
@@ -31,8 +32,7 @@ SourceUri parse_source_uri(const std::string& text) {
         uri.kind = SourceUri::Kind::File;
         uri.path = text.substr(7);
         if (uri.path.empty() || uri.path[0] != '/')
-            throw UsageError("file source needs an absolute path: file:///path/to/image (got " +
-                             text + ")");
+            throw UsageError("file source needs an absolute path: file:///path/to/image (got " + text + ")");
         return uri;
     }
     if (starts_with(text, "http://") || starts_with(text, "https://")) {
@@ -49,8 +49,7 @@ SourceUri parse_source_uri(const std::string& text) {
         }
         return uri;
     }
-    throw UsageError("unsupported SOURCE " + text +
-                     ": expected file:///path, http(s)://… or nvme+tcp://…");
+    throw UsageError("unsupported SOURCE " + text + ": expected file:///path, http(s)://… or nvme+tcp://…");
 }
 
 void check_source_options(const SourceUri& uri, const AttachOptions& o) {
@@ -91,7 +90,8 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     for (const auto& u : all) {
         // Without verity nothing authenticates plain-HTTP bytes.
         if (starts_with(u, "http://") && !o.insecure && o.verity == VerityKind::None)
-            throw UsageError("plain http:// is clear text and unauthenticated: without --verity it needs --insecure: " + u);
+            throw UsageError("plain http:// is clear text and unauthenticated: without --verity it needs --insecure: " +
+                             u);
     }
 }
 

@@ -22,15 +22,13 @@ std::string state_dir() {
     return "/run/lazyroot";
 }
 
-std::string state_path(unsigned dev_id) {
-    return state_dir() + "/" + std::to_string(dev_id) + ".json";
-}
+std::string state_path(unsigned dev_id) { return state_dir() + "/" + std::to_string(dev_id) + ".json"; }
 
 bool make_state_dir() {
     const std::string dir = state_dir();
     if (::mkdir(dir.c_str(), 0700) == 0) return true;
     if (errno != EEXIST) return false;
-    struct stat st{};
+    struct stat st {};
     // A directory made by an older version (0755): only root looks inside.
     if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 077) && st.st_uid == ::geteuid())
         ::chmod(dir.c_str(), 0700);

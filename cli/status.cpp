@@ -25,9 +25,7 @@ std::string printf_string(const char* fmt, auto... args) {
     return buf;
 }
 
-bool daemon_running(int pid) {
-    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM) && is_lazyroot_process(pid);
-}
+bool daemon_running(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM) && is_lazyroot_process(pid); }
 
 // "/dev/ublkb3" -> whether the kernel still has that block device.
 bool device_present(const std::string& dev) {
@@ -112,9 +110,9 @@ std::string format_status_text(const nlohmann::json& entries) {
         // A daemon killed without cleaning up leaves its last status behind:
         // its figures are as of then, and the device waits for a successor.
         if (!j.value("daemon_running", true))
-            out += printf_string("  daemon gone (pid %d): IO waits for `lazyroot recover %s`; figures as of %s ago\n",
-                                 j.value("pid", 0), dev.c_str(),
-                                 format_duration(j.value("updated_s_ago", 0.0)).c_str());
+            out +=
+                printf_string("  daemon gone (pid %d): IO waits for `lazyroot recover %s`; figures as of %s ago\n",
+                              j.value("pid", 0), dev.c_str(), format_duration(j.value("updated_s_ago", 0.0)).c_str());
         else if (j.value("updated_s_ago", 0.0) >= 10)
             out += printf_string("  no update from the daemon (pid %d) for %s\n", j.value("pid", 0),
                                  format_duration(j.value("updated_s_ago", 0.0)).c_str());

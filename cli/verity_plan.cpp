@@ -127,11 +127,11 @@ VerityPlan plan_verity(const SourceUri& uri, const AttachOptions& o) {
     if (m.hash_file && o.hash_source.empty())
         throw std::runtime_error("the manifest of " + uri.text + " puts the hash tree in a separate file (" +
                                  *m.hash_file + "): name it with --hash-source");
-    plan.hash_offset = !o.hash_source.empty() ? (m.hash_file ? m.hash_offset : 0) : o.hash_offset.value_or(m.hash_offset);
+    plan.hash_offset =
+        !o.hash_source.empty() ? (m.hash_file ? m.hash_offset : 0) : o.hash_offset.value_or(m.hash_offset);
     if (!from_manifest) return plan;
 
-    if (!m.signature)
-        throw std::runtime_error("--verity=manifest: the manifest of " + uri.text + " is not signed");
+    if (!m.signature) throw std::runtime_error("--verity=manifest: the manifest of " + uri.text + " is not signed");
     if (lower(m.signature->root_hash) != lower(m.root_hash))
         throw std::runtime_error("--verity=manifest: the signature covers another root hash");
     check_signature("--verity=manifest", m.root_hash, m.signature->signature, read_text(o.trust_file));

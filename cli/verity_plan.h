@@ -18,8 +18,8 @@ struct ByteRange {
 // What dm-verity needs to map the device, decided before the device exists.
 struct VerityPlan {
     std::string root_hash_hex;
-    uint64_t hash_offset = 0;     // of the superblock, in the tree's source
-    std::string hash_source;      // the tree's own SOURCE (--hash-source); empty: in SOURCE
+    uint64_t hash_offset = 0;  // of the superblock, in the tree's source
+    std::string hash_source;   // the tree's own SOURCE (--hash-source); empty: in SOURCE
     // --verity=ddi: the root partition (the data) and the root-verity
     // partition (the tree), as byte ranges of SOURCE.
     std::optional<ByteRange> data_range;

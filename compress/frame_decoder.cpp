@@ -39,8 +39,8 @@ int decode_frame(std::span<const std::byte> src, std::span<std::byte> dst, std::
     const size_t n = ZSTD_decompressDCtx(d, dst.data(), dst.size(), src.data(), src.size());
     if (ZSTD_isError(n)) return bad(why, std::string("cannot decompress: ") + ZSTD_getErrorName(n));
     if (n != dst.size())
-        return bad(why, "decompressed to " + std::to_string(n) + " bytes, the seek table says " +
-                            std::to_string(dst.size()));
+        return bad(
+            why, "decompressed to " + std::to_string(n) + " bytes, the seek table says " + std::to_string(dst.size()));
     return 0;
 }
 

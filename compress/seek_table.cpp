@@ -52,8 +52,8 @@ SeekTable SeekTable::parse(std::span<const uint8_t> t, const Footer& footer, uin
             fail("frame " + std::to_string(i) + " has a compressed size of " + std::to_string(f.compressed_size) +
                  " bytes");
         if (f.size == 0 || f.size > kMaxFrameBytes)
-            fail("frame " + std::to_string(i) + " decompresses to " + std::to_string(f.size) +
-                 " bytes (1 to " + std::to_string(kMaxFrameBytes) + " allowed)");
+            fail("frame " + std::to_string(i) + " decompresses to " + std::to_string(f.size) + " bytes (1 to " +
+                 std::to_string(kMaxFrameBytes) + " allowed)");
         f.compressed_offset = in;
         f.offset = out;
         // Sums of at most 2^32 values below 2^32: no overflow in 64 bits.

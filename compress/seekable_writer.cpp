@@ -21,9 +21,7 @@ namespace lazyroot::compress {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& what, int err) {
-    throw std::runtime_error(what + ": " + std::strerror(err));
-}
+[[noreturn]] void fail(const std::string& what, int err) { throw std::runtime_error(what + ": " + std::strerror(err)); }
 
 struct CCtxDeleter {
     void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }

@@ -6,10 +6,10 @@ namespace lazyroot::compress {
 
 struct CompressOptions {
     std::string input;
-    std::string output;          // written as OUTPUT.tmp-* and renamed when complete
-    int level = 3;               // zstd's; 1..19
+    std::string output;                // written as OUTPUT.tmp-* and renamed when complete
+    int level = 3;                     // zstd's; 1..19
     uint32_t frame_bytes = 64u << 10;  // decompressed bytes per frame: the cache chunk
-    unsigned threads = 0;        // 0: one per CPU
+    unsigned threads = 0;              // 0: one per CPU
 };
 
 struct CompressResult {

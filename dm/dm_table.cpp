@@ -101,21 +101,23 @@ int table(const std::string& name, std::vector<Target>& out) {
 }
 
 int suspend(const std::string& name) {
-    return run(DM_DEVICE_SUSPEND, name, [](dm_task* t) { return dm_task_skip_lockfs(t) ? 0 : -EINVAL; },
-               kNothing);
+    return run(
+        DM_DEVICE_SUSPEND, name, [](dm_task* t) { return dm_task_skip_lockfs(t) ? 0 : -EINVAL; }, kNothing);
 }
 
 int resume(const std::string& name) {
-    return run(DM_DEVICE_RESUME, name, [](dm_task* t) { return dm_task_skip_lockfs(t) ? 0 : -EINVAL; },
-               kNothing);
+    return run(
+        DM_DEVICE_RESUME, name, [](dm_task* t) { return dm_task_skip_lockfs(t) ? 0 : -EINVAL; }, kNothing);
 }
 
 int reload(const std::string& name, const std::vector<Target>& targets) {
-    return run(DM_DEVICE_RELOAD, name, [&](dm_task* t) { return add_targets(t, targets); }, kNothing);
+    return run(
+        DM_DEVICE_RELOAD, name, [&](dm_task* t) { return add_targets(t, targets); }, kNothing);
 }
 
 int create(const std::string& name, const std::vector<Target>& targets) {
-    return run(DM_DEVICE_CREATE, name, [&](dm_task* t) { return add_targets(t, targets); }, kNothing);
+    return run(
+        DM_DEVICE_CREATE, name, [&](dm_task* t) { return add_targets(t, targets); }, kNothing);
 }
 
 int remove(const std::string& name) {

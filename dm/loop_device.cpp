@@ -13,9 +13,7 @@
 namespace lazyroot::dm {
 namespace {
 
-std::runtime_error fail(const std::string& what) {
-    return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error fail(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 }  // namespace
 
@@ -43,7 +41,7 @@ LoopDevice make_loop_device(const std::string& file, uint64_t offset, uint64_t s
             if (errno == EBUSY) continue;
             throw fail("LOOP_CONFIGURE " + dev.path + " on " + file);
         }
-        struct stat st{};
+        struct stat st {};
         if (::fstat(dev.fd.get(), &st) != 0) throw fail("fstat " + dev.path);
         dev.dev = st.st_rdev;
         return dev;

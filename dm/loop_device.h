@@ -15,7 +15,7 @@ namespace lazyroot::dm {
 struct LoopDevice {
     std::string path;  // /dev/loopN
     dev_t dev = 0;
-    io::UniqueFd fd;   // held until a table has it open
+    io::UniqueFd fd;  // held until a table has it open
 };
 
 // Throws std::runtime_error (one line).

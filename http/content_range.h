@@ -9,7 +9,7 @@ namespace lazyroot::http {
 struct ContentRange {
     bool unsatisfied = false;  // "bytes */SIZE"
     uint64_t first = 0;
-    uint64_t last = 0;  // inclusive
+    uint64_t last = 0;             // inclusive
     std::optional<uint64_t> size;  // absent for "/*"
 };
 

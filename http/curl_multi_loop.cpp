@@ -8,8 +8,7 @@
 
 namespace lazyroot::http {
 
-CurlMultiLoop::CurlMultiLoop(io::EventLoop& loop, long max_connections,
-                             std::function<void(CURL*, CURLcode)> on_done)
+CurlMultiLoop::CurlMultiLoop(io::EventLoop& loop, long max_connections, std::function<void(CURL*, CURLcode)> on_done)
     : loop_(loop),
       multi_(curl_multi_init()),
       timer_(loop, [this] { act(CURL_SOCKET_TIMEOUT, 0); }),

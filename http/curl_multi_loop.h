@@ -15,8 +15,7 @@ class CurlMultiLoop {
 public:
     // `on_done` runs on the loop for each finished transfer, after the easy
     // handle has been removed from the multi handle (so it may be re-added).
-    CurlMultiLoop(io::EventLoop& loop, long max_connections,
-                  std::function<void(CURL*, CURLcode)> on_done);
+    CurlMultiLoop(io::EventLoop& loop, long max_connections, std::function<void(CURL*, CURLcode)> on_done);
     CurlMultiLoop(const CurlMultiLoop&) = delete;
     CurlMultiLoop& operator=(const CurlMultiLoop&) = delete;
     ~CurlMultiLoop();

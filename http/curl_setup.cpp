@@ -27,8 +27,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    const long connect_ms = std::max<long>(
-        100, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count()));
+    const long connect_ms = std::max<long>(100, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count()));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     // A connection that delivers nothing for the stall timeout is abandoned
     // and the request retried, rather than waiting out the whole IO timeout.
@@ -47,9 +46,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     apply_pinned_resources(e, o);
 }
 
-bool is_https(const std::string& url) {
-    return url.size() >= 8 && curl_strnequal(url.c_str(), "https://", 8);
-}
+bool is_https(const std::string& url) { return url.size() >= 8 && curl_strnequal(url.c_str(), "https://", 8); }
 
 void set_url(CURL* e, const std::string& url) {
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());

@@ -21,7 +21,7 @@ struct HttpReader::Transfer {
     uint64_t len = 0;
     std::vector<Part> parts;  // adjacent reads served by this one request, in order
     size_t received = 0;
-    size_t part = 0;       // where the next body byte goes
+    size_t part = 0;  // where the next body byte goes
     size_t part_pos = 0;
     size_t url_index = 0;
     unsigned attempt = 0;
@@ -31,19 +31,16 @@ struct HttpReader::Transfer {
     std::string abort_why;  // set when a callback refused the response
     bool abort_fatal = false;
 
-    Transfer(HttpReader* o, io::EventLoop& loop)
-        : owner(o), retry(loop, [this] { owner->start(*this); }) {}
+    Transfer(HttpReader* o, io::EventLoop& loop) : owner(o), retry(loop, [this] { owner->start(*this); }) {}
 };
 
-HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth,
-                         unsigned connections)
+HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections)
     : source_(source),
       loop_(loop),
       dispatch_timer_(loop, [this] { dispatch(); }),
       preconditions_(source.url_count()),
       preferred_url_(source.first_live_url()),
-      multi_(loop, static_cast<long>(connections),
-             [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
+      multi_(loop, static_cast<long>(connections), [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
     for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
 }
 
@@ -69,9 +66,7 @@ void HttpReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallbac
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
 }
 
-void HttpReader::prefer_another_source() {
-    preferred_url_ = (preferred_url_ + 1) % source_.url_count();
-}
+void HttpReader::prefer_another_source() { preferred_url_ = (preferred_url_ + 1) % source_.url_count(); }
 
 std::string HttpReader::current_source() const { return source_.url(preferred_url_).url(); }
 
@@ -80,14 +75,13 @@ std::string HttpReader::current_source() const { return source_.url(preferred_ur
 void HttpReader::dispatch() {
     std::vector<Queued> batch;
     batch.swap(queued_);
-    std::stable_sort(batch.begin(), batch.end(),
-                     [](const Queued& a, const Queued& b) { return a.offset < b.offset; });
+    std::stable_sort(batch.begin(), batch.end(), [](const Queued& a, const Queued& b) { return a.offset < b.offset; });
     const uint64_t limit = source_.options().max_request_bytes;
     const auto deadline = io::deadline_after(source_.options().io_timeout);
     Transfer* t = nullptr;
     for (const Queued& q : batch) {
-        const bool joins = t && !q.dst.empty() && t->len > 0 && q.offset == t->offset + t->len &&
-                           t->len + q.dst.size() <= limit;
+        const bool joins =
+            t && !q.dst.empty() && t->len > 0 && q.offset == t->offset + t->len && t->len + q.dst.size() <= limit;
         if (!joins) {
             if (t) start(*t);
             t = take();
@@ -194,21 +188,20 @@ size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
         const auto& cr = h.content_range;
         const uint64_t last = t.offset + t.len - 1;
         if (!cr || cr->unsatisfied || cr->first != t.offset || cr->last != last) {
-            t.abort_why = "Content-Range does not match the request bytes=" +
-                          std::to_string(t.offset) + "-" + std::to_string(last);
+            t.abort_why = "Content-Range does not match the request bytes=" + std::to_string(t.offset) + "-" +
+                          std::to_string(last);
             return 0;
         }
         if (cr->size && *cr->size != image_size) {
-            t.abort_why = "the image changed on the server (size " + std::to_string(*cr->size) +
-                          ", was " + std::to_string(image_size) + ")";
+            t.abort_why = "the image changed on the server (size " + std::to_string(*cr->size) + ", was " +
+                          std::to_string(image_size) + ")";
             t.abort_fatal = true;
             return 0;
         }
         ImageIdentity seen{image_size, h.etag, h.last_modified};
         ImageIdentity known = u.learn(seen);
         if (known.contradicts(h.etag, h.last_modified)) {
-            t.abort_why = "the image changed on the server (now " + seen.describe() + ", was " +
-                          known.describe() + ")";
+            t.abort_why = "the image changed on the server (now " + seen.describe() + ", was " + known.describe() + ")";
             t.abort_fatal = true;
             return 0;
         }
@@ -254,8 +247,7 @@ HttpReader::Verdict HttpReader::judge(Transfer& t, CURLcode rc, std::string& why
         return Verdict::Retry;
     }
     if (t.received != t.len) {
-        why = "short body: " + std::to_string(t.received) + " of " + std::to_string(t.len) +
-              " bytes";
+        why = "short body: " + std::to_string(t.received) + " of " + std::to_string(t.len) + " bytes";
         return Verdict::Retry;
     }
     return Verdict::Ok;
@@ -277,8 +269,8 @@ void HttpReader::on_done(CURL* easy, CURLcode rc) {
             return finish(t, 0);
         case Verdict::Fatal:
             if (u.mark_changed())
-                log::error("%s: %s; every read from it fails from now on (first at offset %llu)",
-                           u.url().c_str(), why.c_str(), static_cast<unsigned long long>(t.offset));
+                log::error("%s: %s; every read from it fails from now on (first at offset %llu)", u.url().c_str(),
+                           why.c_str(), static_cast<unsigned long long>(t.offset));
             return finish(t, -EIO);
         case Verdict::Retry:
             break;
@@ -295,8 +287,8 @@ void HttpReader::on_done(CURL* easy, CURLcode rc) {
     const auto backoff = backoff_.delay(t.attempt);
     if (t.deadline != io::Clock::time_point::max() && now + backoff >= t.deadline) {
         log::error("giving up on %llu bytes at offset %llu after %u attempts: %s",
-                   static_cast<unsigned long long>(t.len),
-                   static_cast<unsigned long long>(t.offset), t.attempt, why.c_str());
+                   static_cast<unsigned long long>(t.len), static_cast<unsigned long long>(t.offset), t.attempt,
+                   why.c_str());
         return finish(t, -EIO);
     }
     t.url_index = (t.url_index + 1) % source_.url_count();

@@ -36,8 +36,8 @@ std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
             continue;
         }
         if (size && *size != p.identity.size)
-            throw std::runtime_error("mirror " + u + " serves " + std::to_string(p.identity.size) +
-                                     " bytes but " + size_from + " serves " + std::to_string(*size));
+            throw std::runtime_error("mirror " + u + " serves " + std::to_string(p.identity.size) + " bytes but " +
+                                     size_from + " serves " + std::to_string(*size));
         if (!size) src->first_live_url_ = src->urls_.size() - 1;
         size = p.identity.size;
         size_from = u;
@@ -50,8 +50,7 @@ std::unique_ptr<HttpSource> HttpSource::open(const HttpOptions& opts) {
     if (!size) throw std::runtime_error(first_error);
     for (const auto& u : src->urls_)
         if (!u->identity())
-            log::warn("%s is unreachable now; it will be used for failover once it answers",
-                      u->url().c_str());
+            log::warn("%s is unreachable now; it will be used for failover once it answers", u->url().c_str());
     src->size_ = *size;
     return src;
 }

@@ -8,12 +8,9 @@ std::string ImageIdentity::precondition_header() const {
     return {};
 }
 
-bool ImageIdentity::contradicts(const std::string& resp_etag,
-                                const std::string& resp_last_modified) const {
+bool ImageIdentity::contradicts(const std::string& resp_etag, const std::string& resp_last_modified) const {
     if (!etag.empty() && !resp_etag.empty() && resp_etag != etag) return true;
-    if (!last_modified.empty() && !resp_last_modified.empty() &&
-        resp_last_modified != last_modified)
-        return true;
+    if (!last_modified.empty() && !resp_last_modified.empty() && resp_last_modified != last_modified) return true;
     return false;
 }
 

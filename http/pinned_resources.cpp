@@ -18,8 +18,8 @@ struct Pinned {
     std::mutex mu;
     std::map<std::string, std::unique_ptr<std::string>> files;  // path → contents (stable addresses)
     std::set<std::string> resolved;                             // "host:port" already pinned
-    std::vector<curl_slist*> lists;  // every RESOLVE list handed out stays alive
-    curl_slist* resolve = nullptr;   // the newest, with every entry
+    std::vector<curl_slist*> lists;                             // every RESOLVE list handed out stays alive
+    curl_slist* resolve = nullptr;                              // the newest, with every entry
 };
 
 Pinned& pinned() {
@@ -39,8 +39,7 @@ const std::string* load_file(Pinned& p, const std::string& path) {
     if (it == p.files.end()) {
         std::ifstream in(path, std::ios::binary);
         if (!in) return nullptr;  // libcurl reports the missing file as usual
-        auto data = std::make_unique<std::string>(std::istreambuf_iterator<char>(in),
-                                                  std::istreambuf_iterator<char>());
+        auto data = std::make_unique<std::string>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
         it = p.files.emplace(path, std::move(data)).first;
     }
     return it->second.get();

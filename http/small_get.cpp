@@ -33,8 +33,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 
 bool GetResult::head_too_big() const { return head.bytes > kMaxResponseHead; }
 
-GetResult blocking_get(const std::string& url, const HttpOptions& opts, const char* range,
-                       curl_write_callback on_body, void* body) {
+GetResult blocking_get(const std::string& url, const HttpOptions& opts, const char* range, curl_write_callback on_body,
+                       void* body) {
     ensure_curl_global_init();
     GetResult r;
     EasyHandle easy(curl_easy_init());

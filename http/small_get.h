@@ -22,8 +22,8 @@ struct GetResult {
 // whole transfer bounded by --io-timeout. `range` ("0-0") or null; the body
 // goes to `on_body(…, body)`, which may stop it by returning less. Blocking:
 // attach time only, never on a queue thread.
-GetResult blocking_get(const std::string& url, const HttpOptions& opts, const char* range,
-                       curl_write_callback on_body, void* body);
+GetResult blocking_get(const std::string& url, const HttpOptions& opts, const char* range, curl_write_callback on_body,
+                       void* body);
 
 // GETs a small document (a manifest next to the image) whole. Throws
 // std::runtime_error with a one-line reason, including for a body larger

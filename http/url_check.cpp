@@ -19,8 +19,7 @@ std::optional<std::string> url_error(const std::string& url) {
         why = "not an http(s):// URL";
     curl_free(scheme);
     char* host = nullptr;
-    if (!why && (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host))
-        why = "no host";
+    if (!why && (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host)) why = "no host";
     curl_free(host);
     return why;
 }

@@ -7,16 +7,13 @@ namespace lazyroot::initrd {
 namespace {
 
 // Options that take a value, named as on the lazyroot attach command line.
-constexpr std::array kValued = {"mode",     "cache",        "chunk-size", "hydrate-rate", "verity",
-                                "hash-source", "hash-offset", "trust",     "mirror",       "name",
-                                "connections", "io-timeout",  "readahead", "coalesce",     "queues",
-                                "depth",    "ca",           "cert",       "key",
-                                "hostnqn",  "nvme-transport", "resolve"};
+constexpr std::array kValued = {
+    "mode",   "cache", "chunk-size",  "hydrate-rate", "verity",         "hash-source", "hash-offset", "trust",
+    "mirror", "name",  "connections", "io-timeout",   "readahead",      "coalesce",    "queues",      "depth",
+    "ca",     "cert",  "key",         "hostnqn",      "nvme-transport", "resolve"};
 constexpr std::array kFlags = {"insecure", "verity-sig-keyring"};
 
-bool is_one_of(std::string_view s, const auto& list) {
-    return std::find(list.begin(), list.end(), s) != list.end();
-}
+bool is_one_of(std::string_view s, const auto& list) { return std::find(list.begin(), list.end(), s) != list.end(); }
 
 std::string byte_hex(unsigned char c) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -90,8 +87,8 @@ std::optional<RootSpec> parse_root_spec(std::string_view cmdline) {
             } else if (is_one_of(name, kFlags)) {
                 spec.args.push_back("--" + std::string(name));
             } else if (is_one_of(name, kValued)) {
-                throw CmdlineError("rd.lazyroot=: " + std::string(name) + " needs a value (" +
-                                   std::string(name) + "=…)");
+                throw CmdlineError("rd.lazyroot=: " + std::string(name) + " needs a value (" + std::string(name) +
+                                   "=…)");
             } else {
                 throw CmdlineError("rd.lazyroot=: unknown option " + std::string(name));
             }

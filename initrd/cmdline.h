@@ -11,8 +11,8 @@ namespace lazyroot::initrd {
 // for, as the arguments of `lazyroot attach`.
 struct RootSpec {
     std::string source;
-    bool bootorigin = false;         // SOURCE is relative to the UEFI HTTP boot URL
-    std::vector<std::string> args;   // "--mode=full", "--mirror=…", "--insecure", …
+    bool bootorigin = false;        // SOURCE is relative to the UEFI HTTP boot URL
+    std::vector<std::string> args;  // "--mode=full", "--mirror=…", "--insecure", …
 };
 
 struct CmdlineError : std::runtime_error {

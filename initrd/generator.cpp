@@ -103,8 +103,7 @@ std::string device_unit_name(std::string_view dev_path) {
 std::vector<std::string> attach_arguments(const RootSpec& spec, const std::string& boot_url) {
     std::string source = spec.source;
     if (spec.bootorigin) {
-        if (boot_url.empty())
-            throw CmdlineError("rd.lazyroot=: bootorigin is set but the firmware gave no boot URL");
+        if (boot_url.empty()) throw CmdlineError("rd.lazyroot=: bootorigin is set but the firmware gave no boot URL");
         auto resolved = resolve_boot_origin(boot_url, spec.source);
         if (!resolved) throw CmdlineError("rd.lazyroot=: cannot resolve " + spec.source + " against " + boot_url);
         source = *resolved;
@@ -119,8 +118,8 @@ std::vector<std::string> attach_arguments(const RootSpec& spec, const std::strin
     return args;
 }
 
-std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
-                                        std::string_view binary, const PinnedExec* exec) {
+std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root, std::string_view binary,
+                                        const PinnedExec* exec) {
     // The unit is world-readable: credentials in the URL stay out of it.
     std::string unit = format_head(io::redact_url(spec.source)) + kDaemonService;
     // argv[0] "@lazyroot": excluded from the switch_root and shutdown killing sprees.
@@ -135,8 +134,8 @@ std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view r
     // The root device appears only once the daemon is serving (after the whole
     // download in full mode): wait for it as long as the service is starting.
     if (root.rfind("/dev/", 0) == 0) {
-        files.push_back({device_unit_name(root) + ".d/50-lazyroot.conf",
-                         "[Unit]\nJobRunningTimeoutSec=infinity\n", ""});
+        files.push_back(
+            {device_unit_name(root) + ".d/50-lazyroot.conf", "[Unit]\nJobRunningTimeoutSec=infinity\n", ""});
     }
     return files;
 }
@@ -163,8 +162,7 @@ int write_file(const std::string& dir, const GeneratedFile& f) {
         return ::symlink(f.link_to.c_str(), path.c_str()) == 0 ? 0 : -errno;
     }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << "# Written by lazyroot-generator from rd.lazyroot= on the kernel command line.\n"
-        << f.contents;
+    out << "# Written by lazyroot-generator from rd.lazyroot= on the kernel command line.\n" << f.contents;
     out.close();
     return out ? 0 : -EIO;
 }
@@ -199,10 +197,12 @@ int run_generator(int argc, char** argv) {
         std::string why;
         PinnedExec exec{kPinnedExecDir, pin_executable(kPinnedExecDir, why)};
         if (exec.loader.empty())
-            std::fprintf(stderr, "lazyroot: warning: generator: %s; a restart after switch_root will load lazyroot from the root\n",
-                         why.c_str());
-        files = render_units(*spec, root_parameter(cmdline).value_or(""), binary,
-                             exec.loader.empty() ? nullptr : &exec);
+            std::fprintf(
+                stderr,
+                "lazyroot: warning: generator: %s; a restart after switch_root will load lazyroot from the root\n",
+                why.c_str());
+        files =
+            render_units(*spec, root_parameter(cmdline).value_or(""), binary, exec.loader.empty() ? nullptr : &exec);
     } catch (const CmdlineError&) {
         files = render_error_units(binary);
     }

@@ -28,8 +28,8 @@ struct PinnedExec {
 // when there is no `exec` copy (else the copy is). The service runs
 // `lazyroot attach-cmdline`, which reads rd.lazyroot= itself: no quoting of
 // URLs through unit files, and bootorigin resolves at start.
-std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root,
-                                        std::string_view binary, const PinnedExec* exec = nullptr);
+std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view root, std::string_view binary,
+                                        const PinnedExec* exec = nullptr);
 
 // The units for a malformed rd.lazyroot=: a service that prints `why` on the
 // console (through `lazyroot cmdline`) and sends the boot to the emergency target.

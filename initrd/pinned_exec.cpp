@@ -28,8 +28,7 @@ int collect(dl_phdr_info* info, size_t, void* data) {
         // The main program (empty name) comes first; the vDSO has no path.
         for (int i = 0; i < info->dlpi_phnum; ++i) {
             if (info->dlpi_phdr[i].p_type == PT_INTERP) {
-                out->interpreter =
-                    reinterpret_cast<const char*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+                out->interpreter = reinterpret_cast<const char*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
                 break;
             }
         }
@@ -135,12 +134,12 @@ std::string pin_executable(const std::string& dir, std::string& error) {
     return base_name(loaded.interpreter);
 }
 
-std::string pinned_exec_command(const std::string& dir, const std::string& loader,
-                                const std::string& argv0, const std::string& args) {
+std::string pinned_exec_command(const std::string& dir, const std::string& loader, const std::string& argv0,
+                                const std::string& args) {
     // ld.so as the program: --library-path finds every library in DIR before
     // any cache or system directory is looked at; --argv0 keeps argv[0].
-    return "@" + dir + "/" + loader + " " + argv0 + " --library-path " + dir + " --argv0 " + argv0 + " " +
-           dir + "/lazyroot " + args;
+    return "@" + dir + "/" + loader + " " + argv0 + " --library-path " + dir + " --argv0 " + argv0 + " " + dir +
+           "/lazyroot " + args;
 }
 
 }  // namespace lazyroot::initrd

@@ -19,7 +19,7 @@ std::string pin_executable(const std::string& dir, std::string& error);
 // The systemd ExecStart= value that runs the copy in DIR: "@LOADER ARGV0
 // --library-path DIR --argv0 ARGV0 DIR/lazyroot ARGS" (with '@', the second
 // word is the process's argv[0], so the loader's own starts with '@' too).
-std::string pinned_exec_command(const std::string& dir, const std::string& loader,
-                                const std::string& argv0, const std::string& args);
+std::string pinned_exec_command(const std::string& dir, const std::string& loader, const std::string& argv0,
+                                const std::string& args);
 
 }  // namespace lazyroot::initrd

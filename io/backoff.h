@@ -19,8 +19,8 @@ public:
     // The wait before retry number `n` (1 for the first).
     std::chrono::milliseconds delay(unsigned n) {
         const unsigned shift = std::min(n > 0 ? n - 1 : 0u, 6u);
-        const double base = std::min<double>(static_cast<double>(kCap.count()),
-                                              static_cast<double>(kFirst.count()) * (1u << shift));
+        const double base =
+            std::min<double>(static_cast<double>(kCap.count()), static_cast<double>(kFirst.count()) * (1u << shift));
         std::uniform_real_distribution<double> jitter(0.5, 1.5);
         return std::chrono::milliseconds(static_cast<long>(base * jitter(rng_)));
     }

@@ -122,8 +122,7 @@ void EventLoop::fire_expired_timers() {
     }
 }
 
-Timer::Timer(EventLoop& loop, std::function<void()> on_expire)
-    : loop_(loop), on_expire_(std::move(on_expire)) {}
+Timer::Timer(EventLoop& loop, std::function<void()> on_expire) : loop_(loop), on_expire_(std::move(on_expire)) {}
 
 void Timer::arm_at(Clock::time_point when) {
     cancel();

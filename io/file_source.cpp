@@ -52,8 +52,7 @@ public:
             io_uring_prep_nop(sqe);
             return;
         }
-        io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()),
-                           op->offset);
+        io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()), op->offset);
     }
 
     void finish(FileRead* op, int result) {
@@ -94,8 +93,7 @@ std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
+    if (::fstat(fd.get(), &st) != 0) throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
     uint64_t size = 0;
     if (S_ISREG(st.st_mode)) {
         size = static_cast<uint64_t>(st.st_size);

@@ -92,9 +92,8 @@ void LineWriter::run() {
     batch.reserve(16 * kMaxLine);
     std::unique_lock lock(mu_);
     for (;;) {
-        wake_.wait(lock, [&] {
-            return stop_ || count_ > 0 || stats_.dropped_full + stats_.dropped_rate != drops_reported_;
-        });
+        wake_.wait(lock,
+                   [&] { return stop_ || count_ > 0 || stats_.dropped_full + stats_.dropped_rate != drops_reported_; });
         if (count_ == 0 && stop_) return;
         // A note alone (drops, no lines) waits for the next second: a flood
         // of drops makes one note a second, not one per drop.

@@ -31,8 +31,8 @@ private:
 class LineWriter {
 public:
     struct Options {
-        size_t capacity = 256;      // lines held while the fd is stalled
-        double per_second = 20;     // rate limit
+        size_t capacity = 256;   // lines held while the fd is stalled
+        double per_second = 20;  // rate limit
         double burst = 100;
     };
     static constexpr size_t kMaxLine = 1024;  // longer lines are cut
@@ -51,8 +51,8 @@ public:
 
     struct Stats {
         uint64_t written = 0;
-        uint64_t dropped_full = 0;   // the ring was full: the fd is stalled
-        uint64_t dropped_rate = 0;   // over the rate limit
+        uint64_t dropped_full = 0;  // the ring was full: the fd is stalled
+        uint64_t dropped_rate = 0;  // over the rate limit
     };
     Stats stats() const;
 
@@ -63,19 +63,19 @@ private:
     const int fd_;
     const Options opts_;
     mutable std::mutex mu_;
-    std::condition_variable wake_;   // for the thread: lines, drops or stop
-    std::condition_variable idle_;   // for flush(): lines written
-    std::vector<char> slots_;        // capacity × kMaxLine
+    std::condition_variable wake_;  // for the thread: lines, drops or stop
+    std::condition_variable idle_;  // for flush(): lines written
+    std::vector<char> slots_;       // capacity × kMaxLine
     std::vector<uint16_t> lens_;
     size_t head_ = 0, count_ = 0;
-    uint64_t posted_ = 0;            // lines accepted into the ring
-    uint64_t done_ = 0;              // lines taken out and written (or failed)
+    uint64_t posted_ = 0;  // lines accepted into the ring
+    uint64_t done_ = 0;    // lines taken out and written (or failed)
     Stats stats_;
     uint64_t drops_reported_ = 0;
     std::chrono::steady_clock::time_point last_note_{};
     RateLimiter limiter_;
     bool stop_ = false;
-    std::thread thread_;             // last: starts once the rest exists
+    std::thread thread_;  // last: starts once the rest exists
 };
 
 }  // namespace lazyroot::io

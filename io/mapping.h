@@ -11,8 +11,7 @@ class Mapping {
 public:
     Mapping() = default;
     Mapping(void* addr, size_t len) : addr_(addr), len_(len) {}
-    Mapping(Mapping&& o) noexcept
-        : addr_(std::exchange(o.addr_, MAP_FAILED)), len_(std::exchange(o.len_, 0)) {}
+    Mapping(Mapping&& o) noexcept : addr_(std::exchange(o.addr_, MAP_FAILED)), len_(std::exchange(o.len_, 0)) {}
     Mapping& operator=(Mapping&& o) noexcept {
         if (this != &o) {
             reset();

@@ -5,9 +5,7 @@
 namespace lazyroot::io {
 namespace {
 
-long long whole_seconds(Clock::duration d) {
-    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
-}
+long long whole_seconds(Clock::duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
 }  // namespace
 

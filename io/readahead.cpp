@@ -32,18 +32,16 @@ struct ReadaheadReader::Waiter {
 
 std::unique_ptr<io::QueueReader> ReadaheadSource::open_queue(io::EventLoop& loop, unsigned depth) {
     unsigned slices = opts_.max_window_bytes / opts_.slice_bytes + 1;
-    return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + slices), loop,
-                                             inner_->size(), opts_, claims_);
+    return std::make_unique<ReadaheadReader>(inner_->open_queue(loop, depth + slices), loop, inner_->size(), opts_,
+                                             claims_);
 }
 
-ReadaheadReader::ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop,
-                                 uint64_t size, ReadaheadOptions opts,
-                                 std::shared_ptr<PrefetchClaims> claims)
+ReadaheadReader::ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, uint64_t size,
+                                 ReadaheadOptions opts, std::shared_ptr<PrefetchClaims> claims)
     : inner_(std::move(inner)),
       size_(size),
       opts_(opts),
-      claims_(claims ? std::move(claims)
-                     : std::make_shared<PrefetchClaims>(size / opts.slice_bytes + 1)),
+      claims_(claims ? std::move(claims) : std::make_shared<PrefetchClaims>(size / opts.slice_bytes + 1)),
       deferred_timer_(loop, [this] { flush_deferred(); }) {}
 
 ReadaheadReader::~ReadaheadReader() {
@@ -92,8 +90,7 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
     if (s.streak >= opts_.trigger) prefetch_ahead(s);
 }
 
-void ReadaheadReader::wait_for_slices(uint64_t offset, std::span<std::byte> dst,
-                                      io::ReadCallback& cb) {
+void ReadaheadReader::wait_for_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     if (free_waiters_.empty()) free_waiters_.push_back(&waiter_pool_.emplace_back());
     Waiter& w = *free_waiters_.back();
     free_waiters_.pop_back();
@@ -159,8 +156,7 @@ void ReadaheadReader::waiter_progress(Waiter& w, bool slice_failed) {
 }
 
 void ReadaheadReader::prefetch_ahead(Stream& s) {
-    s.window = std::min<uint64_t>(opts_.max_window_bytes,
-                                  s.window ? s.window * 2 : opts_.slice_bytes);
+    s.window = std::min<uint64_t>(opts_.max_window_bytes, s.window ? s.window * 2 : opts_.slice_bytes);
     const uint64_t from = s.next / opts_.slice_bytes;
     const uint64_t until = std::min(size_, s.next + s.window);
     const size_t max_buffers = opts_.max_window_bytes / opts_.slice_bytes;
@@ -188,8 +184,7 @@ void ReadaheadReader::prefetch_ahead(Stream& s) {
 bool ReadaheadReader::evict_one_idle() {
     auto ahead_of_a_stream = [&](const Slice& c) {
         for (const Stream& s : streams_)
-            if (s.next != UINT64_MAX && c.offset + c.len > s.next && c.offset < s.next + s.window)
-                return true;
+            if (s.next != UINT64_MAX && c.offset + c.len > s.next && c.offset < s.next + s.window) return true;
         return false;
     };
     auto victim = slices_.end();
@@ -231,8 +226,10 @@ void ReadaheadReader::slice_done(Slice& c, int result) {
         free_buffers_.push_back(std::move(c.data));
         --buffers_out_;
         claims_->release(c.index);
-        if (it != slices_.end() && it->second.get() == &c) slices_.erase(it);
-        else delete &c;  // orphaned: no longer in the map, owned here
+        if (it != slices_.end() && it->second.get() == &c)
+            slices_.erase(it);
+        else
+            delete &c;  // orphaned: no longer in the map, owned here
     }
     for (Waiter* w : waiters) waiter_progress(*w, !ok);
 }

@@ -13,7 +13,7 @@
 namespace lazyroot::io {
 
 struct ReadaheadOptions {
-    uint32_t slice_bytes = 1u << 20;    // one prefetch request (a "slice"; "chunk" is the cache's unit)
+    uint32_t slice_bytes = 1u << 20;        // one prefetch request (a "slice"; "chunk" is the cache's unit)
     uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of the reader, per queue
     // Sequential reads in a row before prefetching: a boot reads many short
     // files in two or three requests each; prefetching those is waste.
@@ -25,8 +25,7 @@ struct ReadaheadOptions {
 // each queue would prefetch the same window.
 class PrefetchClaims {
 public:
-    explicit PrefetchClaims(uint64_t slices)
-        : n_(slices), held_(std::make_unique<std::atomic<bool>[]>(slices)) {}
+    explicit PrefetchClaims(uint64_t slices) : n_(slices), held_(std::make_unique<std::atomic<bool>[]>(slices)) {}
     bool claim(uint64_t i) {
         bool expected = false;
         return i < n_ && held_[i].compare_exchange_strong(expected, true, std::memory_order_acq_rel);
@@ -66,8 +65,8 @@ private:
 
 class ReadaheadReader final : public io::QueueReader {
 public:
-    ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, uint64_t size,
-                    ReadaheadOptions opts, std::shared_ptr<PrefetchClaims> claims = nullptr);
+    ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, uint64_t size, ReadaheadOptions opts,
+                    std::shared_ptr<PrefetchClaims> claims = nullptr);
     ~ReadaheadReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;

@@ -20,7 +20,7 @@ constexpr uint8_t kOpRead = 0x02;
 constexpr uint8_t kFcPropertySet = 0x00;
 constexpr uint8_t kFcConnect = 0x01;
 constexpr uint8_t kFcPropertyGet = 0x04;
-constexpr uint8_t kPsdtSgl = 0x40;  // PSDT=01: SGLs for data
+constexpr uint8_t kPsdtSgl = 0x40;           // PSDT=01: SGLs for data
 constexpr uint8_t kSglTransportData = 0x5a;  // transport SGL data block, transport-specific subtype
 constexpr uint8_t kSglInCapsule = 0x01;      // data block, offset into the capsule
 constexpr uint8_t kFeatNumQueues = 0x07;
@@ -60,9 +60,8 @@ Sqe make_connect(uint16_t cid, const ConnectParams& p) {
     return s;
 }
 
-std::array<uint8_t, kConnectDataLen> make_connect_data(std::span<const uint8_t, 16> hostid,
-                                                       uint16_t cntlid, const std::string& subnqn,
-                                                       const std::string& hostnqn) {
+std::array<uint8_t, kConnectDataLen> make_connect_data(std::span<const uint8_t, 16> hostid, uint16_t cntlid,
+                                                       const std::string& subnqn, const std::string& hostnqn) {
     std::array<uint8_t, kConnectDataLen> d{};
     std::memcpy(d.data(), hostid.data(), 16);
     put_le<uint16_t>(d, 16, cntlid);
@@ -125,7 +124,7 @@ Sqe make_read(uint16_t cid, uint32_t nsid, uint64_t slba, uint32_t nlb, uint32_t
     Sqe s = base(kOpRead, cid);
     put_le<uint32_t>(s, 4, nsid);
     put_sgl(s, 0, len, kSglTransportData);
-    put_le<uint64_t>(s, 40, slba);  // CDW10-11
+    put_le<uint64_t>(s, 40, slba);     // CDW10-11
     put_le<uint32_t>(s, 48, nlb - 1);  // CDW12: NLB, 0's based
     return s;
 }
@@ -148,22 +147,48 @@ std::string describe_status(uint16_t status, bool connect) {
     const char* what = nullptr;
     if (c.sct() == 0) {
         switch (c.sc()) {
-            case 0x01: what = "invalid opcode"; break;
-            case 0x02: what = "invalid field"; break;
-            case 0x04: what = "data transfer error"; break;
-            case 0x06: what = "internal error"; break;
-            case 0x07: what = "command aborted"; break;
-            case 0x0b: what = "invalid namespace"; break;
-            case 0x80: what = "LBA out of range"; break;
-            case 0x82: what = "namespace not ready"; break;
+            case 0x01:
+                what = "invalid opcode";
+                break;
+            case 0x02:
+                what = "invalid field";
+                break;
+            case 0x04:
+                what = "data transfer error";
+                break;
+            case 0x06:
+                what = "internal error";
+                break;
+            case 0x07:
+                what = "command aborted";
+                break;
+            case 0x0b:
+                what = "invalid namespace";
+                break;
+            case 0x80:
+                what = "LBA out of range";
+                break;
+            case 0x82:
+                what = "namespace not ready";
+                break;
         }
     } else if (c.sct() == 1 && connect) {
         switch (c.sc()) {
-            case 0x80: what = "incompatible connect format"; break;
-            case 0x81: what = "controller busy"; break;
-            case 0x82: what = "subsystem not found or invalid connect parameters"; break;
-            case 0x83: what = "restart discovery"; break;
-            case 0x84: what = "host not allowed"; break;
+            case 0x80:
+                what = "incompatible connect format";
+                break;
+            case 0x81:
+                what = "controller busy";
+                break;
+            case 0x82:
+                what = "subsystem not found or invalid connect parameters";
+                break;
+            case 0x83:
+                what = "restart discovery";
+                break;
+            case 0x84:
+                what = "host not allowed";
+                break;
         }
     } else if (c.sct() == 2 && c.sc() == 0x81) {
         what = "unrecovered read error";

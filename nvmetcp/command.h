@@ -34,9 +34,8 @@ struct ConnectParams {
 
 Sqe make_connect(uint16_t cid, const ConnectParams& p);
 // The 1024-byte in-capsule data of Connect (struct nvmf_connect_data).
-std::array<uint8_t, kConnectDataLen> make_connect_data(std::span<const uint8_t, 16> hostid,
-                                                       uint16_t cntlid, const std::string& subnqn,
-                                                       const std::string& hostnqn);
+std::array<uint8_t, kConnectDataLen> make_connect_data(std::span<const uint8_t, 16> hostid, uint16_t cntlid,
+                                                       const std::string& subnqn, const std::string& hostnqn);
 // size8: an 8-byte property (CAP), else 4 bytes.
 Sqe make_property_get(uint16_t cid, uint32_t offset, bool size8);
 Sqe make_property_set(uint16_t cid, uint32_t offset, uint64_t value);

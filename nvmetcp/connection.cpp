@@ -153,8 +153,7 @@ std::vector<Command*> Connection::take_commands() {
 void Connection::flush() {
     if (!fd_ || state_ == State::Connecting || state_ == State::Failed) return;
     while (out_off_ < out_.size()) {
-        ssize_t n = ::send(fd_.get(), out_.data() + out_off_, out_.size() - out_off_,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = ::send(fd_.get(), out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -261,19 +260,18 @@ void Connection::on_c2h_end(const DataHeader& h, bool digest_ok) {
     // A bad digest spoils this command only: the stream is still in step.
     if (!digest_ok) c->data_ok = false;
     if (!h.success) return;  // a response capsule follows
-    Cqe ok;  // SUCCESS: no response capsule follows; the command is complete
+    Cqe ok;                  // SUCCESS: no response capsule follows; the command is complete
     ok.cid = h.cccid;
     complete(*c, ok);
 }
 
 void Connection::on_r2t(const DataHeader& h) {
-    fail("R2T for command " + std::to_string(h.cccid) + ", but this host never writes",
-         TermFes::PduSequenceError);
+    fail("R2T for command " + std::to_string(h.cccid) + ", but this host never writes", TermFes::PduSequenceError);
 }
 
 void Connection::on_c2h_term(const TermReq& t) {
-    report_failure("the target " + peer_ + " terminated the connection (C2HTermReq FES " +
-                   std::to_string(t.fes) + ", FEI " + std::to_string(t.fei) + ")");
+    report_failure("the target " + peer_ + " terminated the connection (C2HTermReq FES " + std::to_string(t.fes) +
+                   ", FEI " + std::to_string(t.fei) + ")");
 }
 
 }  // namespace lazyroot::nvmetcp

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace lazyroot::nvmetcp {
 namespace {
 
@@ -18,10 +17,11 @@ Controller::Controller(io::EventLoop& loop, ControllerConfig cfg, Owner& owner)
       admin_(loop, *this),
       io_(loop, *this),
       slots_(kAdminEntries),
-      bringup_timer_(loop, [this] {
-          fail(cfg_.name + ": no answer from " + cfg_.endpoint.text + " within " +
-               std::to_string(cfg_.command_timeout.count()) + " ms (" + step_ + ")");
-      }),
+      bringup_timer_(loop,
+                     [this] {
+                         fail(cfg_.name + ": no answer from " + cfg_.endpoint.text + " within " +
+                              std::to_string(cfg_.command_timeout.count()) + " ms (" + step_ + ")");
+                     }),
       poll_timer_(loop, [this] { poll_ready(); }),
       ka_timer_(loop, [this] { keep_alive(); }),
       down_timer_(loop, [this] {
@@ -74,8 +74,7 @@ void Controller::admin(Sqe sqe, std::span<uint8_t> in, AdminDone done, std::span
 
 bool Controller::check(const Cqe& c, const char* what, bool connect) {
     if (c.ok()) return true;
-    fail(cfg_.name + ": " + what + " failed at " + cfg_.endpoint.text + ": " +
-             describe_status(c.status, connect),
+    fail(cfg_.name + ": " + what + " failed at " + cfg_.endpoint.text + ": " + describe_status(c.status, connect),
          c.dnr());
     return false;
 }
@@ -87,16 +86,19 @@ void Controller::on_admin_connected() {
     p.qid = 0;
     p.sqsize = kAdminEntries - 1;
     p.kato_ms = cfg_.kato_ms;
-    admin(make_connect(0, p), {}, [this](const Cqe& c) {
-        if (!check(c, ("connect to subsystem " + cfg_.subnqn).c_str(), true)) return;
-        cntlid_ = static_cast<uint16_t>(c.result & 0xffff);
-        step("Property Get CAP");
-        admin(make_property_get(0, kRegCap, true), {}, [this](const Cqe& c) {
-            if (!check(c, "Property Get CAP")) return;
-            cap_ = c.result;
-            enable();
-        });
-    }, data);
+    admin(
+        make_connect(0, p), {},
+        [this](const Cqe& c) {
+            if (!check(c, ("connect to subsystem " + cfg_.subnqn).c_str(), true)) return;
+            cntlid_ = static_cast<uint16_t>(c.result & 0xffff);
+            step("Property Get CAP");
+            admin(make_property_get(0, kRegCap, true), {}, [this](const Cqe& c) {
+                if (!check(c, "Property Get CAP")) return;
+                cap_ = c.result;
+                enable();
+            });
+        },
+        data);
 }
 
 void Controller::enable() {

@@ -20,9 +20,9 @@ struct ControllerConfig {
     std::string hostnqn;
     std::array<uint8_t, 16> hostid{};
     Digests digests;
-    uint32_t kato_ms = 10000;  // Keep Alive goes out every kato/2; 0: none
-    bool io_queue = true;      // false: admin only (attach-time probe, discovery)
-    uint16_t io_entries = 128;  // IO SQ entries wanted; capped by CAP.MQES
+    uint32_t kato_ms = 10000;      // Keep Alive goes out every kato/2; 0: none
+    bool io_queue = true;          // false: admin only (attach-time probe, discovery)
+    uint16_t io_entries = 128;     // IO SQ entries wanted; capped by CAP.MQES
     uint32_t max_data = 1u << 20;  // the largest transfer one command asks for
     std::chrono::milliseconds command_timeout{10000};
     std::string name;  // "queue 0", for logs

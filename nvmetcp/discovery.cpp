@@ -46,8 +46,7 @@ std::vector<DiscoveryEntry> parse_discovery_log(std::span<const uint8_t> page, u
     return out;
 }
 
-std::optional<DiscoveryEntry> pick_entry(const std::vector<DiscoveryEntry>& entries,
-                                         const std::string& subnqn) {
+std::optional<DiscoveryEntry> pick_entry(const std::vector<DiscoveryEntry>& entries, const std::string& subnqn) {
     for (const auto& e : entries) {
         if (e.trtype != NVMF_TRTYPE_TCP || e.subtype != NVME_NQN_NVME) continue;
         if (e.adrfam != NVMF_ADDR_FAMILY_IP4 && e.adrfam != NVMF_ADDR_FAMILY_IP6) continue;

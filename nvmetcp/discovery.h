@@ -24,7 +24,6 @@ uint64_t discovery_record_count(std::span<const uint8_t> header);
 // page is shorter than its count says.
 std::vector<DiscoveryEntry> parse_discovery_log(std::span<const uint8_t> page, uint64_t count);
 // The first TCP NVM subsystem, with NQN `subnqn` unless that is empty.
-std::optional<DiscoveryEntry> pick_entry(const std::vector<DiscoveryEntry>& entries,
-                                         const std::string& subnqn);
+std::optional<DiscoveryEntry> pick_entry(const std::vector<DiscoveryEntry>& entries, const std::string& subnqn);
 
 }  // namespace lazyroot::nvmetcp

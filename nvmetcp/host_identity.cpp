@@ -26,10 +26,14 @@ std::optional<std::array<uint8_t, 16>> parse_uuid(const std::string& s) {
         const char c = s[i];
         if (c == '-') continue;
         int v;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        else return std::nullopt;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return std::nullopt;
         out[n / 2] = static_cast<uint8_t>(out[n / 2] | (v << (n % 2 ? 0 : 4)));
         ++n;
     }
@@ -39,8 +43,8 @@ std::optional<std::array<uint8_t, 16>> parse_uuid(const std::string& s) {
 
 std::string format_uuid(const std::array<uint8_t, 16>& u) {
     char b[37];
-    std::snprintf(b, sizeof b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-                  u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    std::snprintf(b, sizeof b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
+                  u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
     return b;
 }
 
@@ -60,8 +64,8 @@ void check_nqn(const std::string& nqn, const char* what) {
     // add options of the NQN's choosing. No NQN form uses them.
     for (unsigned char c : nqn)
         if (c < 0x20 || c == 0x7f || c == ',' || c == '=')
-            throw std::invalid_argument(std::string(what) + ": a comma, '=' or control character in the NQN: " +
-                                        shown());
+            throw std::invalid_argument(std::string(what) +
+                                        ": a comma, '=' or control character in the NQN: " + shown());
 }
 
 HostIdentity host_identity(const std::string& hostnqn) {

@@ -14,14 +14,17 @@ IoQueue::IoQueue(io::EventLoop& loop, IoQueueConfig cfg, unsigned depth)
       dispatch_timer_(loop, [this] { dispatch(); }),
       reconnect_timer_(loop, [this] { ctrl_.start(); }),
       watchdog_timer_(loop, [this] { watchdog(); }),
-      ctrl_(loop, [&] {
-          ControllerConfig c = cfg_.controller;
-          // One command per read piece: room for the whole ublk queue.
-          c.io_entries = static_cast<uint16_t>(std::clamp(depth + 1, 2u, 1024u));
-          c.max_data = cfg_.ns.max_transfer;
-          c.command_timeout = io::at_most(c.command_timeout, cfg_.io_timeout);
-          return c;
-      }(), *this) {
+      ctrl_(
+          loop,
+          [&] {
+              ControllerConfig c = cfg_.controller;
+              // One command per read piece: room for the whole ublk queue.
+              c.io_entries = static_cast<uint16_t>(std::clamp(depth + 1, 2u, 1024u));
+              c.max_data = cfg_.ns.max_transfer;
+              c.command_timeout = io::at_most(c.command_timeout, cfg_.io_timeout);
+              return c;
+          }(),
+          *this) {
     if (!cfg_.outage) cfg_.outage = std::make_shared<io::OutageMonitor>(cfg_.controller.endpoint.text);
     // Connect now, so the first read does not wait for the whole bring-up.
     reconnect_timer_.arm_in({});
@@ -79,8 +82,7 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
 
 void IoQueue::dispatch() {
     if (!ctrl_.live()) {
-        if (ctrl_.phase() == Controller::Phase::Idle && !reconnect_timer_.armed() && !pending_.empty())
-            ctrl_.start();
+        if (ctrl_.phase() == Controller::Phase::Idle && !reconnect_timer_.armed() && !pending_.empty()) ctrl_.start();
         return;
     }
     const auto now = io::Clock::now();
@@ -115,8 +117,7 @@ void IoQueue::piece_done(Piece& p, int error) {
     if (error && !r->error) r->error = error;
     pieces_.release(p);
     if (--r->outstanding > 0) return;
-    if (!r->error && !r->bounce.empty())
-        std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
+    if (!r->error && !r->bounce.empty()) std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
     io::ReadCallback* cb = r->cb;
     if (r->waiting) {
         cfg_.outage->wait_end();
@@ -141,7 +142,9 @@ void IoQueue::on_completion(Command& c, const Cqe& cqe) {
     const bool expired = io::Clock::now() >= p->read->deadline;
     log::warn("%s: read of %u blocks at LBA %llu: %s%s", cfg_.controller.name.c_str(), p->nlb,
               static_cast<unsigned long long>(p->slba), describe_status(cqe.status, false).c_str(),
-              cqe.dnr() ? "; not retrying" : expired ? "; out of time" : "; retrying");
+              cqe.dnr() ? "; not retrying"
+              : expired ? "; out of time"
+                        : "; retrying");
     if (cqe.dnr() || expired) return piece_done(*p, -EIO);
     // Retry after a pause, not in a tight loop against a failing target.
     pending_.push_back(p);
@@ -221,9 +224,9 @@ void IoQueue::schedule_reconnect() {
 
 void IoQueue::arm_watchdog() {
     if (watchdog_timer_.armed()) return;
-    const auto tick = cfg_.io_timeout ? std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250),
-                                                                            *cfg_.io_timeout / 4)
-                                      : std::chrono::milliseconds(250);
+    const auto tick = cfg_.io_timeout
+                          ? std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250), *cfg_.io_timeout / 4)
+                          : std::chrono::milliseconds(250);
     watchdog_timer_.arm_in(tick);
 }
 
@@ -254,9 +257,9 @@ void IoQueue::watchdog() {
         if (!late && (now - p->sent > command_timeout_ || now >= p->read->deadline)) late = p;
     });
     if (late)
-        ctrl_.io().fail("read command " + std::to_string(late->cid) + " unanswered for " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - late->sent).count()) +
-                        " ms");
+        ctrl_.io().fail(
+            "read command " + std::to_string(late->cid) + " unanswered for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - late->sent).count()) + " ms");
     if (in_flight > 0 || !pending_.empty()) arm_watchdog();
     // Reads that expired while the association is down leave nothing to reconnect for.
     if (pending_.empty() && in_flight == 0 && ctrl_.phase() == Controller::Phase::Down) {

@@ -91,7 +91,7 @@ private:
     io::ObjectPool<Read> reads_;
     io::ObjectPool<Piece> pieces_;
     unsigned waiting_reads_ = 0;  // reads counted in the outage monitor
-    std::deque<Piece*> pending_;   // waiting for a command slot or a connection
+    std::deque<Piece*> pending_;  // waiting for a command slot or a connection
     std::chrono::milliseconds command_timeout_;
     io::Timer dispatch_timer_;
     io::Timer reconnect_timer_;

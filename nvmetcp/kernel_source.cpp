@@ -71,8 +71,10 @@ std::string find_namespace(const std::string& ctrl, uint32_t nsid) {
     std::string found;
     while (dirent* e = ::readdir(d)) {
         std::cmatch m;
-        if (std::regex_match(e->d_name, m, plain)) found = std::string("/dev/") + e->d_name;
-        else if (std::regex_match(e->d_name, m, path)) found = "/dev/nvme" + m[1].str() + "n" + std::to_string(nsid);
+        if (std::regex_match(e->d_name, m, plain))
+            found = std::string("/dev/") + e->d_name;
+        else if (std::regex_match(e->d_name, m, path))
+            found = "/dev/nvme" + m[1].str() + "n" + std::to_string(nsid);
         if (!found.empty()) break;
     }
     ::closedir(d);
@@ -88,7 +90,8 @@ std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsig
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(e.what());
     }
-    if (u.discover) throw std::runtime_error("--nvme-transport=kernel does not do discovery; name the subsystem: " + u.text);
+    if (u.discover)
+        throw std::runtime_error("--nvme-transport=kernel does not do discovery; name the subsystem: " + u.text);
     if (::access("/dev/nvme-fabrics", W_OK) != 0)
         throw std::runtime_error(std::string("--nvme-transport=kernel: /dev/nvme-fabrics: ") + std::strerror(errno) +
                                  " (is nvme-tcp loaded?)");
@@ -128,8 +131,8 @@ std::unique_ptr<io::Source> open_kernel_source(const NvmeTcpOptions& opts, unsig
     io::UniqueFd fabrics(::open("/dev/nvme-fabrics", O_RDWR | O_CLOEXEC));
     if (!fabrics) throw std::runtime_error(std::string("/dev/nvme-fabrics: ") + std::strerror(errno));
     if (::write(fabrics.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size()))
-        throw std::runtime_error("kernel nvme-tcp connect to " + u.subnqn + " at " + ep.text + " failed: " +
-                                 std::strerror(errno));
+        throw std::runtime_error("kernel nvme-tcp connect to " + u.subnqn + " at " + ep.text +
+                                 " failed: " + std::strerror(errno));
     char answer[256] = {};
     const ssize_t n = ::read(fabrics.get(), answer, sizeof answer - 1);
     unsigned instance = 0;

@@ -30,9 +30,8 @@ public:
     Cqe command(const Sqe& sqe, std::span<uint8_t> in, const char* what) {
         bool done = false;
         Cqe res;
-        io::Timer deadline(loop_, [&] {
-            ctrl_->fail(std::string(what) + ": no answer from " + ctrl_->config().endpoint.text);
-        });
+        io::Timer deadline(
+            loop_, [&] { ctrl_->fail(std::string(what) + ": no answer from " + ctrl_->config().endpoint.text); });
         deadline.arm_in(ctrl_->config().command_timeout);
         ctrl_->admin(sqe, in, [&](const Cqe& c) {
             res = c;
@@ -53,8 +52,7 @@ public:
         // their watches free themselves before the ring goes.
         bool drained = false;
         loop_.post([&] { drained = true; });
-        while (!drained && loop_.run_once() >= 0) {
-        }
+        while (!drained && loop_.run_once() >= 0) {}
         loop_.close();
     }
 
@@ -95,8 +93,7 @@ std::string trimmed(const char* p, size_t n) {
 
 NamespaceInfo namespace_geometry(uint32_t nsid, uint64_t nsze, unsigned lbads, uint64_t cap, uint8_t mdts) {
     const std::string which = "namespace " + std::to_string(nsid) + ": ";
-    if (lbads < 9 || lbads > 16)
-        throw std::runtime_error(which + "unsupported block size 2^" + std::to_string(lbads));
+    if (lbads < 9 || lbads > 16) throw std::runtime_error(which + "unsupported block size 2^" + std::to_string(lbads));
     // Sizes are offsets on the device: under 2^63 bytes, so they never wrap.
     if (nsze == 0 || nsze > (uint64_t{INT64_MAX} >> lbads))
         throw std::runtime_error(which + std::to_string(nsze) + " blocks of 2^" + std::to_string(lbads) +
@@ -181,8 +178,8 @@ std::unique_ptr<NvmeTcpSource> NvmeTcpSource::open(const NvmeTcpOptions& opts) {
                   "Identify Namespace");
     const uint64_t nsze = le64toh(idn.nsze);
     if (nsze == 0)
-        throw std::runtime_error("namespace " + std::to_string(u.nsid) + " of " + c.subnqn + " at " +
-                                 c.endpoint.text + " is not active");
+        throw std::runtime_error("namespace " + std::to_string(u.nsid) + " of " + c.subnqn + " at " + c.endpoint.text +
+                                 " is not active");
     const unsigned format = idn.flbas & 0x0f;
     if (format > idn.nlbaf)
         throw std::runtime_error("namespace " + std::to_string(u.nsid) + " uses LBA format " + std::to_string(format) +

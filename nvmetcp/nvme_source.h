@@ -14,8 +14,8 @@
 namespace lazyroot::nvmetcp {
 
 struct NvmeTcpOptions {
-    std::string uri;      // nvme+tcp://…
-    std::string hostnqn;  // empty: /etc/nvme/hostnqn or generated
+    std::string uri;                                              // nvme+tcp://…
+    std::string hostnqn;                                          // empty: /etc/nvme/hostnqn or generated
     io::IoTimeout io_timeout = std::chrono::milliseconds(30000);  // nullopt: infinity
 };
 

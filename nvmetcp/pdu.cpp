@@ -14,8 +14,7 @@ using io::get_le;
 using io::put_le;
 
 // Common header: type, flags, hlen, pdo, plen (NVMe/TCP 3.6.1).
-void put_ch(std::vector<uint8_t>& b, PduType type, uint8_t flags, uint8_t hlen, uint8_t pdo,
-            uint32_t plen) {
+void put_ch(std::vector<uint8_t>& b, PduType type, uint8_t flags, uint8_t hlen, uint8_t pdo, uint32_t plen) {
     b.assign(plen, 0);
     b[0] = static_cast<uint8_t>(type);
     b[1] = flags;
@@ -24,18 +23,13 @@ void put_ch(std::vector<uint8_t>& b, PduType type, uint8_t flags, uint8_t hlen, 
     put_le<uint32_t>(b, 4, plen);
 }
 
-void put_hdgst(std::vector<uint8_t>& b, size_t hlen) {
-    put_le<uint32_t>(b, hlen, digest({b.data(), hlen}));
-}
+void put_hdgst(std::vector<uint8_t>& b, size_t hlen) { put_le<uint32_t>(b, hlen, digest({b.data(), hlen})); }
 
-uint8_t digest_bits(Digests d) {
-    return static_cast<uint8_t>((d.header ? 1 : 0) | (d.data ? 2 : 0));
-}
+uint8_t digest_bits(Digests d) { return static_cast<uint8_t>((d.header ? 1 : 0) | (d.data ? 2 : 0)); }
 
 Digests bits_digest(uint8_t v) { return {(v & 1) != 0, (v & 2) != 0}; }
 
-std::vector<uint8_t> encode_data_pdu(PduType type, const DataHeader& h,
-                                     std::span<const uint8_t> data, Digests d) {
+std::vector<uint8_t> encode_data_pdu(PduType type, const DataHeader& h, std::span<const uint8_t> data, Digests d) {
     const size_t hd = d.header ? kDigestLen : 0;
     const size_t dd = d.data && !data.empty() ? kDigestLen : 0;
     const size_t pdo = data.empty() ? 0 : kDataHlen + hd;
@@ -91,15 +85,15 @@ std::vector<uint8_t> encode_icresp(const ICResp& r) {
     return b;
 }
 
-std::vector<uint8_t> encode_capsule_cmd(std::span<const uint8_t, kSqeLen> sqe,
-                                        std::span<const uint8_t> data, Digests d) {
+std::vector<uint8_t> encode_capsule_cmd(std::span<const uint8_t, kSqeLen> sqe, std::span<const uint8_t> data,
+                                        Digests d) {
     const size_t hd = d.header ? kDigestLen : 0;
     const size_t dd = d.data && !data.empty() ? kDigestLen : 0;
     const size_t pdo = data.empty() ? 0 : kCapsuleCmdHlen + hd;
     const size_t plen = kCapsuleCmdHlen + hd + data.size() + dd;
     std::vector<uint8_t> b;
-    put_ch(b, PduType::CapsuleCmd, static_cast<uint8_t>((hd ? kFlagHdgst : 0) | (dd ? kFlagDdgst : 0)),
-           kCapsuleCmdHlen, static_cast<uint8_t>(pdo), static_cast<uint32_t>(plen));
+    put_ch(b, PduType::CapsuleCmd, static_cast<uint8_t>((hd ? kFlagHdgst : 0) | (dd ? kFlagDdgst : 0)), kCapsuleCmdHlen,
+           static_cast<uint8_t>(pdo), static_cast<uint32_t>(plen));
     std::memcpy(b.data() + kCommonHeaderLen, sqe.data(), kSqeLen);
     if (hd) put_hdgst(b, kCapsuleCmdHlen);
     if (!data.empty()) {
@@ -138,15 +132,24 @@ std::vector<uint8_t> encode_c2h_term(const TermReq& t) { return encode_term(PduT
 
 const char* pdu_type_name(uint8_t type) {
     switch (static_cast<PduType>(type)) {
-        case PduType::ICReq: return "ICReq";
-        case PduType::ICResp: return "ICResp";
-        case PduType::H2CTermReq: return "H2CTermReq";
-        case PduType::C2HTermReq: return "C2HTermReq";
-        case PduType::CapsuleCmd: return "CapsuleCmd";
-        case PduType::CapsuleResp: return "CapsuleResp";
-        case PduType::H2CData: return "H2CData";
-        case PduType::C2HData: return "C2HData";
-        case PduType::R2T: return "R2T";
+        case PduType::ICReq:
+            return "ICReq";
+        case PduType::ICResp:
+            return "ICResp";
+        case PduType::H2CTermReq:
+            return "H2CTermReq";
+        case PduType::C2HTermReq:
+            return "C2HTermReq";
+        case PduType::CapsuleCmd:
+            return "CapsuleCmd";
+        case PduType::CapsuleResp:
+            return "CapsuleResp";
+        case PduType::H2CData:
+            return "H2CData";
+        case PduType::C2HData:
+            return "C2HData";
+        case PduType::R2T:
+            return "R2T";
     }
     return "unknown";
 }
@@ -179,19 +182,21 @@ bool PduParser::validate_header() {
     const uint32_t hd = header_digested(t, digests_) ? kDigestLen : 0;
     const uint8_t hflag = hd ? kFlagHdgst : 0;
     auto bad = [&](uint32_t fei, const char* what) {
-        return fail(TermFes::InvalidHeaderField, fei,
-                    std::string(pdu_type_name(type)) + " PDU with invalid " + what + " (hlen " +
-                        std::to_string(hlen) + ", pdo " + std::to_string(pdo) + ", plen " +
-                        std::to_string(plen) + ", flags 0x" + [&] {
-                            char b[4];
-                            std::snprintf(b, sizeof b, "%02x", flags);
-                            return std::string(b);
-                        }() + ")");
+        return fail(
+            TermFes::InvalidHeaderField, fei,
+            std::string(pdu_type_name(type)) + " PDU with invalid " + what + " (hlen " + std::to_string(hlen) +
+                ", pdo " + std::to_string(pdo) + ", plen " + std::to_string(plen) + ", flags 0x" +
+                [&] {
+                    char b[4];
+                    std::snprintf(b, sizeof b, "%02x", flags);
+                    return std::string(b);
+                }() +
+                ")");
     };
     if (!ic_done_ && t != PduType::ICResp)
-        return fail(TermFes::PduSequenceError, 0,
-                    std::string("expected ICResp, got ") + pdu_type_name(type) + " (type " +
-                        std::to_string(type) + ")");
+        return fail(
+            TermFes::PduSequenceError, 0,
+            std::string("expected ICResp, got ") + pdu_type_name(type) + " (type " + std::to_string(type) + ")");
     switch (t) {
         case PduType::ICResp:
             if (ic_done_) return fail(TermFes::PduSequenceError, 0, "a second ICResp");
@@ -221,8 +226,7 @@ bool PduParser::validate_header() {
             if ((flags & ~(kFlagHdgst | kFlagDdgst | kFlagLastPdu | kFlagSuccess)) != 0 ||
                 (flags & kFlagHdgst) != hflag || (flags & kFlagDdgst) != dflag)
                 return bad(1, "flags");
-            if ((flags & kFlagSuccess) && !(flags & kFlagLastPdu))
-                return bad(1, "flags (SUCCESS without LAST_PDU)");
+            if ((flags & kFlagSuccess) && !(flags & kFlagLastPdu)) return bad(1, "flags (SUCCESS without LAST_PDU)");
             return true;
         }
         case PduType::C2HTermReq:
@@ -233,8 +237,8 @@ bool PduParser::validate_header() {
             return true;
         default:
             return fail(TermFes::InvalidHeaderField, 0,
-                        std::string("unexpected PDU type ") + std::to_string(type) + " (" +
-                            pdu_type_name(type) + ") from the controller");
+                        std::string("unexpected PDU type ") + std::to_string(type) + " (" + pdu_type_name(type) +
+                            ") from the controller");
     }
 }
 
@@ -246,8 +250,7 @@ bool PduParser::header_complete(PduSink& sink) {
         const uint32_t want = digest({hdr_.data(), hlen});
         const uint32_t got = get_le<uint32_t>(hdr_, hlen);
         if (want != got)
-            return fail(TermFes::HeaderDigestError, 0,
-                        std::string(pdu_type_name(hdr_[0])) + " header digest mismatch");
+            return fail(TermFes::HeaderDigestError, 0, std::string(pdu_type_name(hdr_[0])) + " header digest mismatch");
     }
     hdr_have_ = 0;
     switch (t) {
@@ -257,11 +260,13 @@ bool PduParser::header_complete(PduSink& sink) {
             r.cpda = hdr_[10];
             r.digests = bits_digest(hdr_[11]);
             r.maxh2cdata = get_le<uint32_t>(hdr_, 12);
-            if (r.pfv != 0) return fail(TermFes::UnsupportedParameter, 8, "ICResp PFV " + std::to_string(r.pfv) + " is not 0");
+            if (r.pfv != 0)
+                return fail(TermFes::UnsupportedParameter, 8, "ICResp PFV " + std::to_string(r.pfv) + " is not 0");
             if (hdr_[11] & ~3u) return fail(TermFes::InvalidHeaderField, 11, "ICResp DGST has reserved bits set");
             if (r.cpda > 31) return fail(TermFes::InvalidHeaderField, 10, "ICResp CPDA above 31");
             if (r.maxh2cdata < 4096 || r.maxh2cdata % 4 != 0)
-                return fail(TermFes::InvalidHeaderField, 12, "ICResp MAXH2CDATA " + std::to_string(r.maxh2cdata) + " is below 4096 or unaligned");
+                return fail(TermFes::InvalidHeaderField, 12,
+                            "ICResp MAXH2CDATA " + std::to_string(r.maxh2cdata) + " is below 4096 or unaligned");
             ic_done_ = true;
             sink.on_icresp(r);
             return state_ != State::Failed;
@@ -285,9 +290,9 @@ bool PduParser::header_complete(PduSink& sink) {
             h.success = hdr_[1] & kFlagSuccess;
             const uint32_t dd = digests_.data ? kDigestLen : 0;
             if (h.length == 0 || uint64_t{hdr_[3]} + h.length + dd != plen_)
-                return fail(TermFes::InvalidHeaderField, 16,
-                            "C2HData DATAL " + std::to_string(h.length) + " does not match PLEN " +
-                                std::to_string(plen_));
+                return fail(
+                    TermFes::InvalidHeaderField, 16,
+                    "C2HData DATAL " + std::to_string(h.length) + " does not match PLEN " + std::to_string(plen_));
             if (h.length > max_data_ || uint64_t{h.offset} + h.length > max_data_)
                 return fail(TermFes::DataOutOfRange, 12,
                             "C2HData DATAO+DATAL " + std::to_string(uint64_t{h.offset} + h.length) +

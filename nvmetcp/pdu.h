@@ -35,7 +35,7 @@ inline constexpr size_t kSqeLen = 64;
 inline constexpr size_t kCqeLen = 16;
 inline constexpr size_t kCapsuleCmdHlen = kCommonHeaderLen + kSqeLen;   // 72
 inline constexpr size_t kCapsuleRespHlen = kCommonHeaderLen + kCqeLen;  // 24
-inline constexpr size_t kDataHlen = 24;  // C2HData, H2CData
+inline constexpr size_t kDataHlen = 24;                                 // C2HData, H2CData
 inline constexpr size_t kR2THlen = 24;
 inline constexpr size_t kTermHlen = 24;
 inline constexpr size_t kTermMaxData = 128;  // the offending header, truncated
@@ -62,7 +62,7 @@ uint32_t digest(std::span<const uint8_t> bytes);
 
 struct ICReq {
     uint16_t pfv = 0;
-    uint8_t hpda = 0;     // 0's based dwords the host wants C2H data aligned to
+    uint8_t hpda = 0;  // 0's based dwords the host wants C2H data aligned to
     Digests digests;
     uint32_t maxr2t = 0;  // 0's based
 };
@@ -93,8 +93,8 @@ struct TermReq {
 // --- Encoders (whole PDUs, digests included when `d` says so) --------------
 std::vector<uint8_t> encode_icreq(const ICReq& r);
 // `sqe` is the 64-byte command; `data` is in-capsule data (Connect).
-std::vector<uint8_t> encode_capsule_cmd(std::span<const uint8_t, kSqeLen> sqe,
-                                        std::span<const uint8_t> data, Digests d);
+std::vector<uint8_t> encode_capsule_cmd(std::span<const uint8_t, kSqeLen> sqe, std::span<const uint8_t> data,
+                                        Digests d);
 std::vector<uint8_t> encode_h2c_term(const TermReq& t);
 std::vector<uint8_t> encode_h2c_data(const DataHeader& h, std::span<const uint8_t> data, Digests d);
 // Controller-side PDUs: for tests, the fuzzer's seeds and round trips.
@@ -183,7 +183,7 @@ private:
     uint32_t data_len_ = 0;
     uint32_t data_have_ = 0;
     uint8_t* dest_ = nullptr;  // where the C2HData payload goes
-    uint32_t crc_ = 0;        // running data digest state
+    uint32_t crc_ = 0;         // running data digest state
     uint8_t ddgst_[kDigestLen] = {};
     size_t ddgst_have_ = 0;
     DataHeader data_hdr_;

@@ -91,10 +91,13 @@ TargetUri parse_target_uri(const std::string& text) {
                 const size_t comma = val.find_first_of(",+");
                 std::string_view d = val.substr(0, comma);
                 val = comma == std::string_view::npos ? std::string_view() : val.substr(comma + 1);
-                if (d == "header") u.digests.header = true;
-                else if (d == "data") u.digests.data = true;
-                else if (d == "none") {}
-                else bad(text, "unknown digest '" + std::string(d) + "' (header, data or none, joined by , or +)");
+                if (d == "header")
+                    u.digests.header = true;
+                else if (d == "data")
+                    u.digests.data = true;
+                else if (d == "none") {
+                } else
+                    bad(text, "unknown digest '" + std::string(d) + "' (header, data or none, joined by , or +)");
             }
         } else if (key == "discover") {
             if (eq != std::string_view::npos) bad(text, "discover takes no value");

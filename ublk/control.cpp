@@ -36,8 +36,7 @@ Control::Control() {
     }
 }
 
-int Control::send(unsigned legacy_op, unsigned ioctl_op, uint32_t dev_id, void* buf, uint16_t len,
-                  uint64_t data0) {
+int Control::send(unsigned legacy_op, unsigned ioctl_op, uint32_t dev_id, void* buf, uint16_t len, uint64_t data0) {
     io_uring* ring = ring_.raw();
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
     if (!sqe) return -EBUSY;
@@ -76,17 +75,12 @@ int Control::set_params(uint32_t dev_id, ublk_params& params) {
 }
 
 int Control::start_dev(uint32_t dev_id, int daemon_pid) {
-    return send(UBLK_CMD_START_DEV, UBLK_U_CMD_START_DEV, dev_id, nullptr, 0,
-                static_cast<uint64_t>(daemon_pid));
+    return send(UBLK_CMD_START_DEV, UBLK_U_CMD_START_DEV, dev_id, nullptr, 0, static_cast<uint64_t>(daemon_pid));
 }
 
-int Control::stop_dev(uint32_t dev_id) {
-    return send(UBLK_CMD_STOP_DEV, UBLK_U_CMD_STOP_DEV, dev_id, nullptr, 0);
-}
+int Control::stop_dev(uint32_t dev_id) { return send(UBLK_CMD_STOP_DEV, UBLK_U_CMD_STOP_DEV, dev_id, nullptr, 0); }
 
-int Control::del_dev(uint32_t dev_id) {
-    return send(UBLK_CMD_DEL_DEV, UBLK_U_CMD_DEL_DEV, dev_id, nullptr, 0);
-}
+int Control::del_dev(uint32_t dev_id) { return send(UBLK_CMD_DEL_DEV, UBLK_U_CMD_DEL_DEV, dev_id, nullptr, 0); }
 
 int Control::del_dev_nowait(uint32_t dev_id) {
     if (ioctl_encode_) {

@@ -36,8 +36,7 @@ public:
     int end_user_recovery(uint32_t dev_id, int daemon_pid);
 
 private:
-    int send(unsigned legacy_op, unsigned ioctl_op, uint32_t dev_id, void* buf, uint16_t len,
-             uint64_t data0 = 0);
+    int send(unsigned legacy_op, unsigned ioctl_op, uint32_t dev_id, void* buf, uint16_t len, uint64_t data0 = 0);
 
     io::UniqueFd fd_;
     io::Ring ring_;

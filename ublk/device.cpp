@@ -45,8 +45,7 @@ void shorten_request_timeout(const std::string& disk) {
 
 }  // namespace
 
-std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg,
-                                       io::Source& source) {
+std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg, io::Source& source) {
     if (std::string why = validate(cfg); !why.empty()) throw std::runtime_error(why);
     std::unique_ptr<Device> dev(new Device(ctrl, source));
 
@@ -58,13 +57,11 @@ std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg,
     if (!dev->cdev_) throw fail("cannot open " + dev->char_path(), -errno);
 
     ublk_params params = make_params(source.size(), dev->info_.max_io_buf_bytes);
-    if (int r = ctrl.set_params(dev->id(), params); r < 0)
-        throw fail("ublk SET_PARAMS failed", r);
+    if (int r = ctrl.set_params(dev->id(), params); r < 0) throw fail("ublk SET_PARAMS failed", r);
 
     dev->start_queues();
 
-    if (int r = ctrl.start_dev(dev->id(), ::getpid()); r < 0)
-        throw fail("ublk START_DEV failed", r);
+    if (int r = ctrl.start_dev(dev->id(), ::getpid()); r < 0) throw fail("ublk START_DEV failed", r);
     dev->started_ = true;
     if (dev->info_.flags & UBLK_F_USER_RECOVERY) shorten_request_timeout("ublkb" + std::to_string(dev->id()));
     return dev;
@@ -74,10 +71,14 @@ namespace {
 
 const char* state_name(uint16_t state) {
     switch (state) {
-        case UBLK_S_DEV_DEAD: return "not started";
-        case UBLK_S_DEV_LIVE: return "live";
-        case UBLK_S_DEV_QUIESCED: return "quiesced";
-        default: return "in an unknown state";
+        case UBLK_S_DEV_DEAD:
+            return "not started";
+        case UBLK_S_DEV_LIVE:
+            return "live";
+        case UBLK_S_DEV_QUIESCED:
+            return "quiesced";
+        default:
+            return "in an unknown state";
     }
 }
 
@@ -89,8 +90,7 @@ std::unique_ptr<Device> Device::recover(Control& ctrl, uint32_t dev_id, io::Sour
                                         std::chrono::milliseconds wait) {
     const std::string name = "/dev/ublkb" + std::to_string(dev_id);
     std::unique_ptr<Device> dev(new Device(ctrl, source));
-    if (int r = ctrl.get_dev_info(dev_id, dev->info_); r < 0)
-        throw fail("cannot query " + name, r);
+    if (int r = ctrl.get_dev_info(dev_id, dev->info_); r < 0) throw fail("cannot query " + name, r);
     if (!(dev->info_.flags & UBLK_F_USER_RECOVERY))
         throw std::runtime_error(name + " was created without user recovery; it cannot be taken over");
 
@@ -109,8 +109,7 @@ std::unique_ptr<Device> Device::recover(Control& ctrl, uint32_t dev_id, io::Sour
         if (r != -EBUSY) throw fail("ublk START_USER_RECOVERY of " + name + " failed", r);
         ublksrv_ctrl_dev_info now{};
         ctrl.get_dev_info(dev_id, now);
-        if (now.state == UBLK_S_DEV_LIVE && process_alive(now.ublksrv_pid) &&
-            now.ublksrv_pid != ::getpid())
+        if (now.state == UBLK_S_DEV_LIVE && process_alive(now.ublksrv_pid) && now.ublksrv_pid != ::getpid())
             throw std::runtime_error(name + " is live, served by pid " + std::to_string(now.ublksrv_pid));
         if (std::chrono::steady_clock::now() >= deadline)
             throw std::runtime_error(name + " is " + state_name(now.state) +

@@ -19,8 +19,7 @@ namespace lazyroot::ublk {
 class Device {
 public:
     // Throws std::runtime_error with a one-line reason; nothing is left behind.
-    static std::unique_ptr<Device> create(Control& ctrl, const DeviceConfig& cfg,
-                                          io::Source& source);
+    static std::unique_ptr<Device> create(Control& ctrl, const DeviceConfig& cfg, io::Source& source);
     // Takes over /dev/ublkbN (`dev_id`) after its daemon died: waits for the
     // kernel to quiesce it (up to `wait`), serves every tag of every queue,
     // then END_USER_RECOVERY. Requests the dead daemon held are reissued.

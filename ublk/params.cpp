@@ -9,9 +9,7 @@ size_t round_up(size_t v, size_t align) { return (v + align - 1) / align * align
 
 }  // namespace
 
-unsigned default_queue_count(unsigned online_cpus) {
-    return std::clamp(online_cpus, 1u, 4u);
-}
+unsigned default_queue_count(unsigned online_cpus) { return std::clamp(online_cpus, 1u, 4u); }
 
 std::string validate(const DeviceConfig& cfg) {
     if (cfg.queues < 1 || cfg.queues > kMaxQueues)
@@ -20,8 +18,7 @@ std::string validate(const DeviceConfig& cfg) {
     if (cfg.depth < 1 || cfg.depth > kMaxDepth)
         return "ublk device: queue depth " + std::to_string(cfg.depth) + " (the driver takes 1 to " +
                std::to_string(kMaxDepth) + ")";
-    if (cfg.max_io_bytes < kMinIoBytes || cfg.max_io_bytes > kMaxIoBytes ||
-        cfg.max_io_bytes % 4096 != 0)
+    if (cfg.max_io_bytes < kMinIoBytes || cfg.max_io_bytes > kMaxIoBytes || cfg.max_io_bytes % 4096 != 0)
         return "ublk device: largest IO " + std::to_string(cfg.max_io_bytes) +
                " bytes (the driver takes a multiple of 4096 from 4 KiB to 32 MiB)";
     return {};
@@ -41,8 +38,7 @@ uint64_t choose_flags(uint64_t kernel_features) {
     // Only what this daemon implements. With USER_RECOVERY a dead daemon's
     // device stays and its IO waits for a successor; REISSUE replays what
     // the dead one held, which is safe for a read-only image.
-    return kernel_features &
-           (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
+    return kernel_features & (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
 }
 
 ublk_params make_params(uint64_t image_bytes, uint32_t max_io_bytes) {

@@ -25,8 +25,7 @@ public:
     void complete(int res, uint32_t) override {
         if (res == UBLK_IO_RES_OK) return serve();
         if (res != UBLK_IO_RES_ABORT)
-            log::error("queue %u tag %u: ublk command failed: %s", q_.cfg_.q_id, tag_,
-                       std::strerror(-res));
+            log::error("queue %u tag %u: ublk command failed: %s", q_.cfg_.q_id, tag_, std::strerror(-res));
         --q_.live_tags_;
     }
 
@@ -77,9 +76,7 @@ private:
 class Queue::ExitWatch final : public io::Completion {
 public:
     explicit ExitWatch(Queue& q) : q_(q) {}
-    void arm() {
-        io_uring_prep_poll_add(q_.loop_.sqe_for(this), q_.cfg_.exit_fd, POLLIN);
-    }
+    void arm() { io_uring_prep_poll_add(q_.loop_.sqe_for(this), q_.cfg_.exit_fd, POLLIN); }
     void complete(int res, uint32_t) override {
         if (res == -ECANCELED) return;
         q_.exit_requested_ = true;
@@ -105,8 +102,8 @@ int Queue::prepare() {
 
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     const size_t dlen = descriptor_length(cfg_.depth, page);
-    void* d = ::mmap(nullptr, dlen, PROT_READ, MAP_SHARED | MAP_POPULATE, cfg_.cdev_fd,
-                     descriptor_offset(cfg_.q_id, page));
+    void* d =
+        ::mmap(nullptr, dlen, PROT_READ, MAP_SHARED | MAP_POPULATE, cfg_.cdev_fd, descriptor_offset(cfg_.q_id, page));
     if (d == MAP_FAILED) return -errno;
     descriptors_ = io::Mapping(d, dlen);
 
@@ -117,8 +114,8 @@ int Queue::prepare() {
     auto* base = static_cast<std::byte*>(buffers_.get());
     tags_.reserve(cfg_.depth);
     for (unsigned t = 0; t < cfg_.depth; ++t)
-        tags_.push_back(std::make_unique<Tag>(*this, static_cast<uint16_t>(t),
-                                              base + static_cast<size_t>(t) * cfg_.max_io_bytes));
+        tags_.push_back(
+            std::make_unique<Tag>(*this, static_cast<uint16_t>(t), base + static_cast<size_t>(t) * cfg_.max_io_bytes));
     if (cfg_.exit_fd >= 0) {
         exit_watch_ = std::make_unique<ExitWatch>(*this);
         exit_watch_->arm();

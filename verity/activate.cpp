@@ -69,15 +69,16 @@ std::string activate(const ActivateOptions& o) {
     // dm_verity.require_signatures=1 demands.
     if (!o.signature.empty())
         r = crypt_activate_by_signed_key(cd.get(), o.name.c_str(), root.data(), root.size(),
-                                         reinterpret_cast<const char*>(o.signature.data()),
-                                         o.signature.size(), CRYPT_ACTIVATE_READONLY);
-    else
-        r = crypt_activate_by_volume_key(cd.get(), o.name.c_str(), root.data(), root.size(),
+                                         reinterpret_cast<const char*>(o.signature.data()), o.signature.size(),
                                          CRYPT_ACTIVATE_READONLY);
+    else
+        r = crypt_activate_by_volume_key(cd.get(), o.name.c_str(), root.data(), root.size(), CRYPT_ACTIVATE_READONLY);
     if (r == -EEXIST) throw std::runtime_error("/dev/mapper/" + o.name + " already exists (--name)");
     if (r < 0 && !o.signature.empty())
         throw std::runtime_error(fail_text("the kernel refused the root-hash signature (is its signer in the kernel's "
-                                           "trusted keyrings?)", r) + (last_error.empty() ? "" : " (" + last_error + ")"));
+                                           "trusted keyrings?)",
+                                           r) +
+                                 (last_error.empty() ? "" : " (" + last_error + ")"));
     if (r < 0)
         throw std::runtime_error(fail_text("dm-verity activation failed", r) +
                                  (last_error.empty() ? "" : " (" + last_error + ")"));

@@ -7,9 +7,9 @@
 namespace lazyroot::verity {
 
 struct ActivateOptions {
-    std::string data_device;    // /dev/ublkbN
-    std::string hash_device;    // the same device when the tree follows the data
-    uint64_t hash_offset = 0;   // bytes into hash_device where the verity superblock is
+    std::string data_device;   // /dev/ublkbN
+    std::string hash_device;   // the same device when the tree follows the data
+    uint64_t hash_offset = 0;  // bytes into hash_device where the verity superblock is
     std::string root_hash_hex;
     std::string name = "lazyroot";
     std::vector<uint8_t> signature;  // DER PKCS#7 over the hex root hash; kernel keyring checks it

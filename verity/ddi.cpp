@@ -35,7 +35,7 @@ bool all_zero(std::span<const uint8_t> b) {
 
 std::string format_guid(const Guid& g) {
     // Data1..3 are little-endian, Data4 is bytes in order.
-    const uint8_t be[16] = {g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6],
+    const uint8_t be[16] = {g[3], g[2], g[1],  g[0],  g[5],  g[4],  g[7],  g[6],
                             g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]};
     std::string hex = to_hex(be);
     return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
@@ -59,8 +59,7 @@ bool has_gpt_signature(std::span<const uint8_t> sector) {
 }
 
 GptHeader parse_gpt_header(std::span<const uint8_t> sector, uint32_t sector_size) {
-    if (sector.size() < sector_size || sector_size < 512)
-        throw DdiError("GPT: short read of the header sector");
+    if (sector.size() < sector_size || sector_size < 512) throw DdiError("GPT: short read of the header sector");
     if (!has_gpt_signature(sector)) throw DdiError("GPT: no \"EFI PART\" signature at LBA 1 (not a GPT disk)");
     if (io::get_le<uint32_t>(sector, 8) != 0x00010000) throw DdiError("GPT: unsupported header revision");
     const uint32_t header_size = io::get_le<uint32_t>(sector, 12);
@@ -112,8 +111,8 @@ std::vector<GptPartition> parse_gpt_entries(std::span<const uint8_t> entries, co
             p.name += c < 0x80 ? static_cast<char>(c) : '?';
         }
         if (p.last_lba < p.first_lba || p.first_lba < h.first_usable_lba || p.last_lba > h.last_usable_lba)
-            throw DdiError("GPT: partition " + std::to_string(i + 1) + " (LBA " + std::to_string(p.first_lba) +
-                           "-" + std::to_string(p.last_lba) + ") is outside the usable LBAs");
+            throw DdiError("GPT: partition " + std::to_string(i + 1) + " (LBA " + std::to_string(p.first_lba) + "-" +
+                           std::to_string(p.last_lba) + ") is outside the usable LBAs");
         out.push_back(std::move(p));
     }
     return out;
@@ -125,12 +124,12 @@ DdiRoot find_ddi_root(const std::vector<GptPartition>& parts) {
         const GptPartition* found = nullptr;
         for (const auto& p : parts) {
             if (p.type != g) continue;
-            if (found) throw DdiError(std::string("DDI: more than one ") + what + " partition (type " +
-                                      std::string(type) + ")");
+            if (found)
+                throw DdiError(std::string("DDI: more than one ") + what + " partition (type " + std::string(type) +
+                               ")");
             found = &p;
         }
-        if (!found)
-            throw DdiError(std::string("DDI: no ") + what + " partition (type " + std::string(type) + ")");
+        if (!found) throw DdiError(std::string("DDI: no ") + what + " partition (type " + std::string(type) + ")");
         return *found;
     };
     return {one(kRootX86_64, "x86-64 root"), one(kRootVerityX86_64, "root-verity"),

@@ -81,9 +81,9 @@ DdiRoot find_ddi_root(const std::vector<GptPartition>& parts);
 
 // The verity-sig partition's content: JSON, NUL-padded to the partition size.
 struct VeritySig {
-    std::string root_hash;  // lowercase hex
+    std::string root_hash;                               // lowercase hex
     std::optional<std::string> certificate_fingerprint;  // lowercase hex, when present
-    std::vector<uint8_t> signature;  // DER PKCS#7 over root_hash
+    std::vector<uint8_t> signature;                      // DER PKCS#7 over root_hash
 };
 
 // Throws DdiError ("verity-sig: <field>: <why>").

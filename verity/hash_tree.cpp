@@ -61,9 +61,7 @@ uint64_t slot_offset(uint64_t index, uint32_t hashes_per_block, uint32_t hash_bl
     return index / hashes_per_block * hash_block_size + index % hashes_per_block * kDigestBytes;
 }
 
-std::string errno_text(int neg_errno) {
-    return neg_errno == -ENODATA ? "file ends early" : std::strerror(-neg_errno);
-}
+std::string errno_text(int neg_errno) { return neg_errno == -ENODATA ? "file ends early" : std::strerror(-neg_errno); }
 
 struct Source {
     int fd;
@@ -74,8 +72,8 @@ struct Source {
 // level: ceil(blocks / hashes_per_block) zero-padded hash blocks at dst_offset.
 // Work items are whole output blocks, so threads never share one.
 
-void hash_level(Source src, uint64_t src_offset, uint64_t blocks, uint32_t block_size, int dst_fd,
-                uint64_t dst_offset, const VerityParams& p, uint32_t hashes_per_block, unsigned threads) {
+void hash_level(Source src, uint64_t src_offset, uint64_t blocks, uint32_t block_size, int dst_fd, uint64_t dst_offset,
+                const VerityParams& p, uint32_t hashes_per_block, unsigned threads) {
     const uint64_t out_per_item = std::max<uint64_t>(1, kChunkBytes / block_size / hashes_per_block);
     const uint64_t in_per_item = out_per_item * hashes_per_block;
     const uint64_t items = div_round_up(blocks, in_per_item);
@@ -196,9 +194,8 @@ std::vector<uint8_t> build_hash_tree(const std::string& image_path, uint64_t dat
             hash_level({image.get(), image_path}, 0, p.data_blocks, p.data_block_size, out_fd, dst, p,
                        layout.hashes_per_block, threads);
         else
-            hash_level({out_fd, "the hash tree"}, out_offset + layout.levels[i - 1].offset,
-                       layout.levels[i - 1].blocks, p.hash_block_size, out_fd, dst, p, layout.hashes_per_block,
-                       threads);
+            hash_level({out_fd, "the hash tree"}, out_offset + layout.levels[i - 1].offset, layout.levels[i - 1].blocks,
+                       p.hash_block_size, out_fd, dst, p, layout.hashes_per_block, threads);
     }
 
     // The root is the hash of the top block, or of the only data block.
@@ -207,8 +204,8 @@ std::vector<uint8_t> build_hash_tree(const std::string& image_path, uint64_t dat
     const int top_fd = no_tree ? image.get() : out_fd;
     const uint64_t top_at = no_tree ? 0 : out_offset + layout.levels.back().offset;
     if (int r = io::pread_full(top_fd, top, top_at); r < 0)
-        throw std::runtime_error((no_tree ? image_path : std::string("the hash tree")) + ": reading back: " +
-                                 errno_text(r));
+        throw std::runtime_error((no_tree ? image_path : std::string("the hash tree")) +
+                                 ": reading back: " + errno_text(r));
     const auto root = hash_block(p.salt, top);
     return {root.begin(), root.end()};
 }

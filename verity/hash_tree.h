@@ -37,10 +37,10 @@ struct TreeLevel {
 
 struct TreeLayout {
     uint32_t hashes_per_block = 0;
-    uint64_t tree_offset = 0;        // the first tree block: 512 B of superblock rounded up to a hash block
-    std::vector<TreeLevel> levels;   // levels[0] hashes the data; levels.back() is the one-block top
-    uint64_t tree_blocks = 0;        // all levels
-    uint64_t hash_area_bytes = 0;    // tree_offset + tree_blocks * hash_block_size: what veritysetup writes
+    uint64_t tree_offset = 0;       // the first tree block: 512 B of superblock rounded up to a hash block
+    std::vector<TreeLevel> levels;  // levels[0] hashes the data; levels.back() is the one-block top
+    uint64_t tree_blocks = 0;       // all levels
+    uint64_t hash_area_bytes = 0;   // tree_offset + tree_blocks * hash_block_size: what veritysetup writes
 };
 
 // Throws std::invalid_argument for parameters veritysetup would refuse (block

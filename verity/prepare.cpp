@@ -88,8 +88,10 @@ std::optional<uint64_t> trailing_tree(int fd, uint64_t file_size) {
     uint64_t lo = 1, hi = file_size / kBlockSize;
     while (lo < hi) {
         const uint64_t mid = lo + (hi - lo) / 2;
-        if (end_for(mid) < file_size) lo = mid + 1;
-        else hi = mid;
+        if (end_for(mid) < file_size)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo == 0 || lo > file_size / kBlockSize || end_for(lo) != file_size) return std::nullopt;
     const uint64_t at = lo * kBlockSize;
@@ -194,7 +196,8 @@ int run_prepare(const PrepareOptions& o) {
             throw std::runtime_error(o.image + " already ends in a verity hash tree (superblock at byte " +
                                      std::to_string(*at) + ") but " + manifest_path(o.image) +
                                      " is missing or does not match it: restore the manifest, or cut the tree off "
-                                     "(truncate -s " + std::to_string(*at) + " " + o.image + ")");
+                                     "(truncate -s " +
+                                     std::to_string(*at) + " " + o.image + ")");
     }
     const uint64_t data_size = previous ? previous->data_size : file_size;
     if (data_size == 0) throw std::runtime_error(o.image + ": empty image");
@@ -262,12 +265,11 @@ int run_prepare(const PrepareOptions& o) {
         sync_data(image.get(), o.image);
     }
 
-    log::info("%s: %llu blocks hashed in %.2f s (%.2f GB/s); %llu-byte hash area at %llu in %s; %s",
-              o.image.c_str(), static_cast<unsigned long long>(p.data_blocks), seconds,
+    log::info("%s: %llu blocks hashed in %.2f s (%.2f GB/s); %llu-byte hash area at %llu in %s; %s", o.image.c_str(),
+              static_cast<unsigned long long>(p.data_blocks), seconds,
               seconds > 0 ? static_cast<double>(data_size) / seconds / 1e9 : 0.0,
-              static_cast<unsigned long long>(layout.hash_area_bytes),
-              static_cast<unsigned long long>(m.hash_offset), append ? o.image.c_str() : o.hash_out.c_str(),
-              manifest_path(o.image).c_str());
+              static_cast<unsigned long long>(layout.hash_area_bytes), static_cast<unsigned long long>(m.hash_offset),
+              append ? o.image.c_str() : o.hash_out.c_str(), manifest_path(o.image).c_str());
     std::printf("%s\n", root_hex.c_str());
     std::fflush(stdout);
     return 0;

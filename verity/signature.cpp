@@ -19,7 +19,9 @@ namespace {
 template <auto Free>
 struct Deleter {
     template <typename T>
-    void operator()(T* p) const { Free(p); }
+    void operator()(T* p) const {
+        Free(p);
+    }
 };
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -92,9 +94,9 @@ std::vector<uint8_t> sign_root_hash(std::string_view root_hash_hex, std::string_
         throw std::runtime_error("signing key does not belong to the signing certificate");
     }
     BioPtr data = memory_bio(root_hash_hex);
-    Pkcs7Ptr p7(data ? PKCS7_sign(cert.get(), key.get(), nullptr, data.get(),
-                                  PKCS7_DETACHED | PKCS7_BINARY | PKCS7_NOATTR)
-                     : nullptr);
+    Pkcs7Ptr p7(
+        data ? PKCS7_sign(cert.get(), key.get(), nullptr, data.get(), PKCS7_DETACHED | PKCS7_BINARY | PKCS7_NOATTR)
+             : nullptr);
     if (!p7) throw std::runtime_error("PKCS#7 signing failed: " + openssl_error("unknown error"));
     const int len = i2d_PKCS7(p7.get(), nullptr);
     if (len <= 0) throw std::runtime_error("PKCS#7 encoding failed: " + openssl_error("unknown error"));

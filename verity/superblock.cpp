@@ -18,17 +18,15 @@ constexpr size_t kAlgorithmField = sb_offset::data_block_size - sb_offset::algor
 
 }  // namespace
 
-bool valid_block_size(uint32_t size) {
-    return size >= 512 && size <= (512u << 10) && (size & (size - 1)) == 0;
-}
+bool valid_block_size(uint32_t size) { return size >= 512 && size <= (512u << 10) && (size & (size - 1)) == 0; }
 
 std::vector<uint8_t> encode_superblock(const Superblock& sb) {
-    if (sb.version != 1 || sb.hash_type > 1) throw std::invalid_argument("verity superblock: unsupported version or hash type");
+    if (sb.version != 1 || sb.hash_type > 1)
+        throw std::invalid_argument("verity superblock: unsupported version or hash type");
     if (!valid_block_size(sb.data_block_size) || !valid_block_size(sb.hash_block_size))
         throw std::invalid_argument("verity superblock: block size must be a power of two, 512 B to 512 KiB");
     // Keep one NUL in the field, so a reader can rely on termination.
-    if (sb.algorithm.empty() || sb.algorithm.size() >= kAlgorithmField ||
-        sb.algorithm.find('\0') != std::string::npos)
+    if (sb.algorithm.empty() || sb.algorithm.size() >= kAlgorithmField || sb.algorithm.find('\0') != std::string::npos)
         throw std::invalid_argument("verity superblock: bad algorithm name");
     if (sb.salt.size() > kMaxSaltBytes) throw std::invalid_argument("verity superblock: salt longer than 256 bytes");
 
@@ -92,7 +90,8 @@ std::optional<std::array<uint8_t, 16>> parse_uuid(std::string_view text) {
 
 std::array<uint8_t, 16> random_uuid() {
     std::array<uint8_t, 16> u{};
-    if (RAND_bytes(u.data(), static_cast<int>(u.size())) != 1) throw std::runtime_error("cannot get random bytes for a UUID");
+    if (RAND_bytes(u.data(), static_cast<int>(u.size())) != 1)
+        throw std::runtime_error("cannot get random bytes for a UUID");
     u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);  // version 4
     u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
     return u;

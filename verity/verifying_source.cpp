@@ -36,10 +36,10 @@ struct Request final {
 struct DataRead final : io::ReadCallback {
     VerifyingReader* owner = nullptr;
     Request* req = nullptr;
-    uint64_t offset = 0;              // aligned
-    std::span<std::byte> target;      // where it goes: dst itself, or bounce
-    std::vector<std::byte> bounce;    // when dst was not block-aligned
-    std::span<std::byte> dst;         // the caller's part
+    uint64_t offset = 0;            // aligned
+    std::span<std::byte> target;    // where it goes: dst itself, or bounce
+    std::vector<std::byte> bounce;  // when dst was not block-aligned
+    std::span<std::byte> dst;       // the caller's part
     uint64_t dst_offset = 0;
     unsigned attempt = 0;
     void on_read_done(int result) override;
@@ -236,9 +236,9 @@ std::unique_ptr<VerifyingSource> VerifyingSource::open(std::unique_ptr<io::Sourc
                                  (tree ? where : " of the image"));
     if (tree) {
         if (v->data_bytes() > v->inner_->size())
-            throw std::runtime_error("the hash tree " + tree->describe() + " covers " + std::to_string(v->data_bytes()) +
-                                     " bytes of data, but " + v->inner_->describe() + " has only " +
-                                     std::to_string(v->inner_->size()));
+            throw std::runtime_error("the hash tree " + tree->describe() + " covers " +
+                                     std::to_string(v->data_bytes()) + " bytes of data, but " + v->inner_->describe() +
+                                     " has only " + std::to_string(v->inner_->size()));
         // The device shows the data, then the verified tree at the next hash
         // block: dm-verity finds both on it, as with a tree that `prepare`
         // appended. No wrap: both sizes are under 2^63 (tree_layout).

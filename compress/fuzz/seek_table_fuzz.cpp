@@ -24,7 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             decode_frame(std::as_bytes(file.subspan(f.compressed_offset, f.compressed_size)), out);
             if (f.offset < t.decompressed_size()) (void)t.frame_at(f.offset);
         }
-    } catch (const SeekTableError&) {
-    }
+    } catch (const SeekTableError&) {}
     return 0;
 }

@@ -12,8 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         if (auto spec = lazyroot::initrd::parse_root_spec(text); spec && spec->bootorigin)
             lazyroot::initrd::resolve_boot_origin("http://host/dir/uki.efi", spec->source);
-    } catch (const lazyroot::initrd::CmdlineError&) {
-    }
+    } catch (const lazyroot::initrd::CmdlineError&) {}
     lazyroot::initrd::decode_stub_device_url({data, size});
     return 0;
 }

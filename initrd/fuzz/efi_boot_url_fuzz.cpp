@@ -55,8 +55,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
         check(!b.from.empty());
         for (unsigned char c : b.url) check(c >= 0x21 && c <= 0x7e);
-        if (b.from == "LoaderDeviceURL") check((present & 1) != 0);
-        else check((present & 6) == 6);
+        if (b.from == "LoaderDeviceURL")
+            check((present & 1) != 0);
+        else
+            check((present & 6) == 6);
     }
     return 0;
 }

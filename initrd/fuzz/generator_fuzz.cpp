@@ -63,11 +63,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto files = render_units(*spec, root, "/usr/bin/lazyroot", pinned ? &exec : nullptr);
     const auto unit = t::parse_unit(service(files).contents);
     check(t::unit_problems(unit).empty());
-    check(t::unescape_specifiers(*unit.one("Unit", "Description")) == "lazyroot: the root image from " + lazyroot::io::redact_url(spec->source));
+    check(t::unescape_specifiers(*unit.one("Unit", "Description")) ==
+          "lazyroot: the root image from " + lazyroot::io::redact_url(spec->source));
     const std::vector<std::string> argv =
-        pinned ? std::vector<std::string>{"@/run/lazyroot/exec/ld-linux-x86-64.so.2", "@lazyroot", "--library-path",
-                                          "/run/lazyroot/exec", "--argv0", "@lazyroot",
-                                          "/run/lazyroot/exec/lazyroot", "attach-cmdline"}
+        pinned ? std::vector<std::string>{"@/run/lazyroot/exec/ld-linux-x86-64.so.2",
+                                          "@lazyroot",
+                                          "--library-path",
+                                          "/run/lazyroot/exec",
+                                          "--argv0",
+                                          "@lazyroot",
+                                          "/run/lazyroot/exec/lazyroot",
+                                          "attach-cmdline"}
                : std::vector<std::string>{"@/usr/bin/lazyroot", "@lazyroot", "attach-cmdline"};
     check(t::exec_words(*unit.one("Service", "ExecStart")) == argv);
     // The daemon reads the same spec back from the command line; none of its

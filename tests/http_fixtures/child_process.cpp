@@ -155,8 +155,7 @@ int ChildProcess::kill_hard() {
     if (!running()) return status_.value_or(0);
     ::kill(pid_, SIGKILL);
     // SIGKILL can't be ignored; only an uninterruptible sleep delays it.
-    while (!wait_for(std::chrono::seconds(60))) {
-    }
+    while (!wait_for(std::chrono::seconds(60))) {}
     return *status_;
 }
 

@@ -38,21 +38,36 @@ constexpr int64_t kBaseTime = 1704067200;  // 2024-01-01T00:00:00Z, the default 
 
 const char* reason(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 206: return "Partial Content";
-        case 301: return "Moved Permanently";
-        case 302: return "Found";
-        case 303: return "See Other";
-        case 307: return "Temporary Redirect";
-        case 308: return "Permanent Redirect";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 412: return "Precondition Failed";
-        case 416: return "Range Not Satisfiable";
-        case 431: return "Request Header Fields Too Large";
-        case 503: return "Service Unavailable";
-        default: return "Status";
+        case 200:
+            return "OK";
+        case 206:
+            return "Partial Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 303:
+            return "See Other";
+        case 307:
+            return "Temporary Redirect";
+        case 308:
+            return "Permanent Redirect";
+        case 400:
+            return "Bad Request";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 412:
+            return "Precondition Failed";
+        case 416:
+            return "Range Not Satisfiable";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Status";
     }
 }
 
@@ -69,7 +84,7 @@ struct Reply {
     bool keep_alive = true;          // what the Connection header promises
     After after = After::KeepAlive;  // what really happens once sent
     std::optional<Clock::time_point> stall_until;
-    std::optional<uint64_t> claimed_length;  // Content-Length sent instead of content_length
+    std::optional<uint64_t> claimed_length;            // Content-Length sent instead of content_length
     std::shared_ptr<const ImageVersion> literal_body;  // sent instead of the image's bytes
     bool endless_headers = false;
     std::chrono::milliseconds drip{0};  // > 0: one body byte per drip
@@ -91,7 +106,7 @@ struct Conn {
     After after = After::KeepAlive;
     std::optional<Clock::time_point> stall_until;     // time_point::max(): until stop()
     std::optional<Clock::time_point> drain_deadline;  // Reset: waiting for the peer's ACKs
-    bool endless_headers = false;  // EndlessHeaders: the head never ends
+    bool endless_headers = false;                     // EndlessHeaders: the head never ends
     uint64_t header_lines = 0;
     std::chrono::milliseconds drip{0};  // Slowloris
 };
@@ -100,20 +115,34 @@ struct Conn {
 
 std::string_view fault_name(Fault f) {
     switch (f) {
-        case Fault::DropMidBody: return "DropMidBody";
-        case Fault::ShortBody: return "ShortBody";
-        case Fault::WrongContentRange: return "WrongContentRange";
-        case Fault::FullBodyInsteadOf206: return "FullBodyInsteadOf206";
-        case Fault::Status503: return "Status503";
-        case Fault::Stall: return "Stall";
-        case Fault::Redirect: return "Redirect";
-        case Fault::ChangeIdentity: return "ChangeIdentity";
-        case Fault::LyingTotal: return "LyingTotal";
-        case Fault::HugeContentLength: return "HugeContentLength";
-        case Fault::EndlessHeaders: return "EndlessHeaders";
-        case Fault::Slowloris: return "Slowloris";
-        case Fault::RedirectLoop: return "RedirectLoop";
-        case Fault::MultipartByteranges: return "MultipartByteranges";
+        case Fault::DropMidBody:
+            return "DropMidBody";
+        case Fault::ShortBody:
+            return "ShortBody";
+        case Fault::WrongContentRange:
+            return "WrongContentRange";
+        case Fault::FullBodyInsteadOf206:
+            return "FullBodyInsteadOf206";
+        case Fault::Status503:
+            return "Status503";
+        case Fault::Stall:
+            return "Stall";
+        case Fault::Redirect:
+            return "Redirect";
+        case Fault::ChangeIdentity:
+            return "ChangeIdentity";
+        case Fault::LyingTotal:
+            return "LyingTotal";
+        case Fault::HugeContentLength:
+            return "HugeContentLength";
+        case Fault::EndlessHeaders:
+            return "EndlessHeaders";
+        case Fault::Slowloris:
+            return "Slowloris";
+        case Fault::RedirectLoop:
+            return "RedirectLoop";
+        case Fault::MultipartByteranges:
+            return "MultipartByteranges";
     }
     return "?";
 }
@@ -216,8 +245,7 @@ void FaultServer::Impl::run() {
                 if (c.stall_until && *c.stall_until <= later) c.stall_until.reset();
                 if (c.drain_deadline) {
                     int unacked = 0;
-                    if (::ioctl(c.fd.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0 ||
-                        later >= *c.drain_deadline)
+                    if (::ioctl(c.fd.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0 || later >= *c.drain_deadline)
                         reset_close(c);
                 }
             }
@@ -377,8 +405,8 @@ Reply FaultServer::Impl::normal_reply(const HttpRequest& req, const ImageVersion
     switch (d.kind) {
         case RangeDecision::Satisfiable:
             r.status = 206;
-            r.headers = "Content-Range: bytes " + std::to_string(d.range.first) + "-" +
-                        std::to_string(d.range.last) + "/" + std::to_string(size) + "\r\n";
+            r.headers = "Content-Range: bytes " + std::to_string(d.range.first) + "-" + std::to_string(d.range.last) +
+                        "/" + std::to_string(size) + "\r\n";
             r.body_off = d.range.first;
             r.content_length = d.range.length();
             break;
@@ -446,14 +474,14 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
             Reply moved;
             moved.status = rule.redirect_status;
             moved.headers =
-                "Location: " + absolute(rule.location.empty() ? "/moved" + opts.path : rule.location) +
-                "\r\n";
+                "Location: " + absolute(rule.location.empty() ? "/moved" + opts.path : rule.location) + "\r\n";
             moved.keep_alive = r.keep_alive;
             moved.after = r.after;
             r = moved;
             break;
         }
-        case Fault::ChangeIdentity: break;  // the new version was installed before the reply was built
+        case Fault::ChangeIdentity:
+            break;  // the new version was installed before the reply was built
         case Fault::LyingTotal:
             if (r.status != 206) break;
             r.headers = "Content-Range: bytes " + std::to_string(r.body_off) + "-" +
@@ -484,8 +512,7 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
             if (r.status != 206) break;
             const std::string boundary = "lazyroot-fault-boundary";
             const std::string range_line = r.headers;  // "Content-Range: …\r\n" of the part
-            std::string body = "--" + boundary + "\r\nContent-Type: application/octet-stream\r\n" + range_line +
-                               "\r\n";
+            std::string body = "--" + boundary + "\r\nContent-Type: application/octet-stream\r\n" + range_line + "\r\n";
             body.append(reinterpret_cast<const char*>(v.bytes.data() + r.body_off), r.content_length);
             body += "\r\n--" + boundary + "--\r\n";
             auto part = std::make_shared<ImageVersion>();
@@ -500,8 +527,7 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
     }
 }
 
-void FaultServer::Impl::start_reply(Conn& c, const Reply& r, std::shared_ptr<const ImageVersion> v,
-                                    bool head_only) {
+void FaultServer::Impl::start_reply(Conn& c, const Reply& r, std::shared_ptr<const ImageVersion> v, bool head_only) {
     std::string h = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
     h += "Server: lazyroot-fault\r\n";
     h += "Date: " + http_date(std::time(nullptr)) + "\r\n";
@@ -592,16 +618,19 @@ void FaultServer::Impl::finish(Conn& c) {
             process_input(c);  // a pipelined request may be waiting
             if (!c.closed && c.peer_eof && !c.responding && !c.stall_until) graceful_close(c);
             break;
-        case After::Close: graceful_close(c); break;
-        case After::Reset: c.drain_deadline = Clock::now() + kResetDrainLimit; break;
+        case After::Close:
+            graceful_close(c);
+            break;
+        case After::Reset:
+            c.drain_deadline = Clock::now() + kResetDrainLimit;
+            break;
     }
 }
 
 void FaultServer::Impl::graceful_close(Conn& c) {
     // Unread input would turn close() into a RST; read it away first.
     char buf[4096];
-    for (int i = 0; i < 64 && ::recv(c.fd.get(), buf, sizeof buf, 0) > 0; ++i) {
-    }
+    for (int i = 0; i < 64 && ::recv(c.fd.get(), buf, sizeof buf, 0) > 0; ++i) {}
     ::shutdown(c.fd.get(), SHUT_WR);
     c.fd.reset();  // the kernel still delivers queued data, then FIN
     c.closed = true;
@@ -614,8 +643,7 @@ void FaultServer::Impl::reset_close(Conn& c) {
     c.closed = true;
 }
 
-void FaultServer::Impl::record(const Conn& c, const HttpRequest* req, int status,
-                               std::optional<Fault> fault) {
+void FaultServer::Impl::record(const Conn& c, const HttpRequest* req, int status, std::optional<Fault> fault) {
     ServedRequest s;
     s.connection = c.id;
     if (req) {
@@ -682,8 +710,8 @@ void FaultServer::clear_faults() {
 
 size_t FaultServer::pending_faults() const {
     std::lock_guard lk(impl_->mu);
-    return static_cast<size_t>(std::count_if(impl_->rules.begin(), impl_->rules.end(),
-                                             [](const FaultRule& r) { return r.times != 0; }));
+    return static_cast<size_t>(
+        std::count_if(impl_->rules.begin(), impl_->rules.end(), [](const FaultRule& r) { return r.times != 0; }));
 }
 
 void FaultServer::set_version(ImageVersion v) {

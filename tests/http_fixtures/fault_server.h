@@ -27,14 +27,14 @@ enum class Fault {
     ChangeIdentity,        // the image is replaced (new bytes, ETag, Last-Modified) before
                            // this request is answered; it and all later ones see the new one
     // Hostile servers (issue 12): what a compromised or broken server may send.
-    LyingTotal,            // 206 with the right bytes, but Content-Range claims another total
-    HugeContentLength,     // 206 with the right Content-Range and bytes, Content-Length 1 TiB,
-                           // then an orderly close
-    EndlessHeaders,        // a status line, then header lines for ever (until the client goes)
-    Slowloris,             // the right response, its body one byte per FaultRule::drip
-    RedirectLoop,          // 302 to the request's own target, every time
-    MultipartByteranges,   // 206 multipart/byteranges (one part: the range asked for), no
-                           // Content-Range header: what a server sends for several ranges
+    LyingTotal,           // 206 with the right bytes, but Content-Range claims another total
+    HugeContentLength,    // 206 with the right Content-Range and bytes, Content-Length 1 TiB,
+                          // then an orderly close
+    EndlessHeaders,       // a status line, then header lines for ever (until the client goes)
+    Slowloris,            // the right response, its body one byte per FaultRule::drip
+    RedirectLoop,         // 302 to the request's own target, every time
+    MultipartByteranges,  // 206 multipart/byteranges (one part: the range asked for), no
+                          // Content-Range header: what a server sends for several ranges
 };
 
 std::string_view fault_name(Fault f);

@@ -276,9 +276,7 @@ TEST_F(FaultServerTest, ChangeIdentityToAGivenVersion) {
 }
 
 TEST_F(FaultServerTest, PredicateChoosesWhichRequestsFail) {
-    server_.add_fault({.fault = Fault::Status503,
-                       .times = FaultRule::kForever,
-                       .match = [](const HttpRequest& req) {
+    server_.add_fault({.fault = Fault::Status503, .times = FaultRule::kForever, .match = [](const HttpRequest& req) {
                            const std::string* range = req.header("Range");
                            return range && range->starts_with("bytes=4096-");
                        }});

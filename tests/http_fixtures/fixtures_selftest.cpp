@@ -100,8 +100,7 @@ TEST_F(NginxTest, KeepaliveRequestsLimitForcesNewConnections) {
     NginxServer nginx(o);
     nginx.start();
     CurlClient client;
-    for (int i = 0; i < 3; ++i)
-        ASSERT_EQ(client.perform({.url = nginx.url("disk.img"), .range = "0-9"}).status, 206);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(client.perform({.url = nginx.url("disk.img"), .range = "0-9"}).status, 206);
     ASSERT_TRUE(nginx.wait_for_log_lines(3));
     EXPECT_EQ(nginx.distinct_connections(), 3u);
 }
@@ -112,19 +111,15 @@ TEST_F(NginxTest, IfMatchAndIfRangeFollowTheEtag) {
     const std::string etag = fetch({.url = nginx.url("disk.img"), .head = true}).header("ETag");
     ASSERT_FALSE(etag.empty());
 
-    auto wrong_match =
-        fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Match: \"nope\""}});
+    auto wrong_match = fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Match: \"nope\""}});
     EXPECT_EQ(wrong_match.status, 412);
-    auto right_match =
-        fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Match: " + etag}});
+    auto right_match = fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Match: " + etag}});
     EXPECT_EQ(right_match.status, 206);
 
-    auto wrong_range =
-        fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Range: \"nope\""}});
+    auto wrong_range = fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Range: \"nope\""}});
     EXPECT_EQ(wrong_range.status, 200);
     EXPECT_EQ(wrong_range.body.size(), kImageSize);
-    auto right_range =
-        fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Range: " + etag}});
+    auto right_range = fetch({.url = nginx.url("disk.img"), .range = "0-99", .headers = {"If-Range: " + etag}});
     EXPECT_EQ(right_range.status, 206);
     EXPECT_EQ(right_range.body, slice(image_, 0, 100));
 }
@@ -254,10 +249,9 @@ TEST_F(NginxTlsTest, Http2OverTls) {
     NginxServer nginx(o);
     nginx.start();
     CurlClient client;
-    auto a = client.perform(
-        {.url = nginx.url("disk.img"), .range = "0-99", .http2 = true, .ca_file = ca_.ca_cert()});
-    auto b = client.perform(
-        {.url = nginx.url("disk.img"), .range = "100-199", .http2 = true, .ca_file = ca_.ca_cert()});
+    auto a = client.perform({.url = nginx.url("disk.img"), .range = "0-99", .http2 = true, .ca_file = ca_.ca_cert()});
+    auto b =
+        client.perform({.url = nginx.url("disk.img"), .range = "100-199", .http2 = true, .ca_file = ca_.ca_cert()});
     ASSERT_EQ(a.code, CURLE_OK) << a.error;
     EXPECT_EQ(a.http_version, CURL_HTTP_VERSION_2_0);
     EXPECT_EQ(a.status, 206);

@@ -85,8 +85,7 @@ std::optional<HttpRequest> parse_request_head(std::string_view head) {
         if (line.empty()) break;
         size_t colon = line.find(':');
         if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-        req.headers.emplace_back(std::string(line.substr(0, colon)),
-                                 std::string(trim(line.substr(colon + 1))));
+        req.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
     }
     return req;
 }
@@ -147,8 +146,7 @@ std::string http_date(int64_t unix_seconds) {
     char buf[64];
     // Names spelled out: strftime's %a and %b follow the locale.
     static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
                   months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;

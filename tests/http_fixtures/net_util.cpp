@@ -20,9 +20,7 @@ sockaddr_in loopback(uint16_t port) {
     return a;
 }
 
-[[noreturn]] void fail(const char* what) {
-    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
+[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string(what) + ": " + std::strerror(errno)); }
 
 }  // namespace
 

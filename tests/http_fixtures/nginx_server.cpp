@@ -26,9 +26,7 @@ std::string read_file(const std::filesystem::path& p) {
     return ss.str();
 }
 
-std::string tail(const std::string& s, size_t n = 2000) {
-    return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
+std::string tail(const std::string& s, size_t n = 2000) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
 // nginx config strings: quoted so paths may hold spaces or ';'.
 std::string quoted(const std::string& s) {
@@ -88,8 +86,7 @@ std::string NginxServer::config() const {
       << "  keepalive_requests " << opts_.keepalive_requests << ";\n"
       << "  keepalive_timeout " << opts_.keepalive_timeout_s << "s;\n"
       << "  server {\n"
-      << "    listen 127.0.0.1:" << port_ << (opts_.tls ? " ssl" : "") << (opts_.http2 ? " http2" : "")
-      << ";\n"
+      << "    listen 127.0.0.1:" << port_ << (opts_.tls ? " ssl" : "") << (opts_.http2 ? " http2" : "") << ";\n"
       << "    server_name localhost;\n"
       << "    root " << quoted(opts_.root) << ";\n";
     if (opts_.tls) {
@@ -111,8 +108,7 @@ void NginxServer::start() {
     if (running()) throw std::logic_error("NginxServer::start: already running");
     if (port_ != 0) {
         if (!try_start())
-            throw std::runtime_error("NginxServer: port " + std::to_string(port_) +
-                                     " is taken: " + tail(error_log()));
+            throw std::runtime_error("NginxServer: port " + std::to_string(port_) + " is taken: " + tail(error_log()));
         return;
     }
     // A picked port can be grabbed by someone else before nginx binds it.
@@ -134,9 +130,9 @@ bool NginxServer::try_start() {
     ScopedFd out(::open((dir() / "nginx.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!out) throw std::runtime_error("NginxServer: cannot create nginx.out in " + dir().string());
     // -p and -e keep nginx away from its compiled-in /usr/share/nginx and /var/log paths.
-    child_ = ChildProcess::spawn({opts_.nginx_binary, "-p", dir().string() + "/", "-c", conf.string(), "-e",
-                                  (dir() / "error.log").string()},
-                                 out.get());
+    child_ = ChildProcess::spawn(
+        {opts_.nginx_binary, "-p", dir().string() + "/", "-c", conf.string(), "-e", (dir() / "error.log").string()},
+        out.get());
 
     // Ready = the pid file names our child (nginx writes it after binding) and
     // a connect succeeds. Polled, bounded, waking early if nginx exits.
@@ -157,9 +153,8 @@ bool NginxServer::try_start() {
         }
         if (Clock::now() >= deadline) {
             child_.kill_hard();
-            throw std::runtime_error("NginxServer: not accepting on port " + std::to_string(port_) +
-                                     " after " + std::to_string(opts_.start_timeout.count()) +
-                                     " ms: " + tail(error_log()));
+            throw std::runtime_error("NginxServer: not accepting on port " + std::to_string(port_) + " after " +
+                                     std::to_string(opts_.start_timeout.count()) + " ms: " + tail(error_log()));
         }
         child_.wait_for(milliseconds(10));
     }
@@ -227,8 +222,7 @@ bool NginxServer::wait_for_log_lines(size_t n, milliseconds timeout) const {
         pollfd p{in.get(), POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left.count()) + 1) > 0) {
             alignas(inotify_event) char buf[4096];
-            while (::read(in.get(), buf, sizeof buf) > 0) {
-            }
+            while (::read(in.get(), buf, sizeof buf) > 0) {}
         }
     }
 }

@@ -14,14 +14,12 @@ void openssl(std::vector<std::string> args) {
     if (r.exit_code != 0) {
         std::string cmd;
         for (const auto& a : args) cmd += a + " ";
-        throw std::runtime_error("TestCa: " + cmd + "failed (" + std::to_string(r.exit_code) +
-                                 "): " + r.output);
+        throw std::runtime_error("TestCa: " + cmd + "failed (" + std::to_string(r.exit_code) + "): " + r.output);
     }
 }
 
 // P-256: key generation is instant, unlike RSA.
-const std::vector<std::string> kNewKey = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                          "-nodes"};
+const std::vector<std::string> kNewKey = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
 
 }  // namespace
 
@@ -30,9 +28,8 @@ TestCa::TestCa(const std::string& ca_name) {
     ca_key_ = (dir_ / "ca.key").string();
     std::vector<std::string> ca = {"req", "-x509"};
     ca.insert(ca.end(), kNewKey.begin(), kNewKey.end());
-    ca.insert(ca.end(),
-              {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj", "/CN=" + ca_name, "-addext",
-               "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+    ca.insert(ca.end(), {"-keyout", ca_key_, "-out", ca_cert_, "-days", "2", "-subj", "/CN=" + ca_name, "-addext",
+                         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
     openssl(ca);
 
     issue("server", "/CN=127.0.0.1",
@@ -62,8 +59,7 @@ TestCa::TestCa(const std::string& ca_name) {
     other_name_key_ = (dir_ / "other.key").string();
 }
 
-void TestCa::issue(const std::string& name, const std::string& subject, const std::string& extensions,
-                   int serial) {
+void TestCa::issue(const std::string& name, const std::string& subject, const std::string& extensions, int serial) {
     const std::string key = (dir_ / (name + ".key")).string();
     const std::string csr = (dir_ / (name + ".csr")).string();
     const std::string crt = (dir_ / (name + ".crt")).string();
@@ -72,8 +68,8 @@ void TestCa::issue(const std::string& name, const std::string& subject, const st
     req.insert(req.end(), kNewKey.begin(), kNewKey.end());
     req.insert(req.end(), {"-keyout", key, "-out", csr, "-subj", subject});
     openssl(req);
-    openssl({"x509", "-req", "-in", csr, "-CA", ca_cert_, "-CAkey", ca_key_, "-set_serial",
-             std::to_string(serial), "-days", "2", "-out", crt, "-extfile", ext});
+    openssl({"x509", "-req", "-in", csr, "-CA", ca_cert_, "-CAkey", ca_key_, "-set_serial", std::to_string(serial),
+             "-days", "2", "-out", crt, "-extfile", ext});
 }
 
 }  // namespace lazyroot::fixtures

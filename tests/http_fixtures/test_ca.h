@@ -28,8 +28,7 @@ public:
 
 private:
     // Makes <name>.key/<name>.crt signed by the CA with the given extensions.
-    void issue(const std::string& name, const std::string& subject, const std::string& extensions,
-               int serial);
+    void issue(const std::string& name, const std::string& subject, const std::string& extensions, int serial);
 
     TempDir dir_{"lazyroot-ca"};
     std::string ca_cert_, ca_key_, server_cert_, server_key_, client_cert_, client_key_;

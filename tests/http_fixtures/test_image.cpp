@@ -17,8 +17,7 @@ std::vector<uint8_t> make_test_image(size_t size, uint64_t seed) {
     const uint64_t key = splitmix64(seed);
     for (size_t w = 0; w * 8 < size; ++w) {
         const uint64_t word = splitmix64(key ^ w);
-        for (size_t b = 0; b < 8 && w * 8 + b < size; ++b)
-            out[w * 8 + b] = static_cast<uint8_t>(word >> (8 * b));
+        for (size_t b = 0; b < 8 && w * 8 + b < size; ++b) out[w * 8 + b] = static_cast<uint8_t>(word >> (8 * b));
     }
     return out;
 }

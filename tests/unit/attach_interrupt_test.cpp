@@ -29,8 +29,8 @@ std::string interrupt_attach(fixtures::FaultServer& server, uint64_t requests, c
     const std::string log = (dir / "attach.log").string();
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     EXPECT_GE(fd, 0);
-    std::vector<std::string> argv = {LAZYROOT_BINARY, "attach", server.url(), "--insecure", "--io-timeout", "600",
-                                     "--readahead", "0"};
+    std::vector<std::string> argv = {LAZYROOT_BINARY, "attach", server.url(),  "--insecure",
+                                     "--io-timeout",  "600",    "--readahead", "0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = fixtures::ChildProcess::spawn(argv, fd);
     ::close(fd);
@@ -65,8 +65,7 @@ TEST(AttachInterrupt, SigtermDuringTheTreeLoadStopsTheAttach) {
         return !range || *range != "bytes=0-0";
     };
     server.add_fault(stall);
-    const std::string out =
-        interrupt_attach(server, 2, {"--verity", std::string(64, 'a'), "--hash-offset", "524288"});
+    const std::string out = interrupt_attach(server, 2, {"--verity", std::string(64, 'a'), "--hash-offset", "524288"});
     EXPECT_NE(out.find("interrupted by signal 15 during attach; nothing was attached"), std::string::npos) << out;
     bool tree_read_seen = false;
     for (const auto& r : server.log()) tree_read_seen |= r.range != "bytes=0-0" && r.status == 0;

@@ -44,8 +44,8 @@ struct PreparedMirror {
         const std::string key = (dir / "sign.key").string();
         cert = (dir / "sign.crt").string();
         auto r = fixtures::run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                                        "-days", "2", "-subj", "/CN=lazyroot mirror test signer"});
+                                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days",
+                                        "2", "-subj", "/CN=lazyroot mirror test signer"});
         EXPECT_EQ(r.exit_code, 0) << r.output;
         verity::PrepareOptions o;
         o.image = img.string();
@@ -53,11 +53,10 @@ struct PreparedMirror {
         o.sign_cert = cert;
         EXPECT_EQ(verity::run_prepare(o), 0);
         image = read_file(img);
-        root_hash = verity::parse_manifest(
-                        [&] {
-                            auto m = read_file(img.string() + ".manifest.json");
-                            return std::string(m.begin(), m.end());
-                        }())
+        root_hash = verity::parse_manifest([&] {
+                        auto m = read_file(img.string() + ".manifest.json");
+                        return std::string(m.begin(), m.end());
+                    }())
                         .root_hash;
         nginx = std::make_unique<fixtures::NginxServer>(fixtures::NginxServer::Options{.root = dir.path().string()});
         nginx->start();

@@ -78,9 +78,8 @@ struct Stack {
         auto metered = std::make_unique<cache::MeteredSource>(std::move(inner), stats, false);
         src = std::make_unique<cache::CachedSource>(std::move(metered), std::move(store), stats);
         if (verifier)
-            src->set_chunk_check([verifier](uint64_t off, std::span<const std::byte> b) {
-                return verifier->first_bad_block(off, b);
-            });
+            src->set_chunk_check(
+                [verifier](uint64_t off, std::span<const std::byte> b) { return verifier->first_bad_block(off, b); });
     }
     Stack(const Image& img, const std::string& cache_path) : Stack(io::FileSource::open(img.path), cache_path) {}
     cache::CacheStore& store() { return src->store(); }
@@ -281,8 +280,7 @@ struct VerityImage {
         img.bytes = read_file(img.path);  // data + tree
     }
     std::unique_ptr<verity::VerifyingSource> open() const {
-        return verity::VerifyingSource::open(io::FileSource::open(img.path), manifest.hash_offset,
-                                             manifest.root_hash);
+        return verity::VerifyingSource::open(io::FileSource::open(img.path), manifest.hash_offset, manifest.root_hash);
     }
 };
 
@@ -426,7 +424,8 @@ TEST(CacheFaults, FullAndHydrateRefuseACacheTooSmallBeforeDownloading) {
 
 TEST(CacheFaults, TheRamCacheIsATmpfsOfItsOwnAndRefusesWhatRamCannotHold) {
     fixtures::TempDir dir("lazyroot-ram");
-    const std::string meminfo = dir.write_file("meminfo", "MemTotal: 2000000 kB\nMemAvailable:   1048576 kB\n").string();
+    const std::string meminfo =
+        dir.write_file("meminfo", "MemTotal: 2000000 kB\nMemAvailable:   1048576 kB\n").string();
     EXPECT_EQ(cache::mem_available_bytes(meminfo), uint64_t{1} << 30);
     try {
         cache::RamCacheDir::create(dir.path().string(), (1ull << 30) + 1, meminfo);

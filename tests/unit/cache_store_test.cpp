@@ -82,8 +82,7 @@ bool chunk_intact(const std::string& path, uint64_t i, uint32_t chunk_size, uint
     const size_t len = static_cast<size_t>(std::min<uint64_t>(chunk_size, image_size - off));
     std::vector<uint8_t> b(len);
     io::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd || ::pread(fd.get(), b.data(), len, static_cast<off_t>(off)) != static_cast<ssize_t>(len))
-        return false;
+    if (!fd || ::pread(fd.get(), b.data(), len, static_cast<off_t>(off)) != static_cast<ssize_t>(len)) return false;
     return b == chunk_pattern(i, len);
 }
 
@@ -99,8 +98,8 @@ struct CacheDir {
     std::string path = (dir / "cache.img").string();
     std::string meta = path + ".lzmeta";
 
-    CacheStoreOptions opts(std::string identity = "etag=\"abc\";size=409723",
-                           uint64_t image_size = 100 * 4096 + 123, uint32_t chunk_size = 4096) const {
+    CacheStoreOptions opts(std::string identity = "etag=\"abc\";size=409723", uint64_t image_size = 100 * 4096 + 123,
+                           uint32_t chunk_size = 4096) const {
         CacheStoreOptions o;
         o.path = path;
         o.chunk_size = chunk_size;
@@ -197,8 +196,8 @@ TEST(CacheFormat, InconsistentFieldsAreRejectedEvenWithAGoodCrc) {
     };
     EXPECT_TRUE(with([](auto&) {}));
     EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::version, 2); }));
-    EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::chunk_size, 12288); }));     // not 2^n
-    EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::chunk_size, 2048); }));      // too small
+    EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::chunk_size, 12288); }));      // not 2^n
+    EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::chunk_size, 2048); }));       // too small
     EXPECT_FALSE(with([](auto& b) { set_le32(b, header_offset::chunk_size, 32u << 20); }));  // too big
     EXPECT_FALSE(with([](auto& b) { set_le64(b, header_offset::image_size, 0); }));
     EXPECT_FALSE(with([](auto& b) { set_le64(b, header_offset::image_size, 2'000'000); }));
@@ -211,8 +210,7 @@ TEST(CacheFormat, InconsistentFieldsAreRejectedEvenWithAGoodCrc) {
 }
 
 TEST(CacheFormat, EncodeRefusesWhatDecodeWouldRefuse) {
-    EXPECT_THROW(encode_header(make_header(4096, 1, std::string(kMaxIdentityBytes + 1, 'x'))),
-                 std::invalid_argument);
+    EXPECT_THROW(encode_header(make_header(4096, 1, std::string(kMaxIdentityBytes + 1, 'x'))), std::invalid_argument);
     EXPECT_THROW(encode_header(make_header(5000, 1, "")), std::invalid_argument);
     EXPECT_THROW(encode_header(make_header(4096, 0, "")), std::invalid_argument);
 }
@@ -372,8 +370,7 @@ TEST(CacheStore, CommitsOnItsInterval) {
     o.commit_interval = std::chrono::milliseconds(20);
     auto s = CacheStore::open(o);
     write_chunk(*s, 3);
-    for (int i = 0; i < 500 && s->durable_count() < 1; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && s->durable_count() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(s->durable_count(), 1u);
 }
 
@@ -690,13 +687,20 @@ const StoreStep kResetSteps[] = {StoreStep::reset_invalidated_header, StoreStep:
 
 std::string name_of(StoreStep p) {
     switch (p) {
-        case StoreStep::commit_took_batch: return "TookBatch";
-        case StoreStep::commit_synced_data: return "SyncedData";
-        case StoreStep::commit_wrote_bitmap: return "WroteBitmap";
-        case StoreStep::commit_synced_bitmap: return "SyncedBitmap";
-        case StoreStep::reset_invalidated_header: return "InvalidatedHeader";
-        case StoreStep::reset_zeroed_bitmap: return "ZeroedBitmap";
-        case StoreStep::reset_wrote_header: return "WroteHeader";
+        case StoreStep::commit_took_batch:
+            return "TookBatch";
+        case StoreStep::commit_synced_data:
+            return "SyncedData";
+        case StoreStep::commit_wrote_bitmap:
+            return "WroteBitmap";
+        case StoreStep::commit_synced_bitmap:
+            return "SyncedBitmap";
+        case StoreStep::reset_invalidated_header:
+            return "InvalidatedHeader";
+        case StoreStep::reset_zeroed_bitmap:
+            return "ZeroedBitmap";
+        case StoreStep::reset_wrote_header:
+            return "WroteHeader";
     }
     return "?";
 }

@@ -13,9 +13,7 @@ TEST(Cmdline, SplitsLikeTheKernel) {
     EXPECT_TRUE(split_kernel_cmdline("   ").empty());
 }
 
-TEST(Cmdline, NoParameterMeansNoRoot) {
-    EXPECT_FALSE(parse_root_spec("console=ttyS0 root=/dev/sda1 quiet"));
-}
+TEST(Cmdline, NoParameterMeansNoRoot) { EXPECT_FALSE(parse_root_spec("console=ttyS0 root=/dev/sda1 quiet")); }
 
 TEST(Cmdline, LazyFullHydrateVerityNvme) {
     auto a = parse_root_spec("quiet rd.lazyroot=https://img.example/root.raw root=/dev/ublkb0");
@@ -27,21 +25,24 @@ TEST(Cmdline, LazyFullHydrateVerityNvme) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->args, (std::vector<std::string>{"--mode=full", "--cache=/dev/vda2", "--insecure"}));
 
-    auto ddi = parse_root_spec("rd.lazyroot=http://10.0.0.1/r.raw,verity=ddi,trust=/etc/ca.pem,verity-sig-keyring,"
-                               "name=root");
+    auto ddi = parse_root_spec(
+        "rd.lazyroot=http://10.0.0.1/r.raw,verity=ddi,trust=/etc/ca.pem,verity-sig-keyring,"
+        "name=root");
     ASSERT_TRUE(ddi);
-    EXPECT_EQ(ddi->args, (std::vector<std::string>{"--verity=ddi", "--trust=/etc/ca.pem", "--verity-sig-keyring",
-                                                   "--name=root"}));
+    EXPECT_EQ(ddi->args,
+              (std::vector<std::string>{"--verity=ddi", "--trust=/etc/ca.pem", "--verity-sig-keyring", "--name=root"}));
 
     auto c = parse_root_spec(
         "rd.lazyroot=https://h/r.img,mode=hydrate,hydrate-rate=50M,mirror=https://m1/r.img,"
-        "mirror=https://m2/r.img,verity=" + std::string(64, 'a') + ",name=root,io-timeout=10");
+        "mirror=https://m2/r.img,verity=" +
+        std::string(64, 'a') + ",name=root,io-timeout=10");
     ASSERT_TRUE(c);
     EXPECT_EQ(c->args.size(), 7u);
     EXPECT_EQ(c->args[2], "--mirror=https://m1/r.img");
     EXPECT_EQ(c->args[3], "--mirror=https://m2/r.img");
 
-    auto d = parse_root_spec("rd.lazyroot=nvme+tcp://10.0.0.2:4420/nqn.2014-08.org.example:root?nsid=1,cache=/dev/vda2");
+    auto d =
+        parse_root_spec("rd.lazyroot=nvme+tcp://10.0.0.2:4420/nqn.2014-08.org.example:root?nsid=1,cache=/dev/vda2");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->source, "nvme+tcp://10.0.0.2:4420/nqn.2014-08.org.example:root?nsid=1");
 
@@ -50,7 +51,8 @@ TEST(Cmdline, LazyFullHydrateVerityNvme) {
         "hostnqn=nqn.2014-08.org.example:host1,nvme-transport=kernel");
     ASSERT_TRUE(e);
     EXPECT_EQ(e->source, "nvme+tcp://10.0.0.2/nqn.2014-08.org.example:root?digest=header+data");
-    EXPECT_EQ(e->args, (std::vector<std::string>{"--hostnqn=nqn.2014-08.org.example:host1", "--nvme-transport=kernel"}));
+    EXPECT_EQ(e->args,
+              (std::vector<std::string>{"--hostnqn=nqn.2014-08.org.example:host1", "--nvme-transport=kernel"}));
 }
 
 TEST(Cmdline, TheLastParameterWins) {
@@ -69,10 +71,10 @@ TEST(Cmdline, BootOrigin) {
 }
 
 TEST(Cmdline, MalformedOptionsAreOneLineErrors) {
-    for (const char* bad : {"rd.lazyroot=", "rd.lazyroot=,mode=full", "rd.lazyroot=http://a/b,,insecure",
-                            "rd.lazyroot=http://a/b,bogus=1", "rd.lazyroot=http://a/b,frob",
-                            "rd.lazyroot=http://a/b,mode", "rd.lazyroot=http://a/b,mode=",
-                            "rd.lazyroot=http://a/b,insecure=yes"}) {
+    for (const char* bad :
+         {"rd.lazyroot=", "rd.lazyroot=,mode=full", "rd.lazyroot=http://a/b,,insecure",
+          "rd.lazyroot=http://a/b,bogus=1", "rd.lazyroot=http://a/b,frob", "rd.lazyroot=http://a/b,mode",
+          "rd.lazyroot=http://a/b,mode=", "rd.lazyroot=http://a/b,insecure=yes"}) {
         try {
             parse_root_spec(bad);
             ADD_FAILURE() << "accepted " << bad;

@@ -27,9 +27,9 @@ TEST(ContentRange, ParsesUnknownSizeAndUnsatisfied) {
 }
 
 TEST(ContentRange, RejectsMalformed) {
-    for (const char* bad : {"", "bytes", "bytes 1-2", "bytes 2-1/10", "bytes 0-10/10", "bytes -1-2/10",
-                            "bytes 1-+2/10", "items 0-1/10", "bytes */*", "bytes 0-1/x", "bytes a-1/10",
-                            "bytes 0-99999999999999999999/1", "bytes 0 -1/10"})
+    for (const char* bad :
+         {"", "bytes", "bytes 1-2", "bytes 2-1/10", "bytes 0-10/10", "bytes -1-2/10", "bytes 1-+2/10", "items 0-1/10",
+          "bytes */*", "bytes 0-1/x", "bytes a-1/10", "bytes 0-99999999999999999999/1", "bytes 0 -1/10"})
         EXPECT_FALSE(parse_content_range(bad)) << bad;
 }
 
@@ -45,9 +45,9 @@ TEST(ResponseHead, TwoDifferentCopiesOfAHeaderAreAConflict) {
     for (const char* dup : {"Content-Range: bytes 0-0/99\r\n", "Content-Length: 7\r\n", "ETag: \"v2\"\r\n",
                             "Last-Modified: Mon, 23 Nov 2026 04:00:00 GMT\r\n"}) {
         ResponseHead h;
-        for (const char* l : {"HTTP/1.1 206 Partial Content\r\n", "Content-Range: bytes 0-0/100\r\n",
-                              "Content-Length: 1\r\n", "ETag: \"v1\"\r\n",
-                              "Last-Modified: Sun, 22 Nov 2026 04:00:00 GMT\r\n", dup, "\r\n"})
+        for (const char* l :
+             {"HTTP/1.1 206 Partial Content\r\n", "Content-Range: bytes 0-0/100\r\n", "Content-Length: 1\r\n",
+              "ETag: \"v1\"\r\n", "Last-Modified: Sun, 22 Nov 2026 04:00:00 GMT\r\n", dup, "\r\n"})
             h.feed_line(l);
         EXPECT_FALSE(h.conflict.empty()) << dup;
     }
@@ -62,10 +62,10 @@ TEST(ResponseHead, TwoDifferentCopiesOfAHeaderAreAConflict) {
 
 TEST(ResponseHead, KeepsTheLastResponseAfterRedirects) {
     ResponseHead h;
-    for (const char* l : {"HTTP/1.1 302 Found\r\n", "Location: /b\r\n", "ETag: \"old\"\r\n", "\r\n",
-                          "HTTP/1.1 206 Partial Content\r\n", "content-range: bytes 5-9/100\r\n",
-                          "Content-Length: 5\r\n", "ETag: \"v1\"\r\n",
-                          "Last-Modified: Sun, 22 Nov 2026 04:00:00 GMT\r\n", "\r\n"})
+    for (const char* l :
+         {"HTTP/1.1 302 Found\r\n", "Location: /b\r\n", "ETag: \"old\"\r\n", "\r\n", "HTTP/1.1 206 Partial Content\r\n",
+          "content-range: bytes 5-9/100\r\n", "Content-Length: 5\r\n", "ETag: \"v1\"\r\n",
+          "Last-Modified: Sun, 22 Nov 2026 04:00:00 GMT\r\n", "\r\n"})
         h.feed_line(l);
     EXPECT_EQ(h.status, 206);
     ASSERT_TRUE(h.content_range);

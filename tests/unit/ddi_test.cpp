@@ -82,13 +82,19 @@ TEST(DdiGpt, ReadsWhatSfdiskWrites) {
     TempDir dir("lazyroot-ddi");
     const auto disk = dir / "disk.img";
     std::filesystem::resize_file(dir.write_file("disk.img", std::string_view()), 16 << 20);
-    const std::string script = "label: gpt\n"
-                               "start=2048, size=16384, type=" + kRoot + ", name=root\n"
-                               "size=4096, type=" + kVerity + "\n"
-                               "size=2048, type=" + kSig + "\n";
+    const std::string script =
+        "label: gpt\n"
+        "start=2048, size=16384, type=" +
+        kRoot +
+        ", name=root\n"
+        "size=4096, type=" +
+        kVerity +
+        "\n"
+        "size=2048, type=" +
+        kSig + "\n";
     const auto script_file = dir.write_file("layout", script);
-    auto r = fixtures::run_command({"sh", "-c", "PATH=$PATH:/usr/sbin:/sbin sfdisk -q '" + disk.string() + "' <'" +
-                                                    script_file.string() + "'"});
+    auto r = fixtures::run_command(
+        {"sh", "-c", "PATH=$PATH:/usr/sbin:/sbin sfdisk -q '" + disk.string() + "' <'" + script_file.string() + "'"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::ifstream in(disk, std::ios::binary);
     GptImage img;
@@ -118,8 +124,8 @@ TEST(DdiGpt, CorruptHeadersAreRefused) {
         {"not the primary", [](GptImage& i) { io::put_le<uint64_t>(i.header(), 24, 7); }, true},
         {"entry size", [](GptImage& i) { io::put_le<uint32_t>(i.header(), 84, 100); }, true},
         {"partition entries is out of range", [](GptImage& i) { io::put_le<uint32_t>(i.header(), 80, 0); }, true},
-        {"partition entries is out of range",
-         [](GptImage& i) { io::put_le<uint32_t>(i.header(), 80, 1u << 20); }, true},
+        {"partition entries is out of range", [](GptImage& i) { io::put_le<uint32_t>(i.header(), 80, 1u << 20); },
+         true},
         {"outside the usable LBAs", [](GptImage& i) { io::put_le<uint64_t>(i.entries(), 40, 1u << 30); }, true},
         {"outside the usable LBAs", [](GptImage& i) { io::put_le<uint64_t>(i.entries(), 40, 10); }, true},
         // A partition at LBA 2^55 of 512 B sectors starts at byte 2^64: offset 0 once wrapped.

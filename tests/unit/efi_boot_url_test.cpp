@@ -88,9 +88,10 @@ TEST(EfiLoadOption, BootCurrentIsOneUint16) {
 }
 
 TEST(EfiLoadOption, UriNodeOfAnHttpBootEntry) {
-    auto opt = parse_load_option(load_option("netboot x.efi", {node(2, 1, {0xd0, 0x41, 3, 0x0a, 0, 0, 0, 0}),
-                                                               uri_node("http://10.0.2.100/boot/x.efi"), kEndNode},
-                                             Bytes{'o', 'p', 't'}));
+    auto opt = parse_load_option(
+        load_option("netboot x.efi",
+                    {node(2, 1, {0xd0, 0x41, 3, 0x0a, 0, 0, 0, 0}), uri_node("http://10.0.2.100/boot/x.efi"), kEndNode},
+                    Bytes{'o', 'p', 't'}));
     ASSERT_TRUE(opt);
     EXPECT_EQ(opt->description, "netboot x.efi");
     EXPECT_EQ(opt->uri, "http://10.0.2.100/boot/x.efi");
@@ -106,7 +107,8 @@ TEST(EfiLoadOption, EmptyOrNoUriNode) {
     EXPECT_EQ(disk->uri, "");
     EXPECT_EQ(disk->description, "UEFI Misc Device");
     // The first URI node counts; a NUL pad ends it.
-    auto two = parse_load_option(load_option("x", {uri_node(std::string("http://a/b\0", 11)), uri_node("http://c/d"), kEndNode}));
+    auto two = parse_load_option(
+        load_option("x", {uri_node(std::string("http://a/b\0", 11)), uri_node("http://c/d"), kEndNode}));
     ASSERT_TRUE(two);
     EXPECT_EQ(two->uri, "http://a/b");
 }
@@ -166,9 +168,11 @@ TEST(BootUrl, NoneGivesOneLineWhy) {
               "its device path: not booted over HTTP, or the URL came from DHCP");
 
     disk.erase(boot_option_var(1));
-    EXPECT_EQ(find_boot_url(reader(disk)).why, "no StubDeviceURL, no LoaderDeviceURL, no Boot0001 (which BootCurrent names)");
+    EXPECT_EQ(find_boot_url(reader(disk)).why,
+              "no StubDeviceURL, no LoaderDeviceURL, no Boot0001 (which BootCurrent names)");
     disk[boot_option_var(1)] = Bytes{7, 0, 0, 0};
-    EXPECT_EQ(find_boot_url(reader(disk)).why, "no StubDeviceURL, no LoaderDeviceURL, Boot0001 (BootCurrent) is malformed");
+    EXPECT_EQ(find_boot_url(reader(disk)).why,
+              "no StubDeviceURL, no LoaderDeviceURL, Boot0001 (BootCurrent) is malformed");
 }
 
 // Captured in the guest of vm.boot_uefi: OVMF 2022.11 HTTP-booted the UKI

@@ -152,8 +152,7 @@ void FakeNvmeTarget::serve(int fd) {
                 if (qid == 0) {
                     ++admin_connects;
                     kato_ms = get_le<uint32_t>(s, 48);
-                }
-                else {
+                } else {
                     ++io_connects;
                     io_sqsize = get_le<uint16_t>(s, 44);
                 }

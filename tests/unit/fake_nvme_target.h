@@ -17,14 +17,14 @@ public:
     struct Options {
         std::vector<uint8_t> image;
         uint32_t lba_bytes = 512;
-        uint16_t mqes = 7;           // CAP.MQES (0's based): at most 8 IO SQ entries
-        bool batch_reads = true;     // answer reads only once the host stops sending
-        int drop_after_reads = -1;   // close the IO connection after this many reads, once
-        uint16_t read_status = 0;    // answer reads with this status instead of data
+        uint16_t mqes = 7;          // CAP.MQES (0's based): at most 8 IO SQ entries
+        bool batch_reads = true;    // answer reads only once the host stops sending
+        int drop_after_reads = -1;  // close the IO connection after this many reads, once
+        uint16_t read_status = 0;   // answer reads with this status instead of data
         bool never_answer_reads = false;
-        bool malformed_once = false;  // the first read gets a C2HData with SUCCESS but not LAST_PDU
+        bool malformed_once = false;        // the first read gets a C2HData with SUCCESS but not LAST_PDU
         bool bad_data_digest_once = false;  // the first read's data digest is wrong (with data digests on)
-        uint16_t port = 0;            // 0: any free port
+        uint16_t port = 0;                  // 0: any free port
     };
 
     explicit FakeNvmeTarget(Options o);

@@ -207,9 +207,10 @@ TEST(Generator, DaemonIsRestartedAndCannotBeStopped) {
     // Conditions are checked again at every restart, after switch_root too.
     EXPECT_EQ(u.find("Condition"), std::string::npos);
     // The copy in /run, through its own loader: nothing is read from the root.
-    EXPECT_TRUE(has_line(u, "ExecStart=@/run/lazyroot/exec/ld-linux-x86-64.so.2 @lazyroot "
-                            "--library-path /run/lazyroot/exec --argv0 @lazyroot "
-                            "/run/lazyroot/exec/lazyroot attach-cmdline"));
+    EXPECT_TRUE(has_line(u,
+                         "ExecStart=@/run/lazyroot/exec/ld-linux-x86-64.so.2 @lazyroot "
+                         "--library-path /run/lazyroot/exec --argv0 @lazyroot "
+                         "/run/lazyroot/exec/lazyroot attach-cmdline"));
     EXPECT_TRUE(has_line(u, "Environment=OPENSSL_CONF=/run/lazyroot/exec/openssl.cnf"));
 }
 
@@ -229,8 +230,8 @@ TEST(Generator, PinnedExecutableRunsFromItsCopy) {
     ASSERT_FALSE(loader.empty()) << why;
     EXPECT_EQ(::access((dir + "/openssl.cnf").c_str(), R_OK), 0);
     // Every library the copy (of this test binary) needs resolves inside DIR.
-    const std::string list = dir + "/" + loader + " --library-path " + dir + " --list " + dir +
-                             "/lazyroot > " + top + "/list 2>&1";
+    const std::string list =
+        dir + "/" + loader + " --library-path " + dir + " --list " + dir + "/lazyroot > " + top + "/list 2>&1";
     ASSERT_EQ(std::system(list.c_str()), 0) << list;
     std::ifstream in(top + "/list");
     std::string line;
@@ -244,8 +245,8 @@ TEST(Generator, PinnedExecutableRunsFromItsCopy) {
     EXPECT_GT(resolved, 2);
     // And it runs from there.
     // ExecStart=@PROGRAM ARGV0 REST is, in bash, exec -a ARGV0 PROGRAM REST.
-    std::string start = pinned_exec_command(dir, loader, "@unit_tests",
-                                            "--gtest_filter=Generator.DeviceUnitNames* --gtest_list_tests");
+    std::string start =
+        pinned_exec_command(dir, loader, "@unit_tests", "--gtest_filter=Generator.DeviceUnitNames* --gtest_list_tests");
     ASSERT_EQ(start[0], '@');
     const size_t program_end = start.find(' ');
     const size_t argv0_end = start.find(' ', program_end + 1);
@@ -288,18 +289,32 @@ protected:
 
 TEST_F(PinAttachFiles, InTheInitrdFilesAreCopiedAndRenamed) {
     lazyroot::cli::set_in_initrd_for_testing(1);
-    const std::vector<std::string> args{"attach", "https://h/root.img", "--ca", top_ + "/ca.pem",
-                                        "--cert=" + top_ + "/cert.pem", "--key", top_ + "/key.pem",
-                                        "--verity=manifest", "--trust=" + top_ + "/trust.pem",
+    const std::vector<std::string> args{"attach",
+                                        "https://h/root.img",
+                                        "--ca",
+                                        top_ + "/ca.pem",
+                                        "--cert=" + top_ + "/cert.pem",
+                                        "--key",
+                                        top_ + "/key.pem",
+                                        "--verity=manifest",
+                                        "--trust=" + top_ + "/trust.pem",
                                         "--hash-source=file://" + top_ + "/root.verity",
-                                        "--mirror=https://m/root.img", "--cache=/dev/vda"};
+                                        "--mirror=https://m/root.img",
+                                        "--cache=/dev/vda"};
     const auto out = lazyroot::cli::pin_attach_files(args);
     const std::string pinned = top_ + "/run/pinned/";
-    const std::vector<std::string> want{"attach", "https://h/root.img", "--ca", pinned + "ca-ca.pem",
-                                        "--cert=" + pinned + "cert-cert.pem", "--key", pinned + "key-key.pem",
-                                        "--verity=manifest", "--trust=" + pinned + "trust-trust.pem",
+    const std::vector<std::string> want{"attach",
+                                        "https://h/root.img",
+                                        "--ca",
+                                        pinned + "ca-ca.pem",
+                                        "--cert=" + pinned + "cert-cert.pem",
+                                        "--key",
+                                        pinned + "key-key.pem",
+                                        "--verity=manifest",
+                                        "--trust=" + pinned + "trust-trust.pem",
                                         "--hash-source=file://" + pinned + "hash-source-root.verity",
-                                        "--mirror=https://m/root.img", "--cache=/dev/vda"};
+                                        "--mirror=https://m/root.img",
+                                        "--cache=/dev/vda"};
     EXPECT_EQ(out, want);
     EXPECT_EQ(slurp(pinned + "ca-ca.pem"), "contents of ca.pem\n");
     EXPECT_EQ(slurp(pinned + "key-key.pem"), "contents of key.pem\n");
@@ -314,8 +329,9 @@ TEST_F(PinAttachFiles, InTheInitrdFilesAreCopiedAndRenamed) {
 
 TEST_F(PinAttachFiles, RemoteTreesAndMissingFilesKeepTheirNames) {
     lazyroot::cli::set_in_initrd_for_testing(1);
-    const std::vector<std::string> args{"attach", "http://h/root.img", "--verity=manifest",
-                                        "--hash-source=http://h/root.verity", "--trust", top_ + "/missing.pem"};
+    const std::vector<std::string> args{
+        "attach",  "http://h/root.img",  "--verity=manifest", "--hash-source=http://h/root.verity",
+        "--trust", top_ + "/missing.pem"};
     EXPECT_EQ(lazyroot::cli::pin_attach_files(args), args);
 }
 

@@ -101,8 +101,11 @@ TEST_F(HttpSourceTest, ConnectionsAreKeptAliveAndBounded) {
 
 TEST_F(HttpSourceTest, HttpsWithATestCa) {
     fixtures::TestCa ca;
-    fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
-                                 .cert = ca.server_cert(), .key = ca.server_key(), .http2 = true});
+    fixtures::NginxServer nginx({.root = docroot_.path().string(),
+                                 .tls = true,
+                                 .cert = ca.server_cert(),
+                                 .key = ca.server_key(),
+                                 .http2 = true});
     nginx.start();
     auto opts = options(nginx.url("img.raw"));
     // Without the CA the server is not trusted: a clean one-line error.
@@ -128,9 +131,12 @@ TEST_F(HttpSourceTest, HttpsWithATestCa) {
 
 TEST_F(HttpSourceTest, ClientCertificates) {
     fixtures::TestCa ca;
-    fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
-                                 .cert = ca.server_cert(), .key = ca.server_key(),
-                                 .require_client_cert = true, .client_ca = ca.ca_cert()});
+    fixtures::NginxServer nginx({.root = docroot_.path().string(),
+                                 .tls = true,
+                                 .cert = ca.server_cert(),
+                                 .key = ca.server_key(),
+                                 .require_client_cert = true,
+                                 .client_ca = ca.ca_cert()});
     nginx.start();
     auto opts = options(nginx.url("img.raw"));
     opts.ca_file = ca.ca_cert();
@@ -156,8 +162,7 @@ TEST_F(HttpSourceTest, AReplacedImageFailsInsteadOfMixingBytes) {
     auto replaced = fixtures::make_test_image(kImageSize, 43);
     write_file(docroot_.path() / "img.raw.new", replaced);
     std::filesystem::last_write_time(docroot_.path() / "img.raw.new",
-                                     std::filesystem::file_time_type::clock::now() +
-                                         std::chrono::hours(1));
+                                     std::filesystem::file_time_type::clock::now() + std::chrono::hours(1));
     std::filesystem::rename(docroot_.path() / "img.raw.new", docroot_.path() / "img.raw");
 
     auto after = random_reads(8, kImageSize, 2);
@@ -234,8 +239,8 @@ TEST_F(HttpSourceTest, AdjacentReadsAreCoalescedIntoOneRequest) {
     std::vector<std::string> ranges;
     for (size_t i = 1; i < log.size(); ++i) ranges.push_back(log[i].range);
     std::sort(ranges.begin(), ranges.end());
-    EXPECT_EQ(ranges, (std::vector<std::string>{"bytes=1048576-1310719", "bytes=1310720-1572863",
-                                                "bytes=5242880-5246975"}));
+    EXPECT_EQ(ranges,
+              (std::vector<std::string>{"bytes=1048576-1310719", "bytes=1310720-1572863", "bytes=5242880-5246975"}));
 }
 
 // In the initrd the TLS files live on the root being served: pinned at attach,
@@ -244,9 +249,12 @@ TEST_F(HttpSourceTest, AdjacentReadsAreCoalescedIntoOneRequest) {
 TEST_F(HttpSourceTest, PinnedTlsMaterialOutlivesTheFiles) {
     for (bool pin : {true, false}) {
         fixtures::TestCa ca;
-        fixtures::NginxServer nginx({.root = docroot_.path().string(), .tls = true,
-                                     .cert = ca.server_cert(), .key = ca.server_key(),
-                                     .require_client_cert = true, .client_ca = ca.ca_cert()});
+        fixtures::NginxServer nginx({.root = docroot_.path().string(),
+                                     .tls = true,
+                                     .cert = ca.server_cert(),
+                                     .key = ca.server_key(),
+                                     .require_client_cert = true,
+                                     .client_ca = ca.ca_cert()});
         nginx.start();
         fixtures::TempDir tls("lazyroot-tls");
         std::filesystem::copy_file(ca.ca_cert(), tls.path() / "ca.pem");

@@ -25,8 +25,7 @@ void fill_pipe(int fd) {
     const int flags = ::fcntl(fd, F_GETFL);
     ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     std::vector<char> junk(4096, 'x');
-    while (::write(fd, junk.data(), junk.size()) > 0) {
-    }
+    while (::write(fd, junk.data(), junk.size()) > 0) {}
     ASSERT_EQ(errno, EAGAIN);
     ::fcntl(fd, F_SETFL, flags);
 }

@@ -37,8 +37,12 @@ std::string geometry_error(uint64_t nsze, unsigned lbads, uint64_t cap = 0, uint
 
 TEST(NvmeHostile, AnNqnCannotCarryFabricsOptions) {
     EXPECT_EQ(nqn_error("nqn.2014-08.org.nvmexpress:uuid:0b6f7c2e-57c4-4e34-9a1a-2f5f0d1c9e77"), "");
-    const std::vector<std::string> bads{"nqn.a,hostnqn=nqn.evil", "nqn.a\ntraddr=10.0.0.9", "nqn.a=b", "nqn.a\rb",
-                                        std::string("nqn.a\0b", 7), "nqn.a\x7f"};
+    const std::vector<std::string> bads{"nqn.a,hostnqn=nqn.evil",
+                                        "nqn.a\ntraddr=10.0.0.9",
+                                        "nqn.a=b",
+                                        "nqn.a\rb",
+                                        std::string("nqn.a\0b", 7),
+                                        "nqn.a\x7f"};
     for (const std::string& bad : bads) {
         const std::string why = nqn_error(bad);
         EXPECT_NE(why, "") << bad;

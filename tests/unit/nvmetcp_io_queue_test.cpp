@@ -118,7 +118,8 @@ TEST(NvmeTcpIoQueue, DnrIsNotRetried) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::hours(1)), 4);
+    auto q = std::make_unique<nvmetcp::IoQueue>(
+        loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::hours(1)), 4);
     std::vector<ReadOp> ops(1);
     ops[0].buf.resize(4096);
     lazyroot::testing::run_reads(loop, *q, ops);
@@ -135,7 +136,8 @@ TEST(NvmeTcpIoQueue, GivesUpAtTheIoTimeoutWithEio) {
     FakeNvmeTarget target(o);
     io::EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
-    auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::milliseconds(500)), 4);
+    auto q = std::make_unique<nvmetcp::IoQueue>(
+        loop, config(target.port(), o.image.size(), 512, 8192, std::chrono::milliseconds(500)), 4);
     std::vector<ReadOp> ops(2);
     for (auto& op : ops) op.buf.resize(4096);
     lazyroot::testing::run_reads(loop, *q, ops);

@@ -82,9 +82,7 @@ std::array<uint8_t, kCqeLen> cqe_bytes(uint16_t cid, uint16_t status_field, uint
 
 }  // namespace
 
-TEST(NvmeTcpDigest, IsCrc32cAsTheSpecDefinesIt) {
-    EXPECT_EQ(digest(bytes_of("123456789")), 0xE3069283u);
-}
+TEST(NvmeTcpDigest, IsCrc32cAsTheSpecDefinesIt) { EXPECT_EQ(digest(bytes_of("123456789")), 0xE3069283u); }
 
 // NVMe/TCP 1.0, 3.6.2.2: ICReq is 128 bytes; PFV @8, HPDA @10, DGST @11, MAXR2T @12.
 TEST(NvmeTcpGolden, ICReq) {
@@ -94,10 +92,10 @@ TEST(NvmeTcpGolden, ICReq) {
     r.maxr2t = 0;
     auto b = encode_icreq(r);
     ASSERT_EQ(b.size(), 128u);
-    EXPECT_EQ(b[0], 0x00);  // PDU-Type ICReq
-    EXPECT_EQ(b[1], 0x00);  // FLAGS: never digested
-    EXPECT_EQ(b[2], 128);   // HLEN
-    EXPECT_EQ(b[3], 0);     // PDO
+    EXPECT_EQ(b[0], 0x00);                    // PDU-Type ICReq
+    EXPECT_EQ(b[1], 0x00);                    // FLAGS: never digested
+    EXPECT_EQ(b[2], 128);                     // HLEN
+    EXPECT_EQ(b[3], 0);                       // PDO
     EXPECT_EQ(get_le<uint32_t>(b, 4), 128u);  // PLEN
     EXPECT_EQ(get_le<uint16_t>(b, 8), 0u);    // PFV 1.0
     EXPECT_EQ(b[10], 0);                      // HPDA
@@ -117,27 +115,28 @@ TEST(NvmeTcpGolden, ConnectCapsule) {
     cp.sqsize = 31;
     cp.kato_ms = 10000;
     const Sqe sqe = make_connect(7, cp);
-    const auto data = make_connect_data(hostid, 0xFFFF, "nqn.2026-11.io.lazyroot:sub", "nqn.2014-08.org.nvmexpress:uuid:x");
+    const auto data =
+        make_connect_data(hostid, 0xFFFF, "nqn.2026-11.io.lazyroot:sub", "nqn.2014-08.org.nvmexpress:uuid:x");
     auto b = encode_capsule_cmd(sqe, data, {});
     ASSERT_EQ(b.size(), 72u + 1024u);
     EXPECT_EQ(b[0], 0x04);  // CapsuleCmd
     EXPECT_EQ(b[1], 0x00);
-    EXPECT_EQ(b[2], 72);    // HLEN: 8 + 64-byte SQE
-    EXPECT_EQ(b[3], 72);    // PDO: in-capsule data right after the header
+    EXPECT_EQ(b[2], 72);  // HLEN: 8 + 64-byte SQE
+    EXPECT_EQ(b[3], 72);  // PDO: in-capsule data right after the header
     EXPECT_EQ(get_le<uint32_t>(b, 4), 72u + 1024u);
-    const uint8_t* s = b.data() + 8;  // the SQE
-    EXPECT_EQ(s[0], 0x7f);  // Fabrics opcode
-    EXPECT_EQ(s[1], 0x40);  // PSDT=01 (SGL)
-    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 2), 7u);   // CID
-    EXPECT_EQ(s[4], 0x01);  // FCTYPE Connect
-    EXPECT_EQ(get_le<uint64_t>(std::span<const uint8_t>(s, 64), 24), 0u);     // SGL address: offset 0
-    EXPECT_EQ(get_le<uint32_t>(std::span<const uint8_t>(s, 64), 32), 1024u);  // SGL length
-    EXPECT_EQ(s[39], 0x01);  // SGL data block, offset subtype
-    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 40), 0u);   // RECFMT
-    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 42), 0u);   // QID
-    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 44), 31u);  // SQSIZE
+    const uint8_t* s = b.data() + 8;                                           // the SQE
+    EXPECT_EQ(s[0], 0x7f);                                                     // Fabrics opcode
+    EXPECT_EQ(s[1], 0x40);                                                     // PSDT=01 (SGL)
+    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 2), 7u);       // CID
+    EXPECT_EQ(s[4], 0x01);                                                     // FCTYPE Connect
+    EXPECT_EQ(get_le<uint64_t>(std::span<const uint8_t>(s, 64), 24), 0u);      // SGL address: offset 0
+    EXPECT_EQ(get_le<uint32_t>(std::span<const uint8_t>(s, 64), 32), 1024u);   // SGL length
+    EXPECT_EQ(s[39], 0x01);                                                    // SGL data block, offset subtype
+    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 40), 0u);      // RECFMT
+    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 42), 0u);      // QID
+    EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(s, 64), 44), 31u);     // SQSIZE
     EXPECT_EQ(get_le<uint32_t>(std::span<const uint8_t>(s, 64), 48), 10000u);  // KATO
-    const uint8_t* d = b.data() + 72;  // connect data
+    const uint8_t* d = b.data() + 72;                                          // connect data
     EXPECT_EQ(0, std::memcmp(d, hostid.data(), 16));
     EXPECT_EQ(get_le<uint16_t>(std::span<const uint8_t>(d, 1024), 16), 0xFFFFu);
     EXPECT_STREQ(reinterpret_cast<const char*>(d + 256), "nqn.2026-11.io.lazyroot:sub");
@@ -404,10 +403,10 @@ TEST(NvmeTcpUri, ParsesEveryPart) {
     EXPECT_EQ(u.digests, (Digests{false, true}));
     EXPECT_EQ(parse_target_uri("nvme+tcp://h/nqn.x:y?digest=header+data").digests, (Digests{true, true}));
 
-    for (const char* bad : {"nvme+tcp://host", "nvme+tcp:///nqn.x", "nvme+tcp://host:0/nqn.x",
-                            "nvme+tcp://host:70000/nqn.x", "nvme+tcp://host/notnqn", "nvme+tcp://host/nqn.x?nsid=0",
-                            "nvme+tcp://host/nqn.x?digest=md5", "nvme+tcp://host/nqn.x?foo=1",
-                            "nvme+tcp://[::1/nqn.x", "http://host/nqn.x"})
+    for (const char* bad :
+         {"nvme+tcp://host", "nvme+tcp:///nqn.x", "nvme+tcp://host:0/nqn.x", "nvme+tcp://host:70000/nqn.x",
+          "nvme+tcp://host/notnqn", "nvme+tcp://host/nqn.x?nsid=0", "nvme+tcp://host/nqn.x?digest=md5",
+          "nvme+tcp://host/nqn.x?foo=1", "nvme+tcp://[::1/nqn.x", "http://host/nqn.x"})
         EXPECT_THROW(parse_target_uri(bad), std::invalid_argument) << bad;
 }
 

@@ -25,8 +25,8 @@ TEST(Options, AttachDefaults) {
 }
 
 TEST(Options, AttachAllOptions) {
-    auto a = std::get<AttachOptions>(parse(
-        {"attach", "file:///img", "--queues", "2", "--depth=64", "--name", "root", "--daemon"}));
+    auto a = std::get<AttachOptions>(
+        parse({"attach", "file:///img", "--queues", "2", "--depth=64", "--name", "root", "--daemon"}));
     EXPECT_EQ(a.queues, 2u);
     EXPECT_EQ(a.depth, 64u);
     EXPECT_EQ(a.name, "root");
@@ -66,8 +66,7 @@ TEST(Options, ListAndHelp) {
     EXPECT_TRUE(std::get<ListOptions>(parse({"list", "--json"})).json);
     EXPECT_FALSE(std::get<ListOptions>(parse({"list"})).json);
     EXPECT_NE(std::get<HelpRequest>(parse({"--help"})).text.find("attach"), std::string::npos);
-    EXPECT_NE(std::get<HelpRequest>(parse({"attach", "--help"})).text.find("--depth"),
-              std::string::npos);
+    EXPECT_NE(std::get<HelpRequest>(parse({"attach", "--help"})).text.find("--depth"), std::string::npos);
 }
 
 TEST(Options, DeviceRefs) {
@@ -82,9 +81,9 @@ TEST(Options, DeviceRefs) {
 }
 
 TEST(Options, NetworkOptions) {
-    auto a = std::get<AttachOptions>(parse({"attach", "https://h/img", "--mirror", "https://m1/img",
-                                            "--mirror=https://m2/img", "--connections", "4",
-                                            "--io-timeout", "2.5", "--insecure"}));
+    auto a = std::get<AttachOptions>(
+        parse({"attach", "https://h/img", "--mirror", "https://m1/img", "--mirror=https://m2/img", "--connections", "4",
+               "--io-timeout", "2.5", "--insecure"}));
     ASSERT_EQ(a.mirrors.size(), 2u);
     EXPECT_EQ(a.mirrors[1], "https://m2/img");
     EXPECT_EQ(a.connections, 4u);
@@ -120,8 +119,8 @@ TEST(Options, IoTimeout) {
 TEST(Options, VerityCombinations) {
     const std::string root(64, 'a');
     const char* r = root.c_str();
-    auto a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity", r, "--hash-source",
-                                            "http://h/img.verity"}));
+    auto a = std::get<AttachOptions>(
+        parse({"attach", "http://h/img", "--verity", r, "--hash-source", "http://h/img.verity"}));
     EXPECT_EQ(a.hash_source, "http://h/img.verity");
     a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity=ddi", "--trust", "/dev/null"}));
     EXPECT_EQ(a.verity, VerityKind::Ddi);
@@ -129,8 +128,8 @@ TEST(Options, VerityCombinations) {
     a = std::get<AttachOptions>(
         parse({"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null", "--verity-sig-keyring"}));
     EXPECT_TRUE(a.verity_sig_keyring);
-    a = std::get<AttachOptions>(parse({"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null",
-                                       "--hash-source", "file:///img.verity"}));
+    a = std::get<AttachOptions>(parse(
+        {"attach", "http://h/img", "--verity=manifest", "--trust=/dev/null", "--hash-source", "file:///img.verity"}));
     EXPECT_EQ(a.hash_source, "file:///img.verity");
 
     const std::vector<std::pair<std::vector<const char*>, const char*>> bad = {
@@ -195,7 +194,8 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
         // Options that do nothing for the SOURCE.
         {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
-        {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections", "4"}, "--connections needs an http(s)"},
+        {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections", "4"},
+         "--connections needs an http(s)"},
         {{"attach", "file:///img", "--readahead", "0"}, "--readahead needs a network SOURCE"},
         {{"attach", "file:///img", "--coalesce", "64"}, "--coalesce needs an http(s):// SOURCE"},
         {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--coalesce", "64"}, "--coalesce needs an http(s)"},
@@ -218,13 +218,13 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         }
     }
     // What does apply is taken.
-    auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--readahead",
-                                            "0", "--nvme-transport=kernel", "--insecure"}));
+    auto a = std::get<AttachOptions>(parse({"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--readahead", "0",
+                                            "--nvme-transport=kernel", "--insecure"}));
     EXPECT_EQ(a.nvme_transport, NvmeTransport::Kernel);
     EXPECT_EQ(a.readahead_mib, 0u);
-    a = std::get<AttachOptions>(parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(),
-                                       "--hash-source", "https://h/img.verity", "--resolve", "h:443:10.0.0.1",
-                                       "--mode=hydrate"}));
+    a = std::get<AttachOptions>(
+        parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(), "--hash-source",
+               "https://h/img.verity", "--resolve", "h:443:10.0.0.1", "--mode=hydrate"}));
     EXPECT_EQ(a.mode, Mode::Hydrate);
     EXPECT_EQ(a.verity, VerityKind::RootHash);
     EXPECT_EQ(a.root_hash, std::string(64, 'a'));

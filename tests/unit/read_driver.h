@@ -32,8 +32,7 @@ inline void run_reads(io::EventLoop& loop, io::QueueReader& reader, std::vector<
 
 inline bool matches(const ReadOp& op, const std::vector<uint8_t>& image) {
     return op.offset + op.buf.size() <= image.size() &&
-           std::equal(op.buf.begin(), op.buf.end(),
-                      reinterpret_cast<const std::byte*>(image.data()) + op.offset);
+           std::equal(op.buf.begin(), op.buf.end(), reinterpret_cast<const std::byte*>(image.data()) + op.offset);
 }
 
 }  // namespace lazyroot::testing

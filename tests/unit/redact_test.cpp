@@ -83,7 +83,7 @@ TEST(Redact, LogLinesCarryNoCredentials) {
 namespace {
 
 unsigned mode_of(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
     return st.st_mode & 07777;
 }

@@ -20,11 +20,19 @@ using namespace lazyroot::cli;
 namespace {
 
 nlohmann::json entry(bool running, bool present, double age_s, double updated_s_ago) {
-    return {{"device", "/dev/ublkb0"},  {"pid", 4242},           {"source", "http://10.0.0.1/root.img"},
-            {"mode", "lazy"},           {"reads", 10},           {"bytes_served", 1 << 20},
-            {"fetches", 2},             {"bytes_fetched", 1 << 20}, {"cache_hit_ratio", 0.5},
+    return {{"device", "/dev/ublkb0"},
+            {"pid", 4242},
+            {"source", "http://10.0.0.1/root.img"},
+            {"mode", "lazy"},
+            {"reads", 10},
+            {"bytes_served", 1 << 20},
+            {"fetches", 2},
+            {"bytes_fetched", 1 << 20},
+            {"cache_hit_ratio", 0.5},
             {"fetch_latency_us", {{"p50", 100}, {"p99", 900}}},
-            {"daemon_running", running}, {"device_present", present}, {"age_s", age_s},
+            {"daemon_running", running},
+            {"device_present", present},
+            {"age_s", age_s},
             {"updated_s_ago", updated_s_ago}};
 }
 
@@ -57,9 +65,7 @@ struct TempDir {
     ~TempDir() { std::filesystem::remove_all(path); }
 };
 
-void write_json(const std::filesystem::path& p, const nlohmann::json& j) {
-    std::ofstream(p) << j.dump(2) << '\n';
-}
+void write_json(const std::filesystem::path& p, const nlohmann::json& j) { std::ofstream(p) << j.dump(2) << '\n'; }
 
 }  // namespace
 
@@ -72,9 +78,7 @@ TEST(Status, FormatDuration) {
     EXPECT_EQ(format_duration(-5), "0 s");
 }
 
-TEST(Status, NoDevices) {
-    EXPECT_EQ(format_status_text(nlohmann::json::array()), "no devices\n");
-}
+TEST(Status, NoDevices) { EXPECT_EQ(format_status_text(nlohmann::json::array()), "no devices\n"); }
 
 TEST(Status, LiveEntryShowsItsAge) {
     const std::string text = format_status_text(nlohmann::json::array({entry(true, true, 7500, 0.4)}));
@@ -86,8 +90,9 @@ TEST(Status, LiveEntryShowsItsAge) {
 
 TEST(Status, GoneDaemonIsMarked) {
     const std::string text = format_status_text(nlohmann::json::array({entry(false, true, 600, 42)}));
-    EXPECT_NE(text.find("\n  daemon gone (pid 4242): IO waits for `lazyroot recover /dev/ublkb0`; figures as of 42 s ago\n"),
-              std::string::npos)
+    EXPECT_NE(
+        text.find("\n  daemon gone (pid 4242): IO waits for `lazyroot recover /dev/ublkb0`; figures as of 42 s ago\n"),
+        std::string::npos)
         << text;
 }
 
@@ -128,7 +133,8 @@ TEST(Status, ReadsTheRunDirectory) {
     auto gone = stale;
     gone["device"] = "/dev/" + present;
     write_json(dir.path / "3.status.json", gone);
-    write_json(dir.path / "3.json", {{"dev_id", 3}, {"attached_at", static_cast<double>(std::time(nullptr)) - 3 * 3600}});
+    write_json(dir.path / "3.json",
+               {{"dev_id", 3}, {"attached_at", static_cast<double>(std::time(nullptr)) - 3 * 3600}});
     const std::string text = run_status_in(dir.path, false);
     EXPECT_EQ(text.rfind("/dev/" + present + "  http://10.0.0.1/root.img  mode=lazy  attached 3 h 0 min ago\n", 0), 0u)
         << text;

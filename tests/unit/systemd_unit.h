@@ -120,8 +120,10 @@ inline std::optional<std::vector<std::string>> exec_words(std::string_view v) {
             cur += v[i];
             have = true;
         } else if (quote) {
-            if (c == quote) quote = 0;
-            else cur += c;
+            if (c == quote)
+                quote = 0;
+            else
+                cur += c;
         } else if (c == '"' || c == '\'') {
             quote = c;
             have = true;

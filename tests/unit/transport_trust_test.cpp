@@ -54,13 +54,17 @@ struct RedirectingNginx {
         docroot.write_file("img.raw", image);
         docroot.write_file("ranged.img", image);
         docroot.write_file("ranged.img.manifest.json", "{}");
-        fixtures::NginxServer::Options o{.root = docroot.path().string(), .tls = true,
-                                         .cert = ca.server_cert(), .key = ca.server_key()};
-        o.extra_server_config =
-            "location = /redir.img { return 302 " + clear + "; }\n"
-            "location = /redir.img.manifest.json { return 302 " + clear + "; }\n"
-            "location = /ranged.img { if ($http_range != \"bytes=0-0\") { return 302 " + clear + "; } }\n"
-            "location = /hop.img { return 302 https://127.0.0.1:$server_port/img.raw; }\n";
+        fixtures::NginxServer::Options o{
+            .root = docroot.path().string(), .tls = true, .cert = ca.server_cert(), .key = ca.server_key()};
+        o.extra_server_config = "location = /redir.img { return 302 " + clear +
+                                "; }\n"
+                                "location = /redir.img.manifest.json { return 302 " +
+                                clear +
+                                "; }\n"
+                                "location = /ranged.img { if ($http_range != \"bytes=0-0\") { return 302 " +
+                                clear +
+                                "; } }\n"
+                                "location = /hop.img { return 302 https://127.0.0.1:$server_port/img.raw; }\n";
         nginx = std::make_unique<fixtures::NginxServer>(o);
         nginx->start();
     }
@@ -182,8 +186,7 @@ TEST(TransportTrust, CaMeansOnlyThatCa) {
                     http::HttpSource::open(o);
                     std::fprintf(stderr, "pinned --ca=A accepted a server of CA B\n");
                     failures |= 2;
-                } catch (const std::runtime_error&) {
-                }
+                } catch (const std::runtime_error&) {}
             }
             p = http::probe(url, o);
             if (p.ok) {
@@ -194,8 +197,7 @@ TEST(TransportTrust, CaMeansOnlyThatCa) {
                 http::small_get(url + ".manifest.json", o);
                 std::fprintf(stderr, "--ca=A: the manifest was fetched from a server of CA B\n");
                 failures |= 8;
-            } catch (const std::runtime_error&) {
-            }
+            } catch (const std::runtime_error&) {}
         }
         // --ca=B still works.
         p = http::probe(url, options(url, b.ca_cert()));

@@ -119,17 +119,19 @@ TEST(VerityHostile, ASuperblockAtTheVeryEndOfTheOffsetRange) {
 // A manifest's sizes pass through the same layout: one it cannot hold is a
 // ManifestError, not another exception (the fuzzer treats those as crashes).
 TEST(VerityHostile, ManifestWithDataPastTheLargestImageIsAManifestError) {
-    const std::string text = R"({"rootHash":")" + kAnyRoot + R"(","dataSize":)" + std::to_string(UINT64_MAX - 511) +
-                             R"(,"hashOffset":0,"dataBlockSize":512,"hashBlockSize":512,"salt":"","algorithm":"sha256",)"
-                             R"("imageSize":18446744073709551615,"hashType":1,"uuid":"0b6f7c2e-57c4-4e34-9a1a-2f5f0d1c9e77"})";
+    const std::string text =
+        R"({"rootHash":")" + kAnyRoot + R"(","dataSize":)" + std::to_string(UINT64_MAX - 511) +
+        R"(,"hashOffset":0,"dataBlockSize":512,"hashBlockSize":512,"salt":"","algorithm":"sha256",)"
+        R"("imageSize":18446744073709551615,"hashType":1,"uuid":"0b6f7c2e-57c4-4e34-9a1a-2f5f0d1c9e77"})";
     EXPECT_THROW(parse_manifest(text), ManifestError);
 }
 
 TEST(VerityHostile, AManifestHashFileIsOneLine) {
-    const std::string text = R"({"rootHash":")" + kAnyRoot +
-                             R"(","dataSize":4096,"hashOffset":0,"dataBlockSize":4096,"hashBlockSize":4096,"salt":"",)"
-                             R"("algorithm":"sha256","imageSize":4096,"hashType":1,"uuid":"0b6f7c2e-57c4-4e34-9a1a-2f5f0d1c9e77",)"
-                             R"("hashFile":"a\nb"})";
+    const std::string text =
+        R"({"rootHash":")" + kAnyRoot +
+        R"(","dataSize":4096,"hashOffset":0,"dataBlockSize":4096,"hashBlockSize":4096,"salt":"",)"
+        R"("algorithm":"sha256","imageSize":4096,"hashType":1,"uuid":"0b6f7c2e-57c4-4e34-9a1a-2f5f0d1c9e77",)"
+        R"("hashFile":"a\nb"})";
     try {
         parse_manifest(text);
         ADD_FAILURE() << "accepted";

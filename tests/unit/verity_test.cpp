@@ -77,9 +77,9 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
 std::string veritysetup_format(const std::filesystem::path& image, const std::filesystem::path& hash_file,
                                const std::vector<uint8_t>& salt, const std::string& uuid) {
     const std::string salt_arg = salt.empty() ? "-" : to_hex(salt);
-    auto r = fixtures::run_command({"veritysetup", "format", "--salt=" + salt_arg, "--uuid=" + uuid,
-                                    "--data-block-size=4096", "--hash-block-size=4096", image.string(),
-                                    hash_file.string()});
+    auto r =
+        fixtures::run_command({"veritysetup", "format", "--salt=" + salt_arg, "--uuid=" + uuid,
+                               "--data-block-size=4096", "--hash-block-size=4096", image.string(), hash_file.string()});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     std::smatch m;
     static const std::regex root_line(R"(Root hash:\s*([0-9a-f]+))");
@@ -98,8 +98,7 @@ fixtures::CommandResult veritysetup_verify(const std::filesystem::path& image, c
 // The whole hash area for image (superblock with `uuid`, then the tree), built
 // by build_hash_tree into hash_file. Returns the root hash.
 std::vector<uint8_t> build_hash_file(const std::filesystem::path& image, const std::filesystem::path& hash_file,
-                                     const VerityParams& p, const std::array<uint8_t, 16>& uuid,
-                                     unsigned threads = 0) {
+                                     const VerityParams& p, const std::array<uint8_t, 16>& uuid, unsigned threads = 0) {
     io::UniqueFd fd(::open(hash_file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     EXPECT_TRUE(fd);
     Superblock sb;
@@ -124,7 +123,9 @@ VerityParams params_for(uint64_t blocks, std::vector<uint8_t> salt) {
 template <auto Free>
 struct Deleter {
     template <typename T>
-    void operator()(T* p) const { Free(p); }
+    void operator()(T* p) const {
+        Free(p);
+    }
 };
 using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -260,12 +261,12 @@ TEST(VeritySuperblock, RefusesWhatIsNotOne) {
         b[off] = v;
         return decode_superblock(b);
     };
-    EXPECT_FALSE(mutate(0, 'V'));            // signature
-    EXPECT_FALSE(mutate(8, 2));              // version
-    EXPECT_FALSE(mutate(12, 2));             // hash_type
-    EXPECT_FALSE(mutate(65, 0x11));          // data block size not a power of two
-    EXPECT_FALSE(mutate(69, 0x00));          // hash block size 0
-    EXPECT_TRUE(mutate(81, 0x01));           // salt_size 256: the most there is room for
+    EXPECT_FALSE(mutate(0, 'V'));    // signature
+    EXPECT_FALSE(mutate(8, 2));      // version
+    EXPECT_FALSE(mutate(12, 2));     // hash_type
+    EXPECT_FALSE(mutate(65, 0x11));  // data block size not a power of two
+    EXPECT_FALSE(mutate(69, 0x00));  // hash block size 0
+    EXPECT_TRUE(mutate(81, 0x01));   // salt_size 256: the most there is room for
     auto b = good;
     b[80] = 1;
     b[81] = 1;  // 257
@@ -295,9 +296,13 @@ TEST(VerityEncoding, HexAndBase64) {
     EXPECT_EQ(from_hex(""), std::vector<uint8_t>{});
 
     // RFC 4648 test vectors.
-    const std::pair<std::string, std::string> vectors[] = {
-        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-        {"foobar", "Zm9vYmFy"}};
+    const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                           {"f", "Zg=="},
+                                                           {"fo", "Zm8="},
+                                                           {"foo", "Zm9v"},
+                                                           {"foob", "Zm9vYg=="},
+                                                           {"fooba", "Zm9vYmE="},
+                                                           {"foobar", "Zm9vYmFy"}};
     for (const auto& [plain, b64] : vectors) {
         const std::vector<uint8_t> raw(plain.begin(), plain.end());
         EXPECT_EQ(to_base64(raw), b64);
@@ -414,9 +419,10 @@ TEST(VerityTree, VerifyBlockAndTree) {
 
     EXPECT_TRUE(verify_tree(area, p, root));
     auto block = [&](uint64_t i) { return std::span(data).subspan(i * kBlock, kBlock); };
-    for (uint64_t i : {0ull, 1ull, 127ull, 128ull, 5000ull, 16383ull, 16384ull}) EXPECT_TRUE(verify_block(i, block(i), leaves, p)) << i;
-    EXPECT_FALSE(verify_block(1, block(0), leaves, p));           // wrong place
-    EXPECT_FALSE(verify_block(blocks, block(0), leaves, p));      // past the end
+    for (uint64_t i : {0ull, 1ull, 127ull, 128ull, 5000ull, 16383ull, 16384ull})
+        EXPECT_TRUE(verify_block(i, block(i), leaves, p)) << i;
+    EXPECT_FALSE(verify_block(1, block(0), leaves, p));             // wrong place
+    EXPECT_FALSE(verify_block(blocks, block(0), leaves, p));        // past the end
     EXPECT_FALSE(verify_block(0, block(0).first(100), leaves, p));  // short
     auto flipped = std::vector<uint8_t>(block(42).begin(), block(42).end());
     flipped[1000] ^= 1;
@@ -485,8 +491,8 @@ TEST(VerityManifest, RoundTrip) {
 
     // The names of the fields are the contract.
     auto j = nlohmann::json::parse(format_manifest(m));
-    for (const char* key : {"rootHash", "dataSize", "hashOffset", "dataBlockSize", "hashBlockSize", "salt",
-                            "algorithm", "imageSize", "hashType", "uuid", "hashFile"})
+    for (const char* key : {"rootHash", "dataSize", "hashOffset", "dataBlockSize", "hashBlockSize", "salt", "algorithm",
+                            "imageSize", "hashType", "uuid", "hashFile"})
         EXPECT_TRUE(j.contains(key)) << key;
     for (const char* key : {"rootHash", "certificateFingerprint", "signature"})
         EXPECT_TRUE(j["signature"].contains(key)) << key;
@@ -527,13 +533,24 @@ TEST(VerityManifest, MalformedFieldsAreNamed) {
         {"hashFile", [](auto& j) { j["hashFile"] = ""; }},
         {"signature", [](auto& j) { j["signature"] = "abc"; }},
         {"signature.rootHash",
-         [](auto& j) { j["signature"] = {{"rootHash", std::string(64, '0')}, {"certificateFingerprint", std::string(64, '0')}, {"signature", "AAAA"}}; }},
+         [](auto& j) {
+             j["signature"] = {{"rootHash", std::string(64, '0')},
+                               {"certificateFingerprint", std::string(64, '0')},
+                               {"signature", "AAAA"}};
+         }},
         {"signature.certificateFingerprint",
-         [](auto& j) { j["signature"] = {{"rootHash", kRoot}, {"certificateFingerprint", "00"}, {"signature", "AAAA"}}; }},
+         [](auto& j) {
+             j["signature"] = {{"rootHash", kRoot}, {"certificateFingerprint", "00"}, {"signature", "AAAA"}};
+         }},
         {"signature.signature",
-         [](auto& j) { j["signature"] = {{"rootHash", kRoot}, {"certificateFingerprint", std::string(64, '0')}, {"signature", "AA!A"}}; }},
+         [](auto& j) {
+             j["signature"] = {
+                 {"rootHash", kRoot}, {"certificateFingerprint", std::string(64, '0')}, {"signature", "AA!A"}};
+         }},
         {"signature.signature",
-         [](auto& j) { j["signature"] = {{"rootHash", kRoot}, {"certificateFingerprint", std::string(64, '0')}}; }},
+         [](auto& j) {
+             j["signature"] = {{"rootHash", kRoot}, {"certificateFingerprint", std::string(64, '0')}};
+         }},
     };
     for (const auto& [field, mutate] : cases) {
         auto j = base;
@@ -785,7 +802,7 @@ TEST(VerityPrepare, RunningTwiceReplacesTheTree) {
         EXPECT_EQ(why.find('\n'), std::string::npos);
     }
     EXPECT_EQ(std::filesystem::file_size(image), size);  // untouched
-    o.salt_hex = "keep";  // nothing to keep now
+    o.salt_hex = "keep";                                 // nothing to keep now
     EXPECT_THROW(run_prepare(o), std::runtime_error);
     // Cut off, it prepares again, to the same root hash for the same salt.
     std::filesystem::resize_file(image, blocks * kBlock);

@@ -13,8 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::span<const uint8_t> disk(data, size);
     try {
         parse_verity_sig(disk);
-    } catch (const DdiError&) {
-    }
+    } catch (const DdiError&) {}
     if (size < 1024) return 0;
     try {
         const GptHeader h = parse_gpt_header(disk.subspan(512, 512), 512);
@@ -29,7 +28,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 std::abort();
         }
         find_ddi_root(parts);
-    } catch (const DdiError&) {
-    }
+    } catch (const DdiError&) {}
     return 0;
 }

@@ -106,8 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     root_hex = to_hex(root);
                 }
                 verify_tree(area, p, std::vector<uint8_t>(32));
-            } catch (const std::invalid_argument&) {
-            }
+            } catch (const std::invalid_argument&) {}
         }
     }
 
