@@ -9,6 +9,7 @@
 #               [FWD gport:hport ...]   # guest 10.0.2.100:gport -> host 127.0.0.1:hport
 #               [ENV NAME=VALUE ...]    # extra variables for the guest script
 #               [HOST_WRAPPER script]   # host-side script run as: script <run-vm.sh command...>
+#               [KERNEL k2]             # the second guest kernel (run-vm.sh --kernel k2)
 #               [LABELS label ...])     # added to the "vm" label
 #
 # Registers ctest test "vm.NAME": runs SCRIPT (relative to the calling
@@ -21,6 +22,9 @@
 # RUN_SERIAL. A HOST_WRAPPER starts host-side servers, then runs "$@" with
 # extra options appended (e.g. --fwd 80:$port --env KEY=VALUE); it also gets
 # LAZYROOT_VM_WORKDIR in its environment.
+#
+# KERNEL k2 boots the newest trixie-backports kernel instead of 6.12 and
+# needs the fixture test "vm.kernel_k2" instead (label extended, like every k2 test).
 #
 # Cache variable LAZYROOT_VM_CACHE: where the kernel and initramfs live
 # (default: run-vm.sh's <repo>/build/vm, shared by all build dirs).
@@ -40,14 +44,24 @@ function(_lazyroot_vm_env out)
 endfunction()
 
 # The fixture: fetch the kernel and build the initramfs once, before any VM
-# test, so parallel ctest runs never race on the download.
-function(_lazyroot_vm_fixture)
-  get_property(done GLOBAL PROPERTY _LAZYROOT_VM_FIXTURE_DONE)
+# test, so parallel ctest runs never race on the download. KERNEL is "" (6.12)
+# or k2 (the second kernel: fixture lazyroot_vm_kernel_k2, test vm.kernel_k2).
+function(_lazyroot_vm_fixture kernel)
+  get_property(done GLOBAL PROPERTY _LAZYROOT_VM_FIXTURE_DONE${kernel})
   if(done)
     return()
   endif()
-  set_property(GLOBAL PROPERTY _LAZYROOT_VM_FIXTURE_DONE TRUE)
+  set_property(GLOBAL PROPERTY _LAZYROOT_VM_FIXTURE_DONE${kernel} TRUE)
   _lazyroot_vm_env(env)
+  if(kernel)
+    add_test(NAME vm.kernel_${kernel} COMMAND "${LAZYROOT_VM_SCRIPTS_DIR}/run-vm.sh" --prepare --kernel ${kernel})
+    set_tests_properties(vm.kernel_${kernel} PROPERTIES
+      FIXTURES_SETUP lazyroot_vm_kernel_${kernel}
+      LABELS "vm;extended"
+      TIMEOUT 1200
+      ENVIRONMENT "${env}")
+    return()
+  endif()
   add_test(NAME vm.kernel COMMAND "${LAZYROOT_VM_SCRIPTS_DIR}/run-vm.sh" --prepare)
   set_tests_properties(vm.kernel PROPERTIES
     FIXTURES_SETUP lazyroot_vm_kernel
@@ -62,7 +76,7 @@ function(_lazyroot_vm_fixture)
 endfunction()
 
 function(add_vm_test name script)
-  cmake_parse_arguments(PARSE_ARGV 2 VM "" "TIMEOUT;MEM;SMP;HOST_WRAPPER" "FWD;ENV;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 2 VM "" "TIMEOUT;MEM;SMP;HOST_WRAPPER;KERNEL" "FWD;ENV;LABELS")
   if(VM_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_vm_test(${name}): unknown arguments ${VM_UNPARSED_ARGUMENTS}")
   endif()
@@ -72,10 +86,19 @@ function(add_vm_test name script)
   get_filename_component(script "${script}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   set(workdir "${CMAKE_BINARY_DIR}/vmtests/${name}")
 
-  _lazyroot_vm_fixture()
+  if(VM_KERNEL AND NOT VM_KERNEL STREQUAL "k2")
+    message(FATAL_ERROR "add_vm_test(${name}): KERNEL must be k2")
+  endif()
+  _lazyroot_vm_fixture("${VM_KERNEL}")
   _lazyroot_vm_env(env)
+  set(fixture lazyroot_vm_kernel)
 
   set(cmd "${LAZYROOT_VM_SCRIPTS_DIR}/run-vm.sh" --clean --timeout ${VM_TIMEOUT})
+  if(VM_KERNEL)
+    list(APPEND cmd --kernel ${VM_KERNEL})
+    set(fixture lazyroot_vm_kernel_${VM_KERNEL})
+    list(APPEND VM_LABELS extended)
+  endif()
   if(VM_MEM)
     list(APPEND cmd --mem ${VM_MEM})
   endif()
@@ -105,7 +128,7 @@ function(add_vm_test name script)
   set_tests_properties(vm.${name} PROPERTIES
     LABELS "${labels}"
     RUN_SERIAL TRUE
-    FIXTURES_REQUIRED lazyroot_vm_kernel
+    FIXTURES_REQUIRED ${fixture}
     TIMEOUT ${ctest_timeout}
     ENVIRONMENT "${env};LAZYROOT_VM_WORKDIR=${workdir}")
 endfunction()

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2054 # commas inside qemu option values are intended
 # run-vm.sh [options] GUEST_SCRIPT WORKDIR
 #
-# Boots the Debian 6.12 test kernel under qemu TCG (the host kernel lacks
+# Boots the Debian 6.12 test kernel (or the second kernel, see --kernel) under qemu TCG (the host kernel lacks
 # ublk/dm/nvme, and its /dev/kvm cannot run a stock kernel), with the host's
 # / as the guest's root (read-only 9p + tmpfs overlay) and WORKDIR shared
 # read-write at the same path, runs `bash GUEST_SCRIPT` in WORKDIR as root,
@@ -19,7 +19,10 @@
 #   --clean             empty WORKDIR first (refuses / and git checkouts)
 #   --verbose           also stream the console to stdout
 #   --prepare           only fetch the kernel and build the initramfs; no args needed
-# Environment: LAZYROOT_VM_CACHE (default <repo>/build/vm), LAZYROOT_VM_APPEND
+#   --kernel K          main (default): bookworm-backports 6.12 in CACHE/kernel;
+#                       k2: the newest trixie-backports kernel in CACHE/kernel-k2
+# Environment: LAZYROOT_VM_CACHE (default <repo>/build/vm), LAZYROOT_VM_KERNEL
+# (default for --kernel), LAZYROOT_VM_APPEND
 # (extra kernel command line), LAZYROOT_VM_VERBOSE=1 (same as --verbose).
 #
 # Outputs in WORKDIR: console.log (serial console), guest.rc (written by the
@@ -38,7 +41,7 @@ usage() {
 }
 die() { echo "run-vm: $*" >&2; exit 2; }
 
-timeout_s=600 mem=2048 smp=2 clean=0 prepare=0
+timeout_s=600 mem=2048 smp=2 clean=0 prepare=0 kernel=${LAZYROOT_VM_KERNEL:-main}
 verbose=${LAZYROOT_VM_VERBOSE:-0}
 fwds=() hostfwds=() envs=() pos=()
 while [[ $# -gt 0 ]]; do
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --clean) clean=1; shift ;;
     --verbose) verbose=1; shift ;;
     --prepare) prepare=1; shift ;;
+    --kernel) kernel=${2:?}; shift 2 ;;
     -h | --help) usage ;;
     --) shift; pos+=("$@"); break ;;
     -*) die "unknown option $1" ;;
@@ -63,19 +67,23 @@ for n in "$timeout_s" "$mem" "$smp"; do
 done
 
 # --- kernel + initramfs (shared cache, built once) ---------------------------
+case $kernel in
+main) kdir=$cache/kernel initrd=$cache/initramfs.cpio.gz lock=$cache/.initramfs.lock suite=bookworm-backports ;;
+k2) kdir=$cache/kernel-k2 initrd=$cache/initramfs-k2.cpio.gz lock=$cache/.initramfs-k2.lock suite=trixie-backports ;;
+*) die "--kernel wants main or k2, got $kernel" ;;
+esac
 mkdir -p "$cache"
-"$here/fetch-kernel.sh" "$cache/kernel"
-kver=$(cat "$cache/kernel/kver")
-kmoddir=$cache/kernel/root
-initrd=$cache/initramfs.cpio.gz
+"$here/fetch-kernel.sh" --suite "$suite" "$kdir"
+kver=$(cat "$kdir/kver")
+kmoddir=$kdir/root
 (
     # One builder at a time; rebuild when the init or the builder changed.
     flock 9
     if [[ ! -s $initrd || $here/guest-init.sh -nt $initrd || $here/make-initramfs.sh -nt $initrd ||
-        $cache/kernel/kver -nt $initrd ]]; then
-        "$here/make-initramfs.sh" "$cache/kernel" "$initrd"
+        $kdir/kver -nt $initrd ]]; then
+        "$here/make-initramfs.sh" "$kdir" "$initrd"
     fi
-) 9>"$cache/.initramfs.lock"
+) 9>"$lock"
 if [[ $prepare -eq 1 ]]; then
     echo "run-vm: kernel $kver and initramfs ready in $cache"
     exit 0
@@ -149,7 +157,7 @@ qemu=(
     qemu-system-x86_64
     -accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp"
     -nographic -no-reboot
-    -kernel "$cache/kernel/vmlinuz" -initrd "$initrd" -append "$append"
+    -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$workdir,mount_tag=work,security_model=none"
     "${net[@]}"
