@@ -9,6 +9,7 @@ runtime=${BENCH_RUNTIME:-15}
 size_mb=${BENCH_SIZE_MB:-512}
 
 load_module ublk_drv
+uname -r >kver
 modprobe loop
 head -c "${size_mb}M" /dev/urandom >/dev/shm/bench.img
 

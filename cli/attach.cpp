@@ -33,6 +33,7 @@
 #include "io/unique_fd.h"
 #include "ublk/control.h"
 #include "ublk/device.h"
+#include "ublk/features.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -232,9 +233,16 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     const unsigned id = dev->id();
     const auto started = std::chrono::steady_clock::now();
     nlohmann::json state;
+    // What the kernel offers, read at attach (GET_FEATURES); zero copy is
+    // reported, not used: every request goes through the daemon's buffers.
+    const nlohmann::json ublk_status = {{"kernel_features", ctrl.features()},
+                                        {"kernel_feature_names", ublk::feature_names(ctrl.features())},
+                                        {"zero_copy_offered", ublk::zero_copy_offered(ctrl.features())},
+                                        {"zero_copy_used", false}};
     auto publish = [&] {
         nlohmann::json extra = {{"recoveries", state.value("recoveries", 0)},
-                                {"last_recovery", state.value("last_recovery", nlohmann::json())}};
+                                {"last_recovery", state.value("last_recovery", nlohmann::json())},
+                                {"ublk", ublk_status}};
         nlohmann::json status =
             stack.status(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         status.update(extra);

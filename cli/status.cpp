@@ -125,6 +125,18 @@ std::string format_status_text(const nlohmann::json& entries) {
                              j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                              j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),
                              j.value("cache_hit_ratio", 0.0));
+        if (j.contains("ublk") && j["ublk"].is_object()) {
+            const auto& u = j["ublk"];
+            std::string offered;
+            if (u.contains("zero_copy_offered") && u["zero_copy_offered"].is_array())
+                for (const auto& f : u["zero_copy_offered"])
+                    if (f.is_string()) offered += (offered.empty() ? "" : " ") + f.get<std::string>();
+            if (offered.empty())
+                out += "  ublk zero copy: not offered by the kernel; copy path\n";
+            else
+                out += printf_string("  ublk zero copy: offered by the kernel (%s), not used; copy path\n",
+                                     offered.c_str());
+        }
         if (j.contains("compression") && j["compression"].is_object())
             out += printf_string("  zstd seekable: %.1f MiB on the wire for the %.1f MiB of image fetched\n",
                                  j["compression"].value("wire_bytes", 0.0) / (1 << 20),

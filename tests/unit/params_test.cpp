@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ublk/features.h"
 #include "ublk/params.h"
 
 using namespace lazyroot::ublk;
@@ -79,4 +80,22 @@ TEST(Params, DescriptorArraysArePageAlignedPerQueue) {
     EXPECT_EQ(descriptor_offset(2, page), 2 * 24 * 4096);
     EXPECT_EQ(descriptor_length(128, page), 4096u);
     EXPECT_EQ(descriptor_length(171, page), 8192u);
+}
+
+// GET_FEATURES as 6.12 answers it (zero copy masked out) and as 6.16+ does.
+TEST(Features, ZeroCopyOfferFromTheKernelsBits) {
+    const uint64_t k612 = UBLK_F_URING_CMD_COMP_IN_TASK | UBLK_F_NEED_GET_DATA | UBLK_F_USER_RECOVERY |
+                          UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_UNPRIVILEGED_DEV | UBLK_F_CMD_IOCTL_ENCODE |
+                          UBLK_F_USER_COPY | UBLK_F_ZONED;
+    EXPECT_TRUE(zero_copy_offered(k612).empty());
+    EXPECT_EQ(zero_copy_offered(k612 | UBLK_F_SUPPORT_ZERO_COPY), std::vector<std::string>{"SUPPORT_ZERO_COPY"});
+    EXPECT_EQ(zero_copy_offered(k612 | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG),
+              (std::vector<std::string>{"SUPPORT_ZERO_COPY", "AUTO_BUF_REG"}));
+}
+
+TEST(Features, NamesLowestBitFirstAndUnknownBitsByNumber) {
+    EXPECT_TRUE(feature_names(0).empty());
+    EXPECT_EQ(feature_names(UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_SUPPORT_ZERO_COPY | (1ULL << 40)),
+              (std::vector<std::string>{"SUPPORT_ZERO_COPY", "CMD_IOCTL_ENCODE", "bit40"}));
+    EXPECT_EQ(feature_names(UBLK_F_AUTO_BUF_REG), std::vector<std::string>{"AUTO_BUF_REG"});
 }

@@ -101,6 +101,23 @@ TEST(Status, SilentDaemonIsMarked) {
     EXPECT_NE(text.find("no update from the daemon (pid 4242) for 30 s"), std::string::npos) << text;
 }
 
+// The zero-copy line comes from the kernel's GET_FEATURES, recorded at attach.
+TEST(Status, ZeroCopyOfferIsShown) {
+    auto e = entry(true, true, 60, 0.5);
+    e["ublk"] = {{"kernel_features", 0x7e}, {"zero_copy_offered", nlohmann::json::array()}, {"zero_copy_used", false}};
+    std::string text = format_status_text(nlohmann::json::array({e}));
+    EXPECT_NE(text.find("\n  ublk zero copy: not offered by the kernel; copy path\n"), std::string::npos) << text;
+    e["ublk"]["zero_copy_offered"] = {"SUPPORT_ZERO_COPY", "AUTO_BUF_REG"};
+    text = format_status_text(nlohmann::json::array({e}));
+    EXPECT_NE(
+        text.find("\n  ublk zero copy: offered by the kernel (SUPPORT_ZERO_COPY AUTO_BUF_REG), not used; copy path\n"),
+        std::string::npos)
+        << text;
+    // A status file from before this line existed says nothing about it.
+    EXPECT_EQ(format_status_text(nlohmann::json::array({entry(true, true, 60, 0.5)})).find("zero copy"),
+              std::string::npos);
+}
+
 TEST(Status, StaleOnlyWhenDaemonAndDeviceAreGone) {
     EXPECT_TRUE(is_stale_status(entry(false, false, 1, 1)));
     EXPECT_FALSE(is_stale_status(entry(false, true, 1, 1)));

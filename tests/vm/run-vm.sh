@@ -74,6 +74,9 @@ k2) kdir=$cache/kernel-k2 initrd=$cache/initramfs-k2.cpio.gz lock=$cache/.initra
 esac
 mkdir -p "$cache"
 "$here/fetch-kernel.sh" --suite "$suite" "$kdir"
+# Resolved: the guest init looks for it below its new root, where an absolute
+# symlink (a kernel dir linked from another build tree) would lead elsewhere.
+kdir=$(realpath -e "$kdir")
 kver=$(cat "$kdir/kver")
 kmoddir=$kdir/root
 (

@@ -10,6 +10,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 vmdir=$(cd "$here/.." && pwd)
 cache=${LAZYROOT_VM_CACHE:-$(cd "$here/../../.." && pwd)/build/vm}
+# LAZYROOT_VM_KERNEL=k2: the second kernel (run-vm.sh --kernel k2).
+case ${LAZYROOT_VM_KERNEL:-main} in
+main) kdir=$cache/kernel verdict=$cache/boot-kvm-probe ;;
+k2) kdir=$cache/kernel-k2 verdict=$cache/boot-kvm-probe-k2 ;;
+*) echo "boot-qemu: LAZYROOT_VM_KERNEL must be main or k2" >&2; exit 2 ;;
+esac
 initrd='' append='' console='' mem=2048 timeout_s=600 delay_ms=0 rate_mbit=0
 disks=() fwds=()
 while [[ $# -gt 0 ]]; do
@@ -47,11 +53,10 @@ for d in "${disks[@]}"; do drives+=(-drive "file=$d,if=virtio,format=raw,cache=u
 # fails in the decompressor. The probe boots the kernel to its "no root" panic.
 kvm_works() {
     [[ -w /dev/kvm && -z ${LAZYROOT_BOOT_NO_KVM:-} ]] || return 1
-    local verdict=$cache/boot-kvm-probe
     if [[ ! -s $verdict ]]; then
         local log
         log=$(timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nographic -no-reboot \
-            -kernel "$cache/kernel/vmlinuz" -append "console=ttyS0 panic=-1" </dev/null 2>&1 || true)
+            -kernel "$kdir/vmlinuz" -append "console=ttyS0 panic=-1" </dev/null 2>&1 || true)
         if grep -q "Kernel panic" <<<"$log"; then echo yes >"$verdict"; else echo no >"$verdict"; fi
     fi
     [[ $(cat "$verdict") == yes ]]
@@ -68,7 +73,7 @@ start=$(date +%s.%N)
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 \
     -nographic -no-reboot \
-    -kernel "$cache/kernel/vmlinuz" -initrd "$initrd" \
+    -kernel "$kdir/vmlinuz" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 $append" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
     "${drives[@]}" </dev/null >"$console" 2>&1

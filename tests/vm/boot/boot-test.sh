@@ -14,14 +14,20 @@
 # line per boot (X, N: what nginx sent; Y: the image); exit 0 when every check
 # holds. LAZYROOT_BOOT_DELAY_MS delays every byte to and from nginx that long
 # each way, LAZYROOT_BOOT_RATE_MBIT caps the link at that rate (host side);
-# LAZYROOT_BOOT_TIMEOUT: seconds one boot may take (600).
+# LAZYROOT_BOOT_TIMEOUT: seconds one boot may take (600). LAZYROOT_VM_KERNEL=k2
+# boots the second kernel (trixie-backports) with its own dracut initrd
+# (make-boot-image.sh builds initrd-k2.img then); work dir boot-work/k2.MODE.
 set -euo pipefail
 mode=$1
 build=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 vmdir=$(cd "$here/.." && pwd)
 boot=$build/vm/boot
-work=$build/vm/boot-work/$mode
+case ${LAZYROOT_VM_KERNEL:-main} in
+main) kdir=$build/vm/kernel initrd=$boot/initrd.img work=$build/vm/boot-work/$mode ;;
+k2) kdir=$build/vm/kernel-k2 initrd=$boot/initrd-k2.img work=$build/vm/boot-work/k2.$mode ;;
+*) echo "boot-test: LAZYROOT_VM_KERNEL must be main or k2" >&2; exit 2 ;;
+esac
 rm -rf "$work" "$work".*
 mkdir -p "$work"
 export LAZYROOT_VM_CACHE=$build/vm
@@ -49,7 +55,7 @@ launch() {
             "$here/uefi-qemu.sh" --console "$console" "$@"
     else
         LAZYROOT_VM_WORKDIR=$work/$name NGINX_ROOT=$www "$vmdir/nginx-host.sh" \
-            "$here/boot-qemu.sh" --initrd "$boot/initrd.img" --console "$console" \
+            "$here/boot-qemu.sh" --initrd "$initrd" --console "$console" \
             --append "$append" "$@"
     fi
 }
@@ -111,7 +117,7 @@ make_uki() {
     www=$work/www
     mkdir -p "$www"
     ln -sf "$boot/www/root.img" "$boot/www/root.img.manifest.json" "$www/"
-    "$here/make-uki.sh" "$build/vm/kernel/vmlinuz" "$boot/initrd.img" "$cmdline" \
+    "$here/make-uki.sh" "$kdir/vmlinuz" "$initrd" "$cmdline" \
         "$boot/rootfs/usr/lib/os-release" "$www/lazyroot.efi"
 }
 uefi_cmdline="console=ttyS0 panic=-1 ro ip=dhcp rd.neednet=1 rd.shell=0 rd.emergency=poweroff lazyroot.test=efivars"

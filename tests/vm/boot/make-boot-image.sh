@@ -6,6 +6,9 @@
 # root.img.manifest.json beside it (`lazyroot prepare`), and root.img.zst, the
 # same bytes in the zstd seekable format, with root.img.zst.manifest.json
 # (`prepare --compress`: same root hash).
+# With LAZYROOT_VM_KERNEL=k2, also OUT/initrd-k2.img: the same dracut run for
+# the second kernel (BUILD_DIR/vm/kernel-k2), whose modules are in the root only
+# while dracut runs (root.img stays the one the 6.12 boots use).
 #   make-boot-image.sh BUILD_DIR [OUT]
 set -euo pipefail
 build=$(realpath "$1")
@@ -36,6 +39,16 @@ if [[ ! -s $out/initrd.img || $deb -nt $out/initrd.img || $here/make-initrd.sh -
     echo "building the initrd with dracut --add lazyroot"
     "$here/make-initrd.sh" "$out/rootfs" "$kdir" "$deb" "$out/initrd.img.tmp"
     mv "$out/initrd.img.tmp" "$out/initrd.img"
+fi
+if [[ ${LAZYROOT_VM_KERNEL:-main} == k2 ]]; then
+    k2=$build/vm/kernel-k2
+    "$here/../fetch-kernel.sh" --suite trixie-backports "$k2"
+    if [[ ! -s $out/initrd-k2.img || $deb -nt $out/initrd-k2.img || $here/make-initrd.sh -nt $out/initrd-k2.img ||
+          $k2/kver -nt $out/initrd-k2.img || -n $(find "$here/dracut" -newer "$out/initrd-k2.img" -print -quit) ]]; then
+        echo "building the initrd for $(cat "$k2/kver") with dracut --add lazyroot"
+        "$here/make-initrd.sh" --transient-modules "$out/rootfs" "$k2" "$deb" "$out/initrd-k2.img.tmp"
+        mv "$out/initrd-k2.img.tmp" "$out/initrd-k2.img"
+    fi
 fi
 if [[ ! -s $out/www/root.img || ! -s $out/www/root.img.zst || $out/rootfs.stamp -nt $out/www/root.img ]]; then
     echo "building root.img"

@@ -1,9 +1,16 @@
 #!/bin/bash
 # Builds the lazyroot initrd the way a user would: `dracut --add lazyroot`, run
 # inside the Debian root the tests boot (so the initrd matches that OS), for
-# the guest's 6.12 kernel.
-#   make-initrd.sh ROOTFS KERNEL_DIR LAZYROOT.deb OUT.img
+# the guest kernel in KERNEL_DIR (fetch-kernel.sh's OUTDIR). The kernel's
+# modules are copied into the root for dracut; --transient-modules removes them
+# afterwards (the second kernel's: root.img is built from this root).
+#   make-initrd.sh [--transient-modules] ROOTFS KERNEL_DIR LAZYROOT.deb OUT.img
 set -euo pipefail
+transient=0
+if [[ $1 == --transient-modules ]]; then
+    transient=1
+    shift
+fi
 rootfs=$1 kdir=$2 deb=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
 kver=$(cat "$kdir/kver")
@@ -24,7 +31,11 @@ rm -rf "$rootfs/usr/lib/dracut/modules.d/99lazyroot-test"
 cp -r "$here/dracut/99lazyroot-test" "$rootfs/usr/lib/dracut/modules.d/"
 if [[ ! -e $rootfs/lib/modules/$kver/modules.dep ]]; then
     mkdir -p "$rootfs/lib/modules"
-    cp -a "$kdir/root/lib/modules/$kver" "$rootfs/lib/modules/"
+    # -L: in split kernel packages lib/modules/KVER links to usr/lib/modules/KVER.
+    cp -aL "$kdir/root/lib/modules/$kver" "$rootfs/lib/modules/"
+fi
+if ((transient)); then
+    trap 'rm -rf "$rootfs/lib/modules/$kver"' EXIT
 fi
 
 # Only the drivers a virtio guest needs (--drivers is exclusive): a small
