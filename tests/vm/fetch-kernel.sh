@@ -52,12 +52,14 @@ suite_version() {
     apt-cache madison "$1" 2>/dev/null | awk -F' *[|] *' -v s=" $suite/" 'index($3, s) {print $2; exit}'
 }
 # pkgnames also lists names that are only referenced; keep those SUITE has.
+# Prints nothing (status 0) when there is none: the caller updates the lists then.
 newest_pkg() {
-    local p
-    apt-cache pkgnames linux-image- | grep -E "$pattern" | sort -rV | while read -r p; do
+    local p names
+    names=$(apt-cache pkgnames linux-image- | grep -E "$pattern" | sort -rV) || true
+    for p in $names; do
         if [[ -n $(suite_version "$p") ]]; then
             echo "$p"
-            break
+            return 0
         fi
     done
 }
