@@ -6,6 +6,7 @@
 # neither is offered. Either way the copy path serves the device: every file
 # of the ext4 image is checked by sha256.
 set -euo pipefail
+# shellcheck source=tests/vm/guest-lib.sh
 . "$LAZYROOT_GUEST_LIB"
 lazyroot=$LAZYROOT_BUILD_DIR/cli/lazyroot
 probe=$LAZYROOT_BUILD_DIR/tests/vm/ublk_features_probe
