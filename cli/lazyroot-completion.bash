@@ -41,7 +41,7 @@ _lazyroot() {
     --nvme-transport) COMPREPLY=($(compgen -W "user kernel" -- "$cur")); return ;;
     --io-timeout) COMPREPLY=($(compgen -W "30 infinity" -- "$cur")); return ;;
     --salt) COMPREPLY=($(compgen -W "none keep" -- "$cur")); return ;;
-    --cache | --trust | --ca | --cert | --key | --sign-key | --sign-cert | --hash-out)
+    --cache | --trust | --ca | --cert | --key | --header-file | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | \
@@ -53,7 +53,7 @@ _lazyroot() {
     attach)
         opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --io-timeout
               --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
-              --handoff --insecure --ca --cert --key --nvme-transport --hostnqn --queues --depth --name --daemon
+              --handoff --insecure --ca --cert --key --header-file --nvme-transport --hostnqn --queues --depth --name --daemon
               --recover --help" ;;
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;

@@ -152,6 +152,10 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::ExistingFile);
     a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")->check(CLI::ExistingFile);
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
+    a->add_option("--header-file", attach.header_file,
+                  "Extra HTTP request headers, one 'Name: value' a line (e.g. Authorization: Bearer …); sent with "
+                  "every request, never logged or recorded")
+        ->check(CLI::ExistingFile);
     a->add_option("--hostnqn", attach.hostnqn,
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
     std::string transport_word = "user";

@@ -63,6 +63,9 @@ struct AttachOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
+    // Extra HTTP request headers (a bearer token): the path is all that is
+    // kept or recorded; the file is read when the source is opened.
+    std::string header_file;
     std::string hostnqn;  // nvme+tcp: empty means /etc/nvme/hostnqn or generated
     NvmeTransport nvme_transport = NvmeTransport::User;
     // Take over /dev/ublkbN whose daemon died, from its state file, instead

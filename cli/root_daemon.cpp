@@ -141,7 +141,7 @@ std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach
         log::warn("cannot create %s: %s", dir.c_str(), std::strerror(errno));
         return attach_args;
     }
-    static const char* const kFileOptions[] = {"--ca", "--cert", "--key", "--trust", "--hash-source"};
+    static const char* const kFileOptions[] = {"--ca", "--cert", "--key", "--trust", "--hash-source", "--header-file"};
     std::vector<std::string> out = attach_args;
     bool has_ca = false;
     for (size_t i = 0; i < out.size(); ++i) {

@@ -13,6 +13,7 @@
 #include "cache/metered_source.h"
 #include "compress/seekable_source.h"
 #include "io/readahead.h"
+#include "http/header_file.h"
 #include "http/http_source.h"
 #include "io/file_source.h"
 #include "io/log.h"
@@ -32,6 +33,9 @@ http::HttpOptions http_options(const AttachOptions& o) {
     h.cert_file = o.cert_file;
     h.key_file = o.key_file;
     h.resolve = o.resolve;
+    // Read now, at attach (in the initrd: from the pinned copy); kept in
+    // memory only.
+    if (!o.header_file.empty()) h.headers = http::read_header_file(o.header_file);
     // In the initrd the root will be the device served: read TLS files
     // and resolve names now, never after switch_root.
     h.pin_at_attach = in_initrd();

@@ -10,7 +10,7 @@ namespace {
 constexpr std::array kValued = {
     "mode",   "cache", "chunk-size",  "hydrate-rate", "verity",         "hash-source", "hash-offset", "trust",
     "mirror", "name",  "connections", "io-timeout",   "readahead",      "coalesce",    "queues",      "depth",
-    "ca",     "cert",  "key",         "hostnqn",      "nvme-transport", "resolve"};
+    "ca",     "cert",  "key",         "hostnqn",      "nvme-transport", "resolve",     "header-file"};
 constexpr std::array kFlags = {"insecure", "verity-sig-keyring"};
 
 bool is_one_of(std::string_view s, const auto& list) { return std::find(list.begin(), list.end(), s) != list.end(); }
