@@ -41,6 +41,9 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
     if (head.status >= 300 && head.status != 416) {
         r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
         if (head.status == 403 && is_presigned(url)) r.error += ": " + forbidden_hint(url);
+        // SigV4 signs the time too: an initrd's clock before NTP is refused.
+        if (head.status == 403 && !opts.aws_sigv4.empty())
+            r.error += ": the store refused the signed request (wrong keys, or this machine's clock is off)";
         return r;
     }
     if (rc != CURLE_OK) {

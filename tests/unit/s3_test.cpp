@@ -182,6 +182,18 @@ TEST(S3Source, RequestsAreSignedForTheRegionWithThePayloadHash) {
         EXPECT_EQ(op.result, 0);
         EXPECT_TRUE(lazyroot::testing::matches(op, image)) << op.offset;
     }
+    // Signed for another region: refused, and the reason says what to check.
+    auto other = o;
+    other.s3_region = "us-east-1";
+    try {
+        cli::open_transport(uri, other);
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("HTTP 403 to a range request: the store refused the signed request"),
+                  std::string::npos)
+            << e.what();
+        EXPECT_EQ(std::string(e.what()).find("s3cr3t"), std::string::npos);
+    }
     // No credentials at all: one line, before any request.
     ::unsetenv("AWS_ACCESS_KEY_ID");
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
