@@ -128,12 +128,12 @@ TEST(S3Options, CommandLine) {
 TEST(S3Options, KernelCommandLineKeys) {
     auto spec = initrd::parse_root_spec(
         "rd.lazyroot=s3://images/root.img,s3-endpoint=https://rgw.lan:7480,s3-region=eu-west-1,"
-        "s3-credentials=/etc/lazyroot/s3,verity=manifest,trust=/etc/lazyroot/ca.pem");
+        "s3-credentials=/etc/lazyroot/s3,verity=manifest,trust=/etc/lazyroot/ca.pem,header-file=/etc/lazyroot/headers");
     ASSERT_TRUE(spec);
     EXPECT_EQ(spec->source, "s3://images/root.img");
     const std::vector<std::string> want = {"--s3-endpoint=https://rgw.lan:7480", "--s3-region=eu-west-1",
-                                           "--s3-credentials=/etc/lazyroot/s3", "--verity=manifest",
-                                           "--trust=/etc/lazyroot/ca.pem"};
+                                           "--s3-credentials=/etc/lazyroot/s3",  "--verity=manifest",
+                                           "--trust=/etc/lazyroot/ca.pem",       "--header-file=/etc/lazyroot/headers"};
     EXPECT_EQ(spec->args, want);
 }
 
