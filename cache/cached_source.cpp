@@ -202,7 +202,6 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
 void CachedReader::fetch_fetched(Fetch& f, int result) {
     if (result < 0) return settle(f, result);
     if (src_.store().degraded()) return not_cached(f);
-    serve_from_fetch(f);
     f.written = 0;
     io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(), static_cast<unsigned>(f.len),
                         f.offset);
@@ -223,22 +222,9 @@ void CachedReader::fetch_written(Fetch& f, int res) {
     settle(f, 0);
 }
 
-// A device read that waits for this fetch alone is served from its buffer
-// now: the cache write goes on behind it, and a write that fails or lags
-// never delays or fails the read. Anyone else waits for the write.
-void CachedReader::serve_from_fetch(Fetch& f) {
-    Request& r = *f.request;
-    if (!r.cb || r.pending != 1 || r.error != 0 || r.stage != Request::Stage::Claim) return;
-    if (r.offset < f.offset || r.offset + r.dst.size() > f.offset + f.len) return;
-    std::memcpy(r.dst.data(), f.data.get() + (r.offset - f.offset), r.dst.size());
-    f.request = nullptr;
-    finish(r, 0);
-}
-
 // The fetched bytes serve the read that asked for them when they cover it
 // (the usual case); anyone else reads the range from the source.
 void CachedReader::not_cached(Fetch& f) {
-    if (!f.request) return settle(f, kNotCached);
     Request& r = *f.request;
     if (r.cb && f.offset <= r.offset && r.offset + r.dst.size() <= f.offset + f.len) {
         std::memcpy(r.dst.data(), f.data.get() + (r.offset - f.offset), r.dst.size());
@@ -260,7 +246,7 @@ void CachedReader::settle(Fetch& f, int result) {
     if (f.demand) src_.demand_fetches.fetch_sub(1, std::memory_order_relaxed);
     Request* r = f.request;
     fetches_.release(f);
-    if (r) request_progress(*r, result);
+    request_progress(*r, result);
     release_network_if_done();
 }
 

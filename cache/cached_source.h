@@ -44,11 +44,9 @@ private:
 };
 
 // A source with a persistent local cache in front: chunks present are read
-// from the cache file; missing ones are fetched once and written to the
-// cache. A device read that waits for one fetch alone is served from the
-// fetched buffer while the write goes on; other readers of those chunks wait
-// for the write, then read the cache. The data is never served from anything
-// the inner source did not return as good.
+// from the cache file; missing ones are fetched once, written to the cache,
+// and then read from it. The data is never served from anything the inner
+// source did not return as good.
 //
 // Local faults never fail a read that the source can serve:
 // - a chunk write that fails (ENOSPC, EIO) degrades the store (caching off
@@ -123,7 +121,6 @@ private:
     void fetch_fetched(Fetch& f, int result);
     void fetch_written(Fetch& f, int result);
     void not_cached(Fetch& f);
-    void serve_from_fetch(Fetch& f);
     void settle(Fetch& f, int result);
     void request_progress(Request& r, int result);
     void read_local(Request& r);

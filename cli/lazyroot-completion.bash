@@ -41,10 +41,11 @@ _lazyroot() {
     --nvme-transport) COMPREPLY=($(compgen -W "user kernel" -- "$cur")); return ;;
     --io-timeout) COMPREPLY=($(compgen -W "30 infinity" -- "$cur")); return ;;
     --salt) COMPREPLY=($(compgen -W "none keep" -- "$cur")); return ;;
-    --cache | --trust | --ca | --cert | --key | --sign-key | --sign-cert | --hash-out)
+    --cache | --trust | --ca | --cert | --key | --header-file | --s3-credentials | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | \
+        --s3-endpoint | --s3-region | \
         --readahead | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
         return ;;
     esac
@@ -53,7 +54,8 @@ _lazyroot() {
     attach)
         opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --io-timeout
               --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
-              --handoff --insecure --ca --cert --key --nvme-transport --hostnqn --queues --depth --name --daemon
+              --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
+              --nvme-transport --hostnqn --queues --depth --name --daemon
               --recover --help" ;;
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;
@@ -66,7 +68,7 @@ _lazyroot() {
         return
     fi
     case $cmd in
-    attach) COMPREPLY=($(compgen -W "file:/// http:// https:// nvme+tcp://" -- "$cur")) ;;
+    attach) COMPREPLY=($(compgen -W "file:/// http:// https:// s3:// nvme+tcp://" -- "$cur")) ;;
     recover | detach) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")) ;;
     prepare) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac

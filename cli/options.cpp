@@ -152,6 +152,19 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::ExistingFile);
     a->add_option("--cert", attach.cert_file, "Client certificate for HTTPS (PEM)")->check(CLI::ExistingFile);
     a->add_option("--key", attach.key_file, "Private key of --cert (PEM)")->check(CLI::ExistingFile);
+    a->add_option("--header-file", attach.header_file,
+                  "Extra HTTP request headers, one 'Name: value' a line (e.g. Authorization: Bearer …); sent with "
+                  "every request, never logged or recorded")
+        ->check(CLI::ExistingFile);
+    a->add_option("--s3-endpoint", attach.s3_endpoint,
+                  "s3:// SOURCE: the object store, http(s)://HOST[:PORT], addressed path style (ENDPOINT/BUCKET/KEY; "
+                  "default https://s3.REGION.amazonaws.com)");
+    a->add_option("--s3-region", attach.s3_region, "s3:// SOURCE: the region requests are signed for")
+        ->capture_default_str();
+    a->add_option("--s3-credentials", attach.s3_credentials,
+                  "s3:// SOURCE: an AWS shared-credentials file ([default] aws_access_key_id, aws_secret_access_key, "
+                  "aws_session_token); default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN")
+        ->check(CLI::ExistingFile);
     a->add_option("--hostnqn", attach.hostnqn,
                   "NVMe/TCP host NQN (default: /etc/nvme/hostnqn, else one made from the host ID)");
     std::string transport_word = "user";

@@ -63,6 +63,15 @@ struct AttachOptions {
     std::string ca_file;
     std::string cert_file;
     std::string key_file;
+    // Extra HTTP request headers (a bearer token): the path is all that is
+    // kept or recorded; the file is read when the source is opened.
+    std::string header_file;
+    // s3://BUCKET/KEY: the endpoint (path style; empty: AWS's for the
+    // region), the region signed for, and an AWS shared-credentials file
+    // (empty: the AWS_* environment). Only the path is kept or recorded.
+    std::string s3_endpoint;
+    std::string s3_region = "us-east-1";
+    std::string s3_credentials;
     std::string hostnqn;  // nvme+tcp: empty means /etc/nvme/hostnqn or generated
     NvmeTransport nvme_transport = NvmeTransport::User;
     // Take over /dev/ublkbN whose daemon died, from its state file, instead

@@ -67,7 +67,7 @@ std::vector<std::string> resolved_hosts(const std::vector<std::string>& words) {
     std::vector<std::string> urls, out, given;
     for (size_t i = 0; i < words.size(); ++i) {
         const std::string& w = words[i];
-        for (const char* opt : {"--mirror", "--hash-source", "--resolve"}) {
+        for (const char* opt : {"--mirror", "--hash-source", "--resolve", "--s3-endpoint"}) {
             const size_t n = std::strlen(opt);
             std::string value;
             if (w == opt && i + 1 < words.size())
@@ -141,7 +141,8 @@ std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach
         log::warn("cannot create %s: %s", dir.c_str(), std::strerror(errno));
         return attach_args;
     }
-    static const char* const kFileOptions[] = {"--ca", "--cert", "--key", "--trust", "--hash-source"};
+    static const char* const kFileOptions[] = {"--ca",          "--cert",        "--key",           "--trust",
+                                               "--hash-source", "--header-file", "--s3-credentials"};
     std::vector<std::string> out = attach_args;
     bool has_ca = false;
     for (size_t i = 0; i < out.size(); ++i) {
@@ -172,7 +173,8 @@ std::vector<std::string> pin_attach_files(const std::vector<std::string>& attach
     for (const auto& entry : resolved_hosts(out)) out.push_back("--resolve=" + entry);
     // An https:// SOURCE without --ca uses libcurl's default bundle: pin that
     // one too, named explicitly, since the root's copy is out of reach then.
-    if (!has_ca && out.size() > 1 && starts_with(out[1], "https://")) {
+    // (An s3:// SOURCE too: its endpoint is https:// unless given otherwise.)
+    if (!has_ca && out.size() > 1 && (starts_with(out[1], "https://") || starts_with(out[1], "s3://"))) {
         const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
         const std::string bundle = v && v->cainfo ? v->cainfo : "/etc/ssl/certs/ca-certificates.crt";
         if (::access(bundle.c_str(), R_OK) == 0) {

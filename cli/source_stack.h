@@ -104,4 +104,13 @@ std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOpt
 // --io-timeout), for the image and for its manifest alike.
 http::HttpOptions http_options(const AttachOptions& opts);
 
+// The same for an http(s):// or s3:// SOURCE (`uri`): for s3://, requests
+// are signed (libcurl's SigV4) with the credentials of --s3-credentials or
+// the AWS_* environment. Throws std::runtime_error without credentials.
+http::HttpOptions http_options(const SourceUri& uri, const AttachOptions& opts);
+
+// The http(s):// URL an http(s):// or s3:// SOURCE is fetched from:
+// ENDPOINT/BUCKET/KEY for s3:// (path style).
+std::string http_url(const SourceUri& uri, const AttachOptions& opts);
+
 }  // namespace lazyroot::cli

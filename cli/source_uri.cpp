@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "http/s3_url.h"
 #include "http/url_check.h"
 #include "nvmetcp/host_identity.h"
 #include "nvmetcp/target_uri.h"
@@ -40,6 +41,16 @@ SourceUri parse_source_uri(const std::string& text) {
         check_http_url(text, "SOURCE");
         return uri;
     }
+    if (starts_with(text, "s3://")) {
+        uri.kind = SourceUri::Kind::Http;
+        uri.s3 = true;
+        try {
+            http::parse_s3_url(text);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
+        return uri;
+    }
     if (starts_with(text, "nvme+tcp://")) {
         uri.kind = SourceUri::Kind::NvmeTcp;
         try {
@@ -49,7 +60,7 @@ SourceUri parse_source_uri(const std::string& text) {
         }
         return uri;
     }
-    throw UsageError("unsupported SOURCE " + text + ": expected file:///path, http(s)://… or nvme+tcp://…");
+    throw UsageError("unsupported SOURCE " + text + ": expected file:///path, http(s)://…, s3://… or nvme+tcp://…");
 }
 
 void check_source_options(const SourceUri& uri, const AttachOptions& o) {
@@ -62,6 +73,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     refuse_unless(http, o, "--coalesce", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--resolve", "an http(s):// SOURCE or --hash-source");
     refuse_unless(http, o, "--connections", "an http(s):// SOURCE");
+    refuse_unless(any_http, o, "--header-file", "an http(s):// SOURCE or --hash-source");
     refuse_unless(network, o, "--readahead", "a network SOURCE (http(s):// or nvme+tcp://)");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");
@@ -78,15 +90,34 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     if (nvme && !o.insecure && o.verity == VerityKind::None)
         throw UsageError("nvme+tcp:// is clear text and unauthenticated: without --verity it needs --insecure: " +
                          uri.text);
+    for (const char* opt : {"--s3-endpoint", "--s3-region", "--s3-credentials"})
+        refuse_unless(uri.s3, o, opt, "an s3:// SOURCE");
     if (!http && !o.mirrors.empty()) throw UsageError("--mirror needs an http(s):// SOURCE");
     if (!http) return;
+    // An s3:// SOURCE is fetched from its endpoint: the clear-text rule below
+    // applies to that URL.
+    std::string source_url = uri.text;
+    if (uri.s3) {
+        if (!o.mirrors.empty())
+            throw UsageError("--mirror needs an http(s):// SOURCE (an s3:// object has no mirrors here)");
+        if (!http::valid_s3_region(o.s3_region))
+            throw UsageError("--s3-region: not a region name (a-z 0-9 -, as us-east-1): " + o.s3_region);
+        if (!o.s3_endpoint.empty()) {
+            if (!starts_with(o.s3_endpoint, "http://") && !starts_with(o.s3_endpoint, "https://"))
+                throw UsageError("--s3-endpoint must be an http(s):// URL: " + o.s3_endpoint);
+            check_http_url(o.s3_endpoint, "--s3-endpoint");
+            if (o.s3_endpoint.find_first_of("?#") != std::string::npos)
+                throw UsageError("--s3-endpoint takes no query: " + o.s3_endpoint);
+        }
+        source_url = o.s3_endpoint.empty() ? http::default_s3_endpoint(o.s3_region) : o.s3_endpoint;
+    }
     for (const auto& m : o.mirrors) {
         if (!starts_with(m, "http://") && !starts_with(m, "https://"))
             throw UsageError("--mirror must be an http(s):// URL: " + m);
         check_http_url(m, "--mirror");
     }
     std::vector<std::string> all = o.mirrors;
-    all.insert(all.begin(), uri.text);
+    all.insert(all.begin(), source_url);
     for (const auto& u : all) {
         // Without verity nothing authenticates plain-HTTP bytes.
         if (starts_with(u, "http://") && !o.insecure && o.verity == VerityKind::None)

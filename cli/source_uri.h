@@ -10,6 +10,7 @@ struct SourceUri {
     Kind kind = Kind::File;
     std::string text;  // as given
     std::string path;  // File: the absolute path
+    bool s3 = false;   // Http: an s3://BUCKET/KEY, fetched through http(s) (cli/source_stack.h: http_url)
 };
 
 // Throws cli::UsageError with a one-line reason: an unknown scheme, or a URL

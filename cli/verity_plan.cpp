@@ -26,13 +26,13 @@ std::string read_text(const std::string& path) {
 std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
     if (uri.kind == SourceUri::Kind::File) return read_text(uri.path + ".manifest.json");
     if (uri.kind == SourceUri::Kind::Http) {
-        http::HttpOptions h = http_options(o);
+        http::HttpOptions h = http_options(uri, o);
         h.pin_at_attach = false;  // one request, before anything is pinned
         // From the first of the source and its mirrors that answers: a dead
         // primary must not fail an attach the mirrors can serve. Each
         // mirror's manifest is checked against the root hash or signature
         // the same way, so any of them will do.
-        std::vector<std::string> urls{uri.text};
+        std::vector<std::string> urls{http_url(uri, o)};
         urls.insert(urls.end(), o.mirrors.begin(), o.mirrors.end());
         std::string first_error;
         for (const auto& u : urls) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 
 namespace lazyroot::http {
@@ -43,7 +44,28 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     }
     if (!o.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, o.cert_file.c_str());
     if (!o.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, o.key_file.c_str());
+    if (!o.aws_sigv4.empty()) {
+        // libcurl signs each request itself (SigV4, the date and the
+        // payload hash included); the key pair never leaves this process
+        // other than as that signature.
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, o.aws_sigv4.c_str());
+        curl_easy_setopt(e, CURLOPT_USERNAME, o.aws_access_key.c_str());
+        curl_easy_setopt(e, CURLOPT_PASSWORD, o.aws_secret_key.c_str());
+    }
     apply_pinned_resources(e, o);
+}
+
+HeaderList request_headers(const HttpOptions& o, const std::string& extra) {
+    HeaderList list;
+    auto add = [&](const std::string& h) {
+        curl_slist* l = curl_slist_append(list.get(), h.c_str());
+        if (!l) throw std::bad_alloc();
+        (void)list.release();
+        list.reset(l);
+    };
+    for (const auto& h : o.headers) add(h);
+    if (!extra.empty()) add(extra);
+    return list;
 }
 
 bool is_https(const std::string& url) { return url.size() >= 8 && curl_strnequal(url.c_str(), "https://", 8); }

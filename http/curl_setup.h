@@ -41,4 +41,8 @@ struct SlistDeleter {
 };
 using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 
+// CURLOPT_HTTPHEADER for a request: the --header-file headers, then `extra`
+// (a precondition) when not empty. Null when there are none.
+HeaderList request_headers(const HttpOptions& opts, const std::string& extra = {});
+
 }  // namespace lazyroot::http

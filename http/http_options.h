@@ -27,6 +27,15 @@ struct HttpOptions {
     bool pin_at_attach = false;
     // "HOST:PORT:ADDRS" entries used instead of the resolver (--resolve).
     std::vector<std::string> resolve;
+    // Extra request headers ("Name: value", from --header-file), sent with
+    // every request to every URL. Secrets: never logged, never persisted
+    // (the state file records the file's path).
+    std::vector<std::string> headers;
+    // S3 (s3:// SOURCE): CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3") and the key
+    // pair it signs with; empty: requests are not signed. Secrets as above.
+    std::string aws_sigv4;
+    std::string aws_access_key;
+    std::string aws_secret_key;
 };
 
 }  // namespace lazyroot::http

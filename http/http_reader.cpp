@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "http/http_source.h"
+#include "http/url_check.h"
 #include "io/log.h"
 
 namespace lazyroot::http {
@@ -98,15 +99,20 @@ void HttpReader::dispatch() {
     if (t) start(*t);
 }
 
-curl_slist* HttpReader::precondition_for(size_t i) {
-    if (!preconditions_[i]) {
-        auto id = source_.url(i).identity();
-        if (id) {
-            std::string h = id->precondition_header();
-            if (!h.empty()) preconditions_[i].reset(curl_slist_append(nullptr, h.c_str()));
+curl_slist* HttpReader::headers_for(size_t i) {
+    // request_headers throws only bad_alloc: caught here, never thrown
+    // through curl's callbacks.
+    try {
+        if (!preconditions_[i]) {
+            auto id = source_.url(i).identity();
+            if (id) preconditions_[i] = request_headers(source_.options(), id->precondition_header());
         }
+        if (preconditions_[i]) return preconditions_[i].get();
+        if (!plain_headers_) plain_headers_ = request_headers(source_.options());
+        return plain_headers_.get();
+    } catch (const std::bad_alloc&) {
+        return nullptr;
     }
-    return preconditions_[i].get();
 }
 
 void HttpReader::start(Transfer& t) {
@@ -128,7 +134,9 @@ void HttpReader::start(Transfer& t) {
                   static_cast<unsigned long long>(t.offset + t.len - 1));
     set_url(e, u.url());
     curl_easy_setopt(e, CURLOPT_RANGE, range);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, precondition_for(t.url_index));
+    curl_slist* headers = headers_for(t.url_index);
+    if (!headers && !source_.options().headers.empty()) return finish(t, -ENOMEM);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     // No overall limit for a read that may wait for ever (0); the connect and
     // stall timeouts still end an attempt on a dead or silent connection.
     long timeout_ms = 0;
@@ -174,6 +182,8 @@ size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
         if (h.status != 206) {
             auto id = u.identity();
             t.abort_why = "answered HTTP " + std::to_string(h.status) + " to a range request";
+            // A presigned URL that expires under a running root: say so.
+            if (h.status == 403 && is_presigned(u.url())) t.abort_why += ": " + forbidden_hint(u.url());
             // If-Range turns a changed image into a full 200 answer.
             if (h.status == 200 && id && !id->has_strong_etag() && !id->last_modified.empty()) {
                 t.abort_why = "the image changed on the server (If-Range answered 200)";
@@ -244,6 +254,8 @@ HttpReader::Verdict HttpReader::judge(Transfer& t, CURLcode rc, std::string& why
     }
     if (status != 206) {
         why = "HTTP " + std::to_string(status);
+        const std::string& url = t.owner->source_.url(t.url_index).url();
+        if (status == 403 && is_presigned(url)) why += ": " + forbidden_hint(url);
         return Verdict::Retry;
     }
     if (t.received != t.len) {

@@ -43,7 +43,9 @@ private:
     void on_done(CURL* easy, CURLcode rc);
     Verdict judge(Transfer& t, CURLcode rc, std::string& why);
     void finish(Transfer& t, int result);
-    curl_slist* precondition_for(size_t url_index);
+    // The request headers for a URL: --header-file's, then the precondition
+    // once its identity is known. Null on allocation failure with headers.
+    curl_slist* headers_for(size_t url_index);
     void retry_now(size_t url_index);
 
     static size_t on_header(char* data, size_t size, size_t n, void* t);
@@ -56,6 +58,7 @@ private:
     std::vector<Queued> queued_;  // reads not yet turned into requests
     io::Timer dispatch_timer_;
     std::vector<HeaderList> preconditions_;  // per URL; empty until its identity is known
+    HeaderList plain_headers_;               // --header-file's alone, for a URL not yet identified
     io::Backoff backoff_;
     size_t preferred_url_ = 0;  // the URL that answered last
     bool retrying_ = false;     // some request failed since the last answer

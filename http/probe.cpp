@@ -2,6 +2,7 @@
 
 #include "http/curl_setup.h"
 #include "http/small_get.h"
+#include "http/url_check.h"
 
 namespace lazyroot::http {
 namespace {
@@ -39,6 +40,10 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
     // it; name the status, not curl's "failure writing output".
     if (head.status >= 300 && head.status != 416) {
         r.error = url + ": HTTP " + std::to_string(head.status) + " to a range request";
+        if (head.status == 403 && is_presigned(url)) r.error += ": " + forbidden_hint(url);
+        // SigV4 signs the time too: an initrd's clock before NTP is refused.
+        if (head.status == 403 && !opts.aws_sigv4.empty())
+            r.error += ": the store refused the signed request (wrong keys, or this machine's clock is off)";
         return r;
     }
     if (rc != CURLE_OK) {

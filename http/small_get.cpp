@@ -46,6 +46,8 @@ GetResult blocking_get(const std::string& url, const HttpOptions& opts, const ch
     apply_common_options(easy.get(), opts);
     set_url(easy.get(), url);
     if (range) curl_easy_setopt(easy.get(), CURLOPT_RANGE, range);
+    const HeaderList headers = request_headers(opts);
+    curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &r.head);
     curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, on_body);

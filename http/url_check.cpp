@@ -24,4 +24,21 @@ std::optional<std::string> url_error(const std::string& url) {
     return why;
 }
 
+bool is_presigned(const std::string& url) {
+    const size_t q = url.find('?');
+    if (q == std::string::npos) return false;
+    const size_t end = url.find('#', q);
+    const std::string query = url.substr(q + 1, end == std::string::npos ? end : end - q - 1);
+    // Parameter names as AWS (and radosgw, minio, GCS's XML API) spell them.
+    for (const char* p : {"X-Amz-Signature=", "X-Amz-Credential="}) {
+        for (size_t at = query.find(p); at != std::string::npos; at = query.find(p, at + 1))
+            if (at == 0 || query[at - 1] == '&') return true;
+    }
+    return false;
+}
+
+std::string forbidden_hint(const std::string& url) {
+    return is_presigned(url) ? "presigned URL expired or refused" : std::string();
+}
+
 }  // namespace lazyroot::http

@@ -9,4 +9,14 @@ namespace lazyroot::http {
 // Pure: no network, no resolver.
 std::optional<std::string> url_error(const std::string& url);
 
+// A presigned object-store URL (its query carries X-Amz-Signature= or
+// X-Amz-Credential=): signed for GET alone, so it is only ever sent GETs
+// (the probe too is a GET of bytes 0-0, never a HEAD), and passed to libcurl
+// exactly as given, query and all.
+bool is_presigned(const std::string& url);
+
+// What a 403 from `url` most likely means, to follow "HTTP 403": for a
+// presigned URL, that it expired or was refused; otherwise empty.
+std::string forbidden_hint(const std::string& url);
+
 }  // namespace lazyroot::http

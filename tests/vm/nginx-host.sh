@@ -46,10 +46,27 @@ http {
         keepalive_requests 100000;
         ${3:-}
         location / { }
+        # vm.http_private: a private server (a bearer token), a presigned
+        # object-store URL (GET only, the exact signed query, as S3 checks
+        # it) and one that has expired.
+        location /private/ {
+            if (\$http_authorization != "Bearer $PRIVATE_TOKEN") { return 401; }
+            alias $state/root/;
+        }
+        location /signed/ {
+            if (\$request_method != GET) { return 405; }
+            if (\$request_uri !~ "^/signed/[a-z0-9.]+\\?$SIGNED_QUERY_RE\$") { return 403; }
+            alias $state/root/;
+        }
+        location /expired/ { return 403; }
     }
 }
 CONF
 }
+
+# What tests/vm/http-private.sh sends.
+PRIVATE_TOKEN=lzr-s3cr3t-7f3a9c
+SIGNED_QUERY_RE='X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261130%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=0123456789abcdef'
 
 primary_port=$(free_port)
 mirror_port=$(free_port)
