@@ -117,10 +117,11 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
 
 CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
                            std::unique_ptr<io::QueueReader> local)
-    : src_(src),
-      loop_(loop),
-      local_(std::move(local)),
-      inner_(src.complete() ? nullptr : src.inner().open_queue(loop, depth)) {}
+    : src_(src), loop_(loop), local_(std::move(local)), inner_(src.complete() ? nullptr : open_inner(depth)) {}
+
+std::unique_ptr<io::QueueReader> CachedReader::open_inner(unsigned depth) {
+    return local_ ? src_.inner().open_queue(loop_, depth) : src_.inner().open_fill_queue(loop_, depth);
+}
 
 CachedReader::~CachedReader() { *alive_ = false; }
 
@@ -177,7 +178,7 @@ void CachedReader::claim_range(uint64_t first, uint64_t last, Request& r) {
 }
 
 io::QueueReader& CachedReader::inner() {
-    if (!inner_) inner_ = src_.inner().open_queue(loop_, 4);
+    if (!inner_) inner_ = open_inner(4);
     return *inner_;
 }
 

@@ -102,7 +102,8 @@ private:
 // (CachedSource::demand_fetches); those a ChunkFetcher asks for do not.
 class CachedReader final : public io::QueueReader {
 public:
-    // `local` reads the cache file; null for a ChunkFetcher's, which never reads back.
+    // `local` reads the cache file; null for a ChunkFetcher's, which never
+    // reads back and fetches through the source's fill reader.
     CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth, std::unique_ptr<io::QueueReader> local);
     ~CachedReader() override;
 
@@ -130,6 +131,7 @@ private:
     void refetch(Request& r, const std::vector<uint64_t>& drop);
     void finish(Request& r, int result);
     io::QueueReader& inner();
+    std::unique_ptr<io::QueueReader> open_inner(unsigned depth);
     void release_network_if_done();
 
     CachedSource& src_;

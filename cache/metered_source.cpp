@@ -59,4 +59,8 @@ std::unique_ptr<io::QueueReader> MeteredSource::open_queue(io::EventLoop& loop, 
     return std::make_unique<MeteredReader>(inner_->open_queue(loop, depth), stats_, counts_served_);
 }
 
+std::unique_ptr<io::QueueReader> MeteredSource::open_fill_queue(io::EventLoop& loop, unsigned depth) {
+    return std::make_unique<MeteredReader>(inner_->open_fill_queue(loop, depth), stats_, counts_served_);
+}
+
 }  // namespace lazyroot::cache

@@ -39,6 +39,10 @@ std::unique_ptr<QueueReader> RangeSource::open_queue(EventLoop& loop, unsigned d
     return std::make_unique<OffsetReader>(inner_->open_queue(loop, depth), offset_);
 }
 
+std::unique_ptr<QueueReader> RangeSource::open_fill_queue(EventLoop& loop, unsigned depth) {
+    return std::make_unique<OffsetReader>(inner_->open_fill_queue(loop, depth), offset_);
+}
+
 int read_blocking(Source& src, uint64_t offset, std::span<std::byte> dst) {
     struct Done final : ReadCallback {
         int result = 1;

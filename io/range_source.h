@@ -20,6 +20,7 @@ public:
     std::string describe() const override { return inner_->describe(); }
     std::string identity() const override;
     std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) override;
+    std::unique_ptr<QueueReader> open_fill_queue(EventLoop& loop, unsigned depth) override;
 
 private:
     std::shared_ptr<Source> inner_;

@@ -54,6 +54,9 @@ public:
     std::string describe() const override { return inner_->describe(); }
     std::string identity() const override { return inner_->identity(); }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
+    std::unique_ptr<io::QueueReader> open_fill_queue(io::EventLoop& loop, unsigned depth) override {
+        return inner_->open_fill_queue(loop, depth);
+    }
 
     io::Source& inner() { return *inner_; }
 

@@ -56,6 +56,13 @@ public:
     virtual std::string identity() const { return describe() + ";size=" + std::to_string(size()); }
     // `depth` is the most reads the queue will have in flight at once.
     virtual std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) = 0;
+    // A reader for a cache fill (a profile's chunks, hydrate, full mode): its
+    // runs are whole and already in flight side by side, so no layer below
+    // fetches ahead of it (readahead would fetch what the fill did not ask
+    // for, and keep it nowhere). Layers between pass the choice on.
+    virtual std::unique_ptr<QueueReader> open_fill_queue(EventLoop& loop, unsigned depth) {
+        return open_queue(loop, depth);
+    }
 };
 
 }  // namespace lazyroot::io

@@ -308,4 +308,8 @@ std::unique_ptr<io::QueueReader> VerifyingSource::open_queue(io::EventLoop& loop
     return std::make_unique<VerifyingReader>(*this, inner_->open_queue(loop, depth), loop);
 }
 
+std::unique_ptr<io::QueueReader> VerifyingSource::open_fill_queue(io::EventLoop& loop, unsigned depth) {
+    return std::make_unique<VerifyingReader>(*this, inner_->open_fill_queue(loop, depth), loop);
+}
+
 }  // namespace lazyroot::verity

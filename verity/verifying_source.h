@@ -32,6 +32,7 @@ public:
         return separate_tree_ ? inner_->identity() + ";tree@" + std::to_string(hash_offset_) : inner_->identity();
     }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
+    std::unique_ptr<io::QueueReader> open_fill_queue(io::EventLoop& loop, unsigned depth) override;
 
     const VerityParams& params() const { return params_; }
     uint64_t data_bytes() const { return params_.data_blocks * params_.data_block_size; }
