@@ -23,6 +23,9 @@ mib=$((size / 1048576))
 mkdir -p /fleet
 mount -t tmpfs -o size=$(((n + 1) * (mib + 8)))m fleet /fleet
 
+# Each device as one small machine's: one queue, two connections (16 daemons
+# share the guest's two vCPUs). The daemons' logs stay in the work directory.
+machine=(--insecure --queues 1 --connections 2 --daemon)
 now() { date +%s.%N; }
 rate() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.1f", b / 1048576 / s}'; }
 
@@ -39,7 +42,7 @@ read_device() {
 # 1. The solo device: the same image under its own URL (varnish hashes the
 # query; nginx ignores it), so it is cold in varnish as the fleet's is.
 o0=$(nginx_ctl bytes primary)
-dev=$("$lazyroot" attach "$varnish/fleet.img?solo" --insecure --cache /fleet/solo.cache --name solo --daemon 2>/tmp/solo.log)
+dev=$("$lazyroot" attach "$varnish/fleet.img?solo" "${machine[@]}" --cache /fleet/solo.cache --name solo 2>solo.log)
 read_device "$dev" solo
 "$lazyroot" detach "$dev"
 [[ $(cat /fleet/solo.sum) == "$want" ]] || vm_die "the solo device's sha256 is not the image's"
@@ -54,14 +57,14 @@ echo "solo: $mib MiB in ${solo_s} s = $solo_rate MiB/s cold; origin sent $((o1 -
 v0=$(tier_ctl varnish s_resp_bodybytes)
 b0=$(tier_ctl varnish backend_req)
 for i in $(seq 1 "$n"); do
-    "$lazyroot" attach "$varnish/fleet.img" --insecure --cache "/fleet/m$i.cache" --name "m$i" --daemon \
-        >"/fleet/m$i.dev" 2>"/tmp/m$i.log" &
+    "$lazyroot" attach "$varnish/fleet.img" "${machine[@]}" --cache "/fleet/m$i.cache" --name "m$i" \
+        >"/fleet/m$i.dev" 2>"m$i.log" &
 done
 wait
 devs=()
 for i in $(seq 1 "$n"); do
     d=$(cat "/fleet/m$i.dev")
-    [[ -b $d ]] || vm_die "machine $i did not attach: $(cat "/tmp/m$i.log")"
+    [[ -b $d ]] || vm_die "machine $i did not attach: $(cat "m$i.log")"
     devs+=("$d")
 done
 echo "attached $n devices: ${devs[*]}"
@@ -85,12 +88,14 @@ med=$(awk '{r[NR] = $1} END {print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[N
 span=$(awk 'NR == 1 || $1 < a {a = $1} $2 > b {b = $2} END {print b - a}' /fleet/m*.time)
 agg=$(rate $((n * size)) "$span")
 backend=$((b1 - b0))
+# Requests abandoned and retried (a stalled connection, a short answer): each logs one line.
+retries=$(cat m*.log | grep -c "retrying" || true)
 awk -v n="$n" -v mib="$mib" -v med="$med" -v min="$min" -v max="$max" -v solo="$solo_rate" -v agg="$agg" \
-    -v origin="$origin" -v size="$size" -v backend="$backend" -v client="$client" 'BEGIN {
-    printf "FLEET: %d devices x %d MiB: per-device cold rate median %.1f MiB/s (min %.1f, max %.1f) vs solo %.1f MiB/s (%.2fx); aggregate %.1f MiB/s; origin %d bytes = %.3fx the read set (%d bytes), %d backend requests; varnish sent clients %d bytes\n",
-        n, mib, med, min, max, solo, med / solo, agg, origin, origin / size, size, backend, client
-    printf "devices %d\nimage_bytes %d\nsolo_mib_s %s\nfleet_median_mib_s %.2f\nfleet_min_mib_s %.2f\nfleet_max_mib_s %.2f\naggregate_mib_s %s\norigin_bytes %d\nclient_bytes %d\nbackend_requests %d\n",
-        n, size, solo, med, min, max, agg, origin, client, backend > "fleet.txt"
+    -v origin="$origin" -v size="$size" -v backend="$backend" -v client="$client" -v retries="$retries" 'BEGIN {
+    printf "FLEET: %d devices x %d MiB: per-device cold rate median %.1f MiB/s (min %.1f, max %.1f) vs solo %.1f MiB/s (%.2fx); aggregate %.1f MiB/s; origin %d bytes = %.3fx the read set (%d bytes), %d backend requests; varnish sent clients %d bytes (%.2fx what the devices read), %d retry episodes logged\n",
+        n, mib, med, min, max, solo, med / solo, agg, origin, origin / size, size, backend, client, client / (n * size), retries
+    printf "devices %d\nimage_bytes %d\nsolo_mib_s %s\nfleet_median_mib_s %.2f\nfleet_min_mib_s %.2f\nfleet_max_mib_s %.2f\naggregate_mib_s %s\norigin_bytes %d\nclient_bytes %d\nbackend_requests %d\nretry_episodes %d\n",
+        n, size, solo, med, min, max, agg, origin, client, backend, retries > "fleet.txt"
 }'
 cat fleet.txt
 [[ $((origin * 10)) -le $((size * 11)) ]] || vm_die "the origin sent $origin bytes for a read set of $size (over 1.1x)"

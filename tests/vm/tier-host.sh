@@ -3,11 +3,12 @@
 # vm.http_fleet16 (a HOST_WRAPPER): caching tiers, from Debian's packages, in
 # front of the primary nginx of nginx-host.sh (the origin, whose access log
 # counts the bytes it serves). Guest view, besides nginx-host.sh's ports:
-#   :84  varnish with its built-in VCL (-b origin), malloc storage
-#   :85  nginx proxy_cache with the slice module (1 MiB slices, cache lock)
-#   :86  nginx proxying without ETag and Last-Modified (breaks the rules)
-#   :87  nginx answering every range with the whole file, 200 (breaks the rules)
+#   :85  varnish with its built-in VCL (-b origin), malloc storage
+#   :86  nginx proxy_cache with the slice module (1 MiB slices, cache lock)
+#   :87  nginx proxying without ETag and Last-Modified (breaks the rules)
+#   :88  nginx answering every range with the whole file, 200 (breaks the rules)
 #   :91  control (tier-ctl.sh): varnish counters and bans, tier byte counts
+# (:83 and :84 are radosgw-host.sh's and nginx-host.sh's NGINX_TLS=1.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${LAZYROOT_VM_WORKDIR:?}
@@ -111,5 +112,5 @@ cleanup() {
 }
 trap cleanup EXIT
 
-NGINX_PRIMARY_PORT=$origin_port "$here/nginx-host.sh" "$@" --fwd 84:"$varnish_port" --fwd 85:"$slice_port" \
-    --fwd 86:"$strip_port" --fwd 87:"$full_port" --fwd 91:"$ctl_port"
+NGINX_PRIMARY_PORT=$origin_port "$here/nginx-host.sh" "$@" --fwd 85:"$varnish_port" --fwd 86:"$slice_port" \
+    --fwd 87:"$strip_port" --fwd 88:"$full_port" --fwd 91:"$ctl_port"

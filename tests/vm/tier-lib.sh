@@ -1,10 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # the URLs are used by the scripts that source this
 # Helpers for the guest scripts behind tier-host.sh (vm.http_cache_tier,
 # vm.http_fleet16): the caching tiers in front of the primary nginx.
-varnish=http://10.0.2.100:84
-slice=http://10.0.2.100:85
-stripped=http://10.0.2.100:86
-full200=http://10.0.2.100:87
+varnish=http://10.0.2.100:85
+slice=http://10.0.2.100:86
+stripped=http://10.0.2.100:87
+full200=http://10.0.2.100:88
 
 # tier_ctl CMD [ARG] — tier-ctl.sh on the host: varnish counters and bans,
 # the nginx tiers' byte counts.
