@@ -208,11 +208,23 @@ size_t HttpReader::on_body(char* data, size_t size, size_t n, void* tp) {
             t.abort_fatal = true;
             return 0;
         }
+        // Not proof of a change, so retried (another attempt or mirror may
+        // answer properly), but never used, nor learnt from (a mirror that
+        // was down at attach learns its identity from its first answer).
+        if (h.etag.empty() && h.last_modified.empty()) {
+            t.abort_why = "the answer carries neither ETag nor Last-Modified (a caching tier that strips validators?)";
+            return 0;
+        }
         ImageIdentity seen{image_size, h.etag, h.last_modified};
         ImageIdentity known = u.learn(seen);
         if (known.contradicts(h.etag, h.last_modified)) {
             t.abort_why = "the image changed on the server (now " + seen.describe() + ", was " + known.describe() + ")";
             t.abort_fatal = true;
+            return 0;
+        }
+        if (const char* missing = known.missing_validator(h.etag, h.last_modified); *missing) {
+            t.abort_why =
+                std::string("the answer lacks the image's ") + missing + " (a caching tier that strips validators?)";
             return 0;
         }
         t.body_checked = true;

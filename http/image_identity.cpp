@@ -14,6 +14,13 @@ bool ImageIdentity::contradicts(const std::string& resp_etag, const std::string&
     return false;
 }
 
+const char* ImageIdentity::missing_validator(const std::string& resp_etag,
+                                             const std::string& resp_last_modified) const {
+    if (!etag.empty()) return resp_etag.empty() ? "ETag" : "";
+    if (!last_modified.empty()) return resp_last_modified.empty() ? "Last-Modified" : "";
+    return "";
+}
+
 std::string ImageIdentity::describe() const {
     std::string s = "size " + std::to_string(size);
     if (!etag.empty()) s += ", ETag " + etag;

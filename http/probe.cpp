@@ -67,6 +67,14 @@ ProbeResult probe(const std::string& url, const HttpOptions& opts) {
         r.error = url + ": malformed answer to Range: bytes=0-0 (Content-Range must be bytes 0-0/SIZE)";
         return r;
     }
+    // Without a validator a replaced image of the same size could not be told
+    // from this one, and a tier could serve parts of both: refuse, whatever
+    // else would check the bytes (the cache is bound to the identity too).
+    if (head.etag.empty() && head.last_modified.empty()) {
+        r.error = url + ": the answer carries neither ETag nor Last-Modified, so a replaced image could not be " +
+                  "told apart (a caching tier that strips validators?)";
+        return r;
+    }
     r.identity.size = *cr->size;
     r.identity.etag = head.etag;
     r.identity.last_modified = head.last_modified;

@@ -78,6 +78,7 @@ struct Reply {
     int status = 200;
     std::string headers;         // extra header lines, each ending in CRLF
     bool image_headers = false;  // ETag, Last-Modified, Accept-Ranges, Content-Type
+    bool validators = true;      // with image_headers: ETag and Last-Modified (each if not empty)
     uint64_t body_off = 0;
     uint64_t content_length = 0;
     uint64_t send_len = 0;           // body bytes actually sent; less than content_length for a fault
@@ -143,6 +144,8 @@ std::string_view fault_name(Fault f) {
             return "RedirectLoop";
         case Fault::MultipartByteranges:
             return "MultipartByteranges";
+        case Fault::NoValidators:
+            return "NoValidators";
     }
     return "?";
 }
@@ -524,6 +527,9 @@ void FaultServer::Impl::apply_fault(const FaultRule& rule, const ImageVersion& v
             r.content_length = r.send_len = body.size();
             break;
         }
+        case Fault::NoValidators:
+            r.validators = false;
+            break;
     }
 }
 
@@ -533,8 +539,8 @@ void FaultServer::Impl::start_reply(Conn& c, const Reply& r, std::shared_ptr<con
     h += "Date: " + http_date(std::time(nullptr)) + "\r\n";
     if (r.image_headers && v) {
         h += "Content-Type: application/octet-stream\r\n";
-        h += "ETag: " + v->etag + "\r\n";
-        h += "Last-Modified: " + v->last_modified + "\r\n";
+        if (r.validators && !v->etag.empty()) h += "ETag: " + v->etag + "\r\n";
+        if (r.validators && !v->last_modified.empty()) h += "Last-Modified: " + v->last_modified + "\r\n";
         h += "Accept-Ranges: bytes\r\n";
     }
     h += r.headers;

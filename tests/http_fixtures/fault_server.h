@@ -35,6 +35,8 @@ enum class Fault {
     RedirectLoop,         // 302 to the request's own target, every time
     MultipartByteranges,  // 206 multipart/byteranges (one part: the range asked for), no
                           // Content-Range header: what a server sends for several ranges
+    // Caching tiers (issue 19).
+    NoValidators,  // the right answer without ETag and Last-Modified (a tier that strips them)
 };
 
 std::string_view fault_name(Fault f);
@@ -89,6 +91,7 @@ class FaultServer {
 public:
     struct Options {
         std::string path = "/disk.img";
+        // An empty validator is not sent at all.
         std::string etag = "\"img-v1\"";
         std::string last_modified = "Mon, 01 Jan 2024 00:00:00 GMT";
     };

@@ -70,7 +70,8 @@ CONF
 PRIVATE_TOKEN=lzr-s3cr3t-7f3a9c
 SIGNED_QUERY_RE='X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261130%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=0123456789abcdef'
 
-primary_port=$(free_port)
+# A wrapper that puts servers in front of the primary (tier-host.sh) picks its port.
+primary_port=${NGINX_PRIMARY_PORT:-$(free_port)}
 mirror_port=$(free_port)
 ctl_port=$(free_port)
 capped_port=$(free_port)
