@@ -97,8 +97,13 @@ std::string forbidden_hint(const std::string& url, int64_t now) {
     if (!is_presigned(url)) return {};
     const auto expiry = presigned_expiry(url);
     if (!expiry) return "presigned URL expired or refused";
-    if (now >= *expiry) return "presigned URL expired at " + utc_text(*expiry);
-    // Not expired by this clock: a clock behind the store's, a revoked key,
+    // The store judges by its own clock: one a little ahead of ours (an
+    // initrd's clock set from a 1 s RTC, no NTP yet) already refuses a URL
+    // that has seconds left here. Within kClockSlack of the expiry, the
+    // expiry is by far the likeliest reason.
+    constexpr int64_t kClockSlack = 300;
+    if (now + kClockSlack >= *expiry) return "presigned URL expired at " + utc_text(*expiry);
+    // Long before its expiry: a revoked key, a clock far behind the store's,
     // or a URL signed for another method or object.
     return "presigned URL refused (valid until " + utc_text(*expiry) + " by this machine's clock)";
 }

@@ -23,7 +23,8 @@ std::optional<int64_t> presigned_expiry(const std::string& url);
 
 // What a 403 from `url` most likely means, to follow "HTTP 403", with the
 // clock at `now` (seconds since the epoch): for a presigned URL whose
-// validity is past, "presigned URL expired at …Z"; still valid or of unknown
+// validity is past (or ends within 5 minutes: the store's clock may be
+// ahead), "presigned URL expired at …Z"; valid for longer, or of unknown
 // validity, that it was refused; otherwise empty.
 std::string forbidden_hint(const std::string& url, int64_t now);
 std::string forbidden_hint(const std::string& url);  // now: the system clock

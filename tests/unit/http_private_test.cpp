@@ -160,7 +160,10 @@ TEST(Presigned, ExpiryFromTheSignedDateAndExpires) {
 TEST(Presigned, A403NamesTheExpiryByTheClock) {
     const std::string url = "https://h/k?X-Amz-Date=20261130T211500Z&X-Amz-Expires=30&X-Amz-Signature=ab";
     EXPECT_EQ(http::forbidden_hint(url, 1796073330), "presigned URL expired at 2026-11-30T21:15:30Z");
-    EXPECT_EQ(http::forbidden_hint(url, 1796073329),
+    // Seconds before by this clock: the store's may be ahead.
+    EXPECT_EQ(http::forbidden_hint(url, 1796073329), "presigned URL expired at 2026-11-30T21:15:30Z");
+    EXPECT_EQ(http::forbidden_hint(url, 1796073330 - 300), "presigned URL expired at 2026-11-30T21:15:30Z");
+    EXPECT_EQ(http::forbidden_hint(url, 1796073330 - 301),
               "presigned URL refused (valid until 2026-11-30T21:15:30Z by this machine's clock)");
     EXPECT_EQ(http::forbidden_hint("https://h/k?X-Amz-Signature=ab", 0), "presigned URL expired or refused");
     EXPECT_EQ(http::forbidden_hint("https://h/k?X-Amz-Date=20261130T211500Z&X-Amz-Expires=30", 1796073330), "");

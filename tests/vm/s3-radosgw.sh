@@ -104,7 +104,7 @@ url=$(presign root.img 3600)
 code=$(http_code -I "$url")
 [[ $code == 403 ]] || vm_die "HEAD with the presigned GET URL: HTTP $code, not 403"
 echo "ok: the presigned GET URL refuses HEAD (HTTP $code)"
-dev=$("$lazyroot" attach "$url" --queues 2 --daemon 2>/tmp/presigned.log)
+dev=$("$lazyroot" attach "$url" --insecure --queues 2 --daemon 2>/tmp/presigned.log)
 mount -o ro "$dev" /mnt/s3
 check_files /mnt/s3 "$images/files.sha256"
 echo "all $(wc -l <"$images/files.sha256") files match through the presigned URL"
@@ -121,7 +121,7 @@ echo "ok: lazyroot sent radosgw no HEAD; the signature is in no log or status"
 url=$(presign root.img 1)
 wait_expired "$url"
 rc=0
-"$lazyroot" attach "$url" --daemon >/tmp/out 2>/tmp/err || rc=$?
+"$lazyroot" attach "$url" --insecure --daemon >/tmp/out 2>/tmp/err || rc=$?
 [[ $rc -ne 0 && $(wc -l </tmp/err) -eq 1 ]] || vm_die "expired URL: rc $rc, stderr: $(cat /tmp/err)"
 grep -q "HTTP 403 to a range request: presigned URL expired at " /tmp/err || vm_die "expired URL: $(cat /tmp/err)"
 secret_free /tmp/err
@@ -135,7 +135,7 @@ mib() {  # DEV|FILE FIRST COUNT -> sha256 of COUNT MiB from FIRST (the device's,
     dd if="$1" bs=1M skip="$2" count="$3" "${direct[@]}" status=none | sha256sum | cut -d' ' -f1
 }
 url=$(presign root.img 45)
-dev=$("$lazyroot" attach "$url" --queues 2 --io-timeout=600 --daemon 2>/tmp/expiry.log)
+dev=$("$lazyroot" attach "$url" --insecure --queues 2 --io-timeout=600 --daemon 2>/tmp/expiry.log)
 [[ $(mib "$dev" 0 8) == $(mib "$images/ext4.img" 0 8) ]] || vm_die "the first 8 MiB differ"
 echo "ok: the first 8 MiB match before the URL expires"
 wait_expired "$url"
