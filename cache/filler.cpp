@@ -52,7 +52,10 @@ void Filler::run() {
     uint64_t cursor = 0;
     unsigned in_flight = 0;
     bool pass_had_errors = false;
+    size_t listed = 0;  // of opts_.first
     std::function<void()> pump;
+    // Starts one run, or returns false when the rate cap says not yet.
+    std::function<bool(uint64_t, uint64_t)> issue;
     io::Timer wake(loop, [&] { pump(); });
 
     pump = [&] {
@@ -64,6 +67,22 @@ void Filler::run() {
             }
             unsigned allowed = opts_.yield_to_demand && src_.demand_fetches.load() > 0 ? 1 : opts_.parallel;
             if (in_flight >= allowed) return;
+            // The profile's chunks first: a run of them adjacent and missing.
+            while (listed < opts_.first.size() && map.present(opts_.first[listed])) ++listed;
+            if (listed < opts_.first.size()) {
+                const uint64_t start = opts_.first[listed];
+                uint64_t count = 1;
+                while (count < run_chunks && listed + count < opts_.first.size() &&
+                       opts_.first[listed + count] == start + count && !map.present(start + count))
+                    ++count;
+                if (!issue(start, count)) return;
+                listed += count;
+                continue;
+            }
+            if (opts_.only_first) {
+                if (in_flight == 0) complete_ = true;
+                return;
+            }
             auto next = map.next_missing(cursor);
             if (!next) {
                 if (in_flight > 0) return;
@@ -82,32 +101,36 @@ void Filler::run() {
                 return;
             }
             const uint64_t count = std::min(run_chunks, src_.store().chunk_count() - *next);
-            const uint64_t bytes = std::min(count * cs, src_.size() - *next * cs);
-            if (opts_.rate_bytes_per_s) {
-                auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-                double budget = elapsed * static_cast<double>(opts_.rate_bytes_per_s);
-                if (static_cast<double>(issued_bytes + bytes) > budget) {
-                    double wait_s = (static_cast<double>(issued_bytes + bytes) - budget) /
-                                    static_cast<double>(opts_.rate_bytes_per_s);
-                    wake.arm_in(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(wait_s)));
-                    return;
-                }
-            }
-            issued_bytes += bytes;
+            if (!issue(*next, count)) return;
             cursor = *next + count;
-            ++in_flight;
-            fetcher.fetch(*next, count, [&, bytes](int result) {
-                --in_flight;
-                if (result < 0)
-                    pass_had_errors = true;
-                else {
-                    filled_bytes_ += bytes;
-                    src_.stats().hydrated_bytes.fetch_add(bytes, std::memory_order_relaxed);
-                }
-                pump();
-            });
         }
+    };
+    issue = [&](uint64_t start, uint64_t count) {
+        const uint64_t bytes = std::min(count * cs, src_.size() - start * cs);
+        if (opts_.rate_bytes_per_s) {
+            auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            double budget = elapsed * static_cast<double>(opts_.rate_bytes_per_s);
+            if (static_cast<double>(issued_bytes + bytes) > budget) {
+                double wait_s =
+                    (static_cast<double>(issued_bytes + bytes) - budget) / static_cast<double>(opts_.rate_bytes_per_s);
+                wake.arm_in(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(wait_s)));
+                return false;
+            }
+        }
+        issued_bytes += bytes;
+        ++in_flight;
+        fetcher.fetch(start, count, [&, bytes](int result) {
+            --in_flight;
+            if (result < 0)
+                pass_had_errors = true;
+            else {
+                filled_bytes_ += bytes;
+                src_.stats().hydrated_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            }
+            pump();
+        });
+        return true;
     };
     pump();
     while (!stop_ && !complete_ && !failed_) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "cache/cached_source.h"
 
@@ -14,6 +15,12 @@ struct FillOptions {
     uint64_t rate_bytes_per_s = 0;  // 0: unlimited
     bool yield_to_demand = true;    // one run at a time while the device is reading
     bool give_up_on_error = false;  // full mode: fail; hydrate: retry later
+    // Chunks fetched before any other, in this order (a prefetch profile's,
+    // in first-read order); those present already are skipped.
+    std::vector<uint64_t> first;
+    // Only `first`: the fill is complete once they are settled (a lazy
+    // attach with a profile). A run that fails is left to demand reads.
+    bool only_first = false;
 };
 
 // Fetches every missing chunk into the cache on a thread and loop of its own:

@@ -43,6 +43,7 @@ _lazyroot() {
     --salt) COMPREPLY=($(compgen -W "none keep" -- "$cur")); return ;;
     --cache | --trust | --ca | --cert | --key | --header-file | --s3-credentials | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --http-version) COMPREPLY=($(compgen -W "2 1.1" -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | \
         --s3-endpoint | --s3-region | \
@@ -52,7 +53,7 @@ _lazyroot() {
     local opts=''
     case $cmd in
     attach)
-        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --io-timeout
+        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --io-timeout
               --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
               --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
               --nvme-transport --hostnqn --queues --depth --name --daemon

@@ -135,6 +135,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(whole_number())
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
+    std::string http_version_word = "2";
+    a->add_option("--http-version", http_version_word,
+                  "2: HTTP/2 over TLS when the server offers it (ALPN), else HTTP/1.1; 1.1: HTTP/1.1 only")
+        ->check(CLI::IsMember({"2", "1.1"}))
+        ->capture_default_str();
     a->add_option("--readahead", attach.readahead_mib, "MiB fetched ahead of a sequential reader, per queue (0: off)")
         ->check(whole_number())
         ->check(CLI::Range(0u, 1024u))
@@ -293,6 +298,7 @@ Command parse_command_line(int argc, const char* const* argv) {
         if (!attach.key_file.empty() && attach.cert_file.empty()) throw UsageError("--key needs --cert");
         attach.mode = mode_word == "full" ? Mode::Full : mode_word == "hydrate" ? Mode::Hydrate : Mode::Lazy;
         attach.nvme_transport = transport_word == "kernel" ? NvmeTransport::Kernel : NvmeTransport::User;
+        attach.http_version = http_version_word == "1.1" ? http::HttpVersion::Http11 : http::HttpVersion::Negotiate;
         attach.verity = parse_verity(verity_word, attach.root_hash);
         check_verity_options(attach, verity_word);
         if (io_timeout_opt->count() > 0) attach.io_timeout = parse_io_timeout(io_timeout);

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "http/http_options.h"
 #include "io/timeout.h"
 #include "verity/prepare.h"
 
@@ -56,6 +57,7 @@ struct AttachOptions {
     // recorded in the initrd so a restarted root daemon needs no /etc.
     std::vector<std::string> resolve;
     unsigned connections = 8;
+    http::HttpVersion http_version = http::HttpVersion::Negotiate;
     unsigned readahead_mib = 16;  // 0: off
     unsigned coalesce_kib = 1024;
     io::IoTimeout io_timeout = std::chrono::seconds(30);  // nullopt: infinity

@@ -29,6 +29,7 @@ namespace lazyroot::cli {
 http::HttpOptions http_options(const AttachOptions& o) {
     http::HttpOptions h;
     h.connections = o.connections;
+    h.http_version = o.http_version;
     h.max_request_bytes = o.coalesce_kib * 1024;
     h.io_timeout = o.io_timeout;
     h.ca_file = o.ca_file;

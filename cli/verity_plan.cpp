@@ -7,6 +7,7 @@
 
 #include "cli/source_stack.h"
 #include "http/small_get.h"
+#include "http/url_check.h"
 #include "io/range_source.h"
 #include "verity/ddi.h"
 #include "verity/manifest.h"
@@ -23,6 +24,19 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
+// IMAGE.manifest.json beside the image: the name gets the suffix, the
+// query (a plain one) stays after it. A presigned URL signs its one object,
+// so no URL of the manifest can be made from it.
+std::string manifest_url(const std::string& image_url) {
+    if (http::is_presigned(image_url))
+        throw std::runtime_error(
+            "--verity with a manifest: a presigned URL signs one object, so the manifest's URL cannot be made "
+            "from it; use --verity=ddi, or --verity=ROOTHASH with --hash-offset");
+    const auto q = image_url.find_first_of("?#");
+    if (q == std::string::npos) return image_url + ".manifest.json";
+    return image_url.substr(0, q) + ".manifest.json" + image_url.substr(q);
+}
+
 std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
     if (uri.kind == SourceUri::Kind::File) return read_text(uri.path + ".manifest.json");
     if (uri.kind == SourceUri::Kind::Http) {
@@ -32,12 +46,12 @@ std::string fetch_manifest(const SourceUri& uri, const AttachOptions& o) {
         // primary must not fail an attach the mirrors can serve. Each
         // mirror's manifest is checked against the root hash or signature
         // the same way, so any of them will do.
-        std::vector<std::string> urls{http_url(uri, o)};
-        urls.insert(urls.end(), o.mirrors.begin(), o.mirrors.end());
+        std::vector<std::string> urls{manifest_url(http_url(uri, o))};
+        for (const auto& m : o.mirrors) urls.push_back(manifest_url(m));
         std::string first_error;
         for (const auto& u : urls) {
             try {
-                return http::small_get(u + ".manifest.json", h);
+                return http::small_get(u, h);
             } catch (const std::runtime_error& e) {
                 if (first_error.empty()) first_error = e.what();
             }

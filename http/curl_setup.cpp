@@ -17,6 +17,16 @@ void ensure_curl_global_init() {
     });
 }
 
+long curl_http_version(HttpVersion v) {
+    switch (v) {
+        case HttpVersion::Http11:
+            return CURL_HTTP_VERSION_1_1;
+        case HttpVersion::Negotiate:
+            break;
+    }
+    return CURL_HTTP_VERSION_2TLS;
+}
+
 void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -24,7 +34,7 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");  // set_url widens it for an http:// URL
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lazyroot/0.1");
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version(o.http_version));
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

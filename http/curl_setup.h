@@ -14,6 +14,8 @@ void ensure_curl_global_init();
 // Options every request shares: redirects, protocols, TLS, connect and stall
 // timeouts, HTTP/2 over TLS when offered.
 void apply_common_options(CURL* easy, const HttpOptions& opts);
+// CURLOPT_HTTP_VERSION for `v`.
+long curl_http_version(HttpVersion v);
 
 // Sets the URL and what its redirects may lead to: from https:// only
 // https://, so a server (or whoever answers for it) can't downgrade the

@@ -8,9 +8,19 @@
 
 namespace lazyroot::http {
 
+// Which HTTP the requests speak. Negotiate: HTTP/2 over TLS when the server
+// offers it through ALPN, HTTP/1.1 otherwise. Http11: HTTP/1.1 always (a
+// tier whose HTTP/2 misbehaves). No h2c: bookworm's libcurl 7.88 breaks
+// reused prior-knowledge connections ("Error in the HTTP2 framing layer",
+// curl issue #10634, fixed in 8.0).
+enum class HttpVersion { Negotiate, Http11 };
+
 struct HttpOptions {
     std::vector<std::string> urls;  // the source first, then --mirror URLs in order
     unsigned connections = 8;       // in total, spread over the queues
+    // With HTTP/2 every connection carries many requests at once: the
+    // queues' reads are not bound by the connection count.
+    HttpVersion http_version = HttpVersion::Negotiate;
     // One block IO, retries included; nullopt: retry for ever (a root device).
     io::IoTimeout io_timeout = std::chrono::milliseconds(30000);
     // No byte for this long: abandon the connection and retry. Always finite,

@@ -42,7 +42,7 @@ bool number(std::string_view s, T& out) {
 
 std::optional<AccessLogEntry> parse_access_log_line(std::string_view line) {
     auto f = fields(line);
-    if (f.size() != 8) return std::nullopt;
+    if (f.size() != 9) return std::nullopt;
     AccessLogEntry e;
     if (!number(f[0], e.connection) || !number(f[1], e.connection_requests) || !number(f[2], e.status) ||
         !number(f[6], e.bytes_sent) || !number(f[7], e.body_bytes_sent))
@@ -50,6 +50,7 @@ std::optional<AccessLogEntry> parse_access_log_line(std::string_view line) {
     e.method = f[3];
     e.uri = f[4];
     if (f[5] != "-") e.range = f[5];  // nginx logs an absent header as "-"
+    e.protocol = f[8];
     return e;
 }
 

@@ -10,7 +10,7 @@ namespace lazyroot::fixtures {
 // The nginx log_format NginxServer writes; parse_access_log_line reads it back.
 // Quoted fields have '"' and non-printable bytes escaped by nginx as \xNN.
 inline constexpr std::string_view kAccessLogFormat =
-    R"($connection $connection_requests $status $request_method "$request_uri" "$http_range" $bytes_sent $body_bytes_sent)";
+    R"($connection $connection_requests $status $request_method "$request_uri" "$http_range" $bytes_sent $body_bytes_sent $server_protocol)";
 
 struct AccessLogEntry {
     // Which start of the server wrote the line (0 = first). nginx numbers
@@ -24,6 +24,7 @@ struct AccessLogEntry {
     std::string range{};           // Range header as sent; empty when absent
     uint64_t bytes_sent = 0;       // headers + body
     uint64_t body_bytes_sent = 0;  // body only
+    std::string protocol{};        // $server_protocol: "HTTP/1.1", "HTTP/2.0"
 };
 
 // nullopt when the line does not have the kAccessLogFormat shape.

@@ -101,3 +101,33 @@ TEST(AttachMirrors, APrimaryAnswering503FallsBack) {
     attach_and_check(m, busy.url(), cli::VerityKind::RootHash);
     EXPECT_GT(busy.requests_served(), 0u);  // it was asked, and every answer was 503
 }
+
+// The manifest beside an image whose URL has a query: the suffix goes on the
+// name, before the query. A presigned URL signs its one object, so no
+// manifest URL can be made from it: one line, before any request.
+TEST(AttachMirrors, TheManifestUrlKeepsTheQueryAndAPresignedUrlHasNone) {
+    PreparedMirror m;
+    cli::AttachOptions o;
+    o.source = m.nginx->url("root.img") + "?v=1";
+    o.verity = cli::VerityKind::Manifest;
+    o.trust_file = m.cert;
+    o.insecure = true;
+    const auto uri = cli::parse_source_uri(o.source);
+    cli::check_source_options(uri, o);
+    EXPECT_EQ(cli::plan_verity(uri, o).root_hash_hex, m.root_hash);
+    ASSERT_TRUE(m.nginx->wait_for_log_lines(1));
+    const auto served = m.nginx->access_log_entries();
+    ASSERT_FALSE(served.empty());
+    EXPECT_EQ(served.back().uri, "/root.img.manifest.json?v=1");
+
+    o.source = m.nginx->url("root.img") +
+               "?X-Amz-Credential=AKID%2F20261130%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00";
+    const auto presigned = cli::parse_source_uri(o.source);
+    try {
+        cli::plan_verity(presigned, o);
+        FAIL() << "a manifest URL was made from a presigned URL";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("presigned URL signs one object"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(m.nginx->access_log_entries().size(), served.size());
+}

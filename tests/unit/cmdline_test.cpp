@@ -114,3 +114,9 @@ TEST(Cmdline, ResolveIsPassedOn) {
     ASSERT_TRUE(c);
     EXPECT_NE(std::find(c->args.begin(), c->args.end(), "--resolve=images.lan:80:10.0.2.100"), c->args.end());
 }
+
+TEST(Cmdline, HttpVersionIsPassedOn) {
+    auto c = parse_root_spec("rd.lazyroot=https://images.lan/r.img,http-version=1.1");
+    ASSERT_TRUE(c);
+    EXPECT_NE(std::find(c->args.begin(), c->args.end(), "--http-version=1.1"), c->args.end());
+}

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "http/http_source.h"
 #include "io/event_loop.h"
@@ -126,6 +127,49 @@ TEST_F(HttpSourceTest, HttpsWithATestCa) {
     for (const auto& op : ops) {
         ASSERT_EQ(op.result, 0);
         ASSERT_TRUE(matches(op, image_));
+    }
+}
+
+// HTTP/2 over TLS: every read of the queue is a stream on one connection.
+// --http-version=1.1 speaks HTTP/1.1 to the same server.
+TEST_F(HttpSourceTest, Http2OverTlsAndHttp11WhenAsked) {
+    fixtures::TestCa ca;
+    fixtures::NginxServer nginx({.root = docroot_.path().string(),
+                                 .tls = true,
+                                 .cert = ca.server_cert(),
+                                 .key = ca.server_key(),
+                                 .http2 = true});
+    nginx.start();
+    size_t lines = 0;
+    for (auto version : {http::HttpVersion::Negotiate, http::HttpVersion::Http11}) {
+        auto opts = options(nginx.url("img.raw"));
+        opts.ca_file = ca.ca_cert();
+        opts.http_version = version;
+        auto src = http::HttpSource::open(opts);
+        src->set_connections_per_queue(1);
+        io::EventLoop loop;
+        ASSERT_EQ(loop.init(64), 0);
+        auto reader = src->open_queue(loop, 32);
+        auto ops = random_reads(32, kImageSize, 11);
+        run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0);
+            ASSERT_TRUE(matches(op, image_));
+        }
+        lines += ops.size() + 1;  // + the probe
+        ASSERT_TRUE(nginx.wait_for_log_lines(lines));
+    }
+    auto log = nginx.access_log_entries();
+    ASSERT_EQ(log.size(), lines);
+    const std::string want[2] = {"HTTP/2.0", "HTTP/1.1"};
+    for (size_t pass = 0; pass < 2; ++pass) {
+        std::set<uint64_t> conns;
+        for (size_t i = pass * 33; i < pass * 33 + 33; ++i) {
+            EXPECT_EQ(log[i].protocol, want[pass]) << i;
+            if (log[i].range.find(',') == std::string::npos && log[i].method == "GET") conns.insert(log[i].connection);
+        }
+        // The probe's connection, and the reader's one.
+        EXPECT_LE(conns.size(), 2u) << want[pass];
     }
 }
 

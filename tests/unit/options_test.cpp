@@ -90,6 +90,13 @@ TEST(Options, NetworkOptions) {
     EXPECT_EQ(a.io_timeout, std::chrono::milliseconds(2500));
     EXPECT_TRUE(a.insecure);
     EXPECT_THROW(parse({"attach", "https://h/img", "--connections", "0"}), UsageError);
+    EXPECT_EQ(a.http_version, lazyroot::http::HttpVersion::Negotiate);
+    auto http_version_of = [](const char* v) {
+        return std::get<AttachOptions>(parse({"attach", "https://h/img", "--http-version", v})).http_version;
+    };
+    EXPECT_EQ(http_version_of("1.1"), lazyroot::http::HttpVersion::Http11);
+    EXPECT_EQ(http_version_of("2"), lazyroot::http::HttpVersion::Negotiate);
+    EXPECT_THROW(http_version_of("h2c"), UsageError);
     EXPECT_THROW(parse({"attach", "https://h/img", "--io-timeout", "0"}), UsageError);
     EXPECT_THROW(parse({"attach", "https://h/img", "--ca", "/nonexistent"}), UsageError);
 }
@@ -194,6 +201,8 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
         // Options that do nothing for the SOURCE.
         {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
+        {{"attach", "file:///img", "--http-version", "1.1"},
+         "--http-version needs an http(s):// SOURCE or --hash-source"},
         {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections", "4"},
          "--connections needs an http(s)"},
         {{"attach", "file:///img", "--readahead", "0"}, "--readahead needs a network SOURCE"},

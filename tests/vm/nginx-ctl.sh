@@ -20,7 +20,7 @@ if [[ $cmd == link ]]; then
     echo ok
     exit 0
 fi
-[[ $name == primary || $name == mirror || $name == capped ]] || { echo "bad name"; exit 1; }
+[[ $name == primary || $name == mirror || $name == capped || $name == tls ]] || { echo "bad name"; exit 1; }
 d=$state/$name
 log=$d/access.log
 case $cmd in
