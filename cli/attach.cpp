@@ -25,6 +25,7 @@
 #include "cli/full_download.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
+#include "cli/profile_use.h"
 #include "cli/update_source.h"
 #include "cli/verity_plan.h"
 #include "verity/activate.h"
@@ -237,9 +238,19 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     if (!takeover && o.mode == Mode::Full) download_all(stack, o.connections, [&] { return interrupt.interrupted(); });
     if (interrupt.interrupted()) throw std::runtime_error("interrupted during attach; nothing was attached");
     interrupt.disarm();
+    // --profile-record: the device reads through the recorder.
+    const std::string profile_id = profile_identity(stack, verity_plan ? verity_plan->root_hash_hex : "");
+    ProfileRecording recording;
+    if (!o.profile_record.empty() && !takeover) recording = start_profile_recording(stack, profile_id);
+    // --profile: read at attach (one request at most), so that what became
+    // of it is logged before the device is announced.
+    std::vector<uint64_t> profile_chunks;
+    if (!o.profile.empty() && !takeover && stack.cached() && !stack.cached()->complete())
+        profile_chunks = load_profile_chunks(uri, o, stack, profile_id);
+    io::Source& served = recording.source ? static_cast<io::Source&>(*recording.source) : stack.top();
     std::unique_ptr<ublk::Device> dev =
-        takeover ? ublk::Device::recover(ctrl, takeover->dev_id, stack.top(), std::chrono::seconds(30))
-                 : ublk::Device::create(ctrl, cfg, stack.top());
+        takeover ? ublk::Device::recover(ctrl, takeover->dev_id, served, std::chrono::seconds(30))
+                 : ublk::Device::create(ctrl, cfg, served);
     const unsigned id = dev->id();
     const auto started = std::chrono::steady_clock::now();
     nlohmann::json state;
@@ -294,8 +305,16 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     notify_ready(("serving " + stack.top().describe() + " on " + ready_path).c_str());
     // A successor of a full-mode daemon serves at once and completes the
     // download behind the device, since its IO has been waiting.
+    const bool profile_fill = o.mode == Mode::Lazy && !profile_chunks.empty();
     if (o.mode == Mode::Hydrate || (takeover && o.mode == Mode::Full && !stack.cached()->complete()))
-        stack.start_hydration(o.connections, o.hydrate_rate);
+        stack.start_hydration(o.connections, o.hydrate_rate, std::move(profile_chunks));
+    else if (profile_fill)
+        stack.start_profile_fill(o.connections, std::move(profile_chunks));
+    bool profile_fill_reported = false;
+    // Recording runs for --profile-record-secs from attach or, for a root
+    // attached in the initrd, from switch_root.
+    auto record_from = std::chrono::steady_clock::now();
+    bool record_clock_running = !in_initrd();
     bool hydration_reported = false;
     bool follow_failed_logged = false;
 
@@ -323,14 +342,26 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         if (int r = follow_switch_root(); r < 0 && !follow_failed_logged) {
             follow_failed_logged = true;
             log::warn("cannot follow switch_root: %s", std::strerror(-r));
+        } else if (r > 0 && !record_clock_running) {
+            record_clock_running = true;
+            record_from = std::chrono::steady_clock::now();
         }
-        if (!hydration_reported && stack.filler() && stack.filler()->complete()) {
+        if (record_clock_running && recording.recorder && !recording.recorder->stopped() &&
+            std::chrono::steady_clock::now() - record_from >= std::chrono::seconds(o.profile_record_secs))
+            finish_profile_recording(recording, o.profile_record);
+        if (profile_fill && !profile_fill_reported && stack.filler() && stack.filler()->complete()) {
+            profile_fill_reported = true;
+            log::info("prefetch profile fetched: %llu MiB",
+                      static_cast<unsigned long long>(stack.filler()->filled_bytes() >> 20));
+        }
+        if (!profile_fill && !hydration_reported && stack.filler() && stack.filler()->complete()) {
             hydration_reported = true;
             stack.cached()->store().commit_now();
             log::info("hydration complete: %s no longer needs the network", dev->block_path().c_str());
         }
         if (handoff && stack.cached()->complete()) {
             handoff = false;  // one attempt; a failure keeps serving
+            finish_profile_recording(recording, o.profile_record);
             if (hand_off(o.name, *dev, stack, state)) return 0;
         }
         publish();
@@ -373,6 +404,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         }
     }
     if (dev->stop() < 0) status = 1;
+    finish_profile_recording(recording, o.profile_record);
     stack.shut_down();
     remove_state(id);
     return status;

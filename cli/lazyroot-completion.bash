@@ -41,11 +41,11 @@ _lazyroot() {
     --nvme-transport) COMPREPLY=($(compgen -W "user kernel" -- "$cur")); return ;;
     --io-timeout) COMPREPLY=($(compgen -W "30 infinity" -- "$cur")); return ;;
     --salt) COMPREPLY=($(compgen -W "none keep" -- "$cur")); return ;;
-    --cache | --trust | --ca | --cert | --key | --header-file | --s3-credentials | --sign-key | --sign-cert | --hash-out)
+    --cache | --trust | --ca | --cert | --key | --header-file | --profile-record | --s3-credentials | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --http-version) COMPREPLY=($(compgen -W "2 1.1" -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
-    --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | \
+    --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | --profile | --profile-record-secs | \
         --s3-endpoint | --s3-region | \
         --readahead | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
         return ;;
@@ -53,7 +53,7 @@ _lazyroot() {
     local opts=''
     case $cmd in
     attach)
-        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --io-timeout
+        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --profile --profile-record --profile-record-secs --io-timeout
               --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
               --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
               --nvme-transport --hostnqn --queues --depth --name --daemon

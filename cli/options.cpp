@@ -135,6 +135,16 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(whole_number())
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
+    a->add_option("--profile", attach.profile,
+                  "Prefetch profile to replay: FILE, an http(s) URL, or auto (SOURCE's name + .profile); its chunks "
+                  "are fetched in first-read order behind demand reads (needs --cache or --mode=hydrate)");
+    a->add_option("--profile-record", attach.profile_record,
+                  "Record the chunks this device reads first, in order, and write them to FILE as a profile");
+    a->add_option("--profile-record-secs", attach.profile_record_secs,
+                  "Seconds of recording (from attach; in the initrd, from switch_root), then FILE is written")
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 86400u))
+        ->capture_default_str();
     std::string http_version_word = "2";
     a->add_option("--http-version", http_version_word,
                   "2: HTTP/2 over TLS when the server offers it (ALPN), else HTTP/1.1; 1.1: HTTP/1.1 only")

@@ -91,6 +91,11 @@ struct AttachOptions {
             if (g == option) return true;
         return false;
     }
+    // Prefetch profiles (cli/profile_use.h): replay one at attach (a file, a
+    // URL, or "auto": SOURCE's name + ".profile"), and record this attach's.
+    std::string profile;
+    std::string profile_record;
+    unsigned profile_record_secs = 120;
     std::string adopt_ram_dir;  // a dead daemon's RAM cache, taken over with its device
     // --handoff[=yes|no]: once the cache holds the whole image, move the
     // mapping onto it and leave (cli/handoff.h); nullopt: the mode's default.

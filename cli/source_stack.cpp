@@ -220,10 +220,21 @@ cache::Filler& SourceStack::start_fill(const cache::FillOptions& fo) {
     return *filler_;
 }
 
-void SourceStack::start_hydration(unsigned parallel, uint64_t rate) {
+void SourceStack::start_hydration(unsigned parallel, uint64_t rate, std::vector<uint64_t> first) {
     cache::FillOptions fo;
     fo.parallel = std::max(1u, parallel / 2);
     fo.rate_bytes_per_s = rate;
+    profile_chunks_ = first.size();
+    fo.first = std::move(first);
+    start_fill(fo);
+}
+
+void SourceStack::start_profile_fill(unsigned parallel, std::vector<uint64_t> chunks) {
+    cache::FillOptions fo;
+    fo.parallel = std::max(1u, parallel / 2);
+    profile_chunks_ = chunks.size();
+    fo.first = std::move(chunks);
+    fo.only_first = true;
     start_fill(fo);
 }
 
@@ -262,6 +273,11 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
+        if (profile_chunks_ > 0 && filler_)
+            j["prefetch_profile"] = {
+                {"chunks", profile_chunks_},
+                {"complete", mode_ == Mode::Hydrate ? nullptr : nlohmann::json(filler_->complete())},
+                {"bytes", st.hydrated_bytes.load()}};
         if (mode_ == Mode::Hydrate) {
             const double hydrated = static_cast<double>(st.hydrated_bytes.load());
             j["hydration"] = {{"complete", c->complete()},

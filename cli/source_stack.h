@@ -68,7 +68,11 @@ public:
     // download, hydrate mode's background fill). Needs a cache.
     cache::Filler& start_fill(const cache::FillOptions& fo);
     // hydrate: the background fill, with half the connections and a rate cap.
-    void start_hydration(unsigned parallel, uint64_t rate);
+    // With a prefetch profile's chunks (`first`), those come first.
+    void start_hydration(unsigned parallel, uint64_t rate, std::vector<uint64_t> first = {});
+    // lazy with --profile: the profile's chunks alone, in order, behind demand reads.
+    void start_profile_fill(unsigned parallel, std::vector<uint64_t> chunks);
+    size_t profile_chunks() const { return profile_chunks_; }
     cache::Filler* filler() { return filler_.get(); }
     // Stops and drops the fill (a full download that ended or was interrupted).
     void end_fill() { filler_.reset(); }
@@ -91,6 +95,7 @@ private:
     std::unique_ptr<io::Source> top_;
     cache::CachedSource* cached_ = nullptr;
     std::unique_ptr<cache::Filler> filler_;
+    size_t profile_chunks_ = 0;  // of a prefetch profile being fetched
     Mode mode_;
     std::string cache_path_;
     std::unique_ptr<cache::RamCacheDir> ram_;  // full/hydrate without --cache; removed at exit

@@ -75,6 +75,12 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     refuse_unless(http, o, "--connections", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--http-version", "an http(s):// SOURCE or --hash-source");
     refuse_unless(any_http, o, "--header-file", "an http(s):// SOURCE or --hash-source");
+    if (!o.profile.empty() && o.cache.empty() && o.mode != Mode::Hydrate)
+        throw UsageError("--profile needs --cache or --mode=hydrate (a profile fills a cache)");
+    if (o.profile == "auto" && !http && uri.kind != SourceUri::Kind::File)
+        throw UsageError("--profile=auto needs a file:// or http(s):// SOURCE (the profile beside the image)");
+    if (o.given("--profile-record-secs") && o.profile_record.empty())
+        throw UsageError("--profile-record-secs needs --profile-record");
     refuse_unless(network, o, "--readahead", "a network SOURCE (http(s):// or nvme+tcp://)");
     if (!http && (!o.ca_file.empty() || !o.cert_file.empty()))
         throw UsageError("--ca/--cert/--key need an https:// SOURCE");

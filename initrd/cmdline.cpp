@@ -7,12 +7,36 @@ namespace lazyroot::initrd {
 namespace {
 
 // Options that take a value, named as on the lazyroot attach command line.
-constexpr std::array kValued = {"mode",           "cache",       "chunk-size",  "hydrate-rate", "verity",
-                                "hash-source",    "hash-offset", "trust",       "mirror",       "name",
-                                "connections",    "io-timeout",  "readahead",   "coalesce",     "queues",
-                                "depth",          "ca",          "cert",        "key",          "hostnqn",
-                                "nvme-transport", "resolve",     "header-file", "s3-endpoint",  "s3-region",
-                                "s3-credentials", "http-version"};
+constexpr std::array kValued = {"mode",
+                                "cache",
+                                "chunk-size",
+                                "hydrate-rate",
+                                "verity",
+                                "hash-source",
+                                "hash-offset",
+                                "trust",
+                                "mirror",
+                                "name",
+                                "connections",
+                                "io-timeout",
+                                "readahead",
+                                "coalesce",
+                                "queues",
+                                "depth",
+                                "ca",
+                                "cert",
+                                "key",
+                                "hostnqn",
+                                "nvme-transport",
+                                "resolve",
+                                "header-file",
+                                "s3-endpoint",
+                                "s3-region",
+                                "s3-credentials",
+                                "http-version",
+                                "profile",
+                                "profile-record",
+                                "profile-record-secs"};
 constexpr std::array kFlags = {"insecure", "verity-sig-keyring"};
 
 bool is_one_of(std::string_view s, const auto& list) { return std::find(list.begin(), list.end(), s) != list.end(); }

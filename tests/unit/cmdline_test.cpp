@@ -120,3 +120,12 @@ TEST(Cmdline, HttpVersionIsPassedOn) {
     ASSERT_TRUE(c);
     EXPECT_NE(std::find(c->args.begin(), c->args.end(), "--http-version=1.1"), c->args.end());
 }
+
+TEST(Cmdline, ProfileKeysArePassedOn) {
+    auto c = parse_root_spec(
+        "rd.lazyroot=https://images.lan/r.img,cache=/dev/vda,profile=auto,profile-record=/run/lazyroot/r.profile,"
+        "profile-record-secs=60");
+    ASSERT_TRUE(c);
+    for (const char* want : {"--profile=auto", "--profile-record=/run/lazyroot/r.profile", "--profile-record-secs=60"})
+        EXPECT_NE(std::find(c->args.begin(), c->args.end(), want), c->args.end()) << want;
+}

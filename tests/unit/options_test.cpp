@@ -201,6 +201,10 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
         // Options that do nothing for the SOURCE.
         {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
+        {{"attach", "https://h/img", "--profile", "auto"}, "--profile needs --cache or --mode=hydrate"},
+        {{"attach", "https://h/img", "--profile-record-secs", "5"}, "--profile-record-secs needs --profile-record"},
+        {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--insecure", "--cache", "/c", "--profile", "auto"},
+         "--profile=auto needs a file:// or http(s):// SOURCE"},
         {{"attach", "file:///img", "--http-version", "1.1"},
          "--http-version needs an http(s):// SOURCE or --hash-source"},
         {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--connections", "4"},

@@ -7,6 +7,7 @@
 #   requests NAME            -> requests logged
 #   connections NAME         -> distinct connections logged
 #   link NAME TARGET         -> serve image TARGET under the name NAME (both in $NGINX_ROOT)
+#   publish NAME             -> serve the file NAME the guest wrote in its work dir, as NAME
 set -euo pipefail
 state=${LAZYROOT_NGINX_STATE:?}
 if [[ $# -eq 0 ]]; then
@@ -17,6 +18,14 @@ fi
 if [[ $cmd == link ]]; then
     [[ $name =~ ^[a-z0-9._-]+$ && $arg =~ ^[a-z0-9._-]+$ && -e $NGINX_ROOT/$arg ]] || { echo "bad link"; exit 1; }
     ln -sfn "$NGINX_ROOT/$arg" "$state/root/$name"
+    echo ok
+    exit 0
+fi
+if [[ $cmd == publish ]]; then
+    src=${LAZYROOT_VM_WORKDIR:?}/$name
+    [[ $name =~ ^[a-z0-9._-]+$ && -f $src ]] || { echo "bad publish"; exit 1; }
+    rm -f "$state/root/$name"
+    cp "$src" "$state/root/$name"
     echo ok
     exit 0
 fi
