@@ -26,6 +26,7 @@
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
 #include "cli/profile_use.h"
+#include "cli/update_source.h"
 #include "cli/verity_plan.h"
 #include "verity/activate.h"
 #include "cli/state_file.h"
@@ -163,6 +164,15 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     pthread_sigmask(SIG_BLOCK, &term, nullptr);
     io::UniqueFd sigfd(::signalfd(-1, &term, SFD_CLOEXEC));
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    // SIGUSR2: `lazyroot update-source` left a request (cli/update_source.h).
+    // Its own signalfd, read only while serving: the attach-time watcher
+    // takes every signal of `term` as a stop.
+    sigset_t update;
+    sigemptyset(&update);
+    sigaddset(&update, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &update, nullptr);
+    io::UniqueFd update_fd(::signalfd(-1, &update, SFD_CLOEXEC));
+    if (!update_fd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     AttachInterrupt interrupt(sigfd.get());
     // A complete cache of a verified image needs neither the server nor us.
     if (!takeover)
@@ -312,7 +322,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     bool force = false;
     const std::string own_mapping = (verity_plan || linear_top) ? o.name : "";
     const std::string block_name = "ublkb" + std::to_string(id);
-    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {dev->queue_exit_fd(), POLLIN, 0}};
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {dev->queue_exit_fd(), POLLIN, 0}, {update_fd.get(), POLLIN, 0}};
     // A signal the attach-time watcher took is a stop request like any other.
     bool stop_requested = interrupt.interrupted();
     for (;;) {
@@ -324,7 +334,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
             stop_requested = false;
         }
         // Wake every second to publish the status file.
-        int n = ::poll(fds, 2, 1000);
+        int n = ::poll(fds, 3, 1000);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         // Once PID 1 has switched root, follow it: the state files, the
@@ -356,6 +366,11 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         }
         publish();
         if (n == 0) continue;
+        if (fds[2].revents) {
+            signalfd_siginfo si{};
+            if (::read(update_fd.get(), &si, sizeof si) == sizeof si) answer_update_request(id, stack, state);
+            publish();
+        }
         if (fds[0].revents) {
             signalfd_siginfo si{};
             if (::read(sigfd.get(), &si, sizeof si) == sizeof si) {

@@ -11,6 +11,7 @@ int run_attach(const AttachOptions& opts);
 int run_detach(const DetachOptions& opts);
 int run_list(const ListOptions& opts);
 int run_status(const StatusOptions& opts);
+int run_update_source(const UpdateSourceOptions& opts);
 
 // The device an earlier `attach-cmdline` made, when it is still there (its
 // daemon died): a restarted boot unit recovers it rather than attaching.

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
                 if constexpr (std::is_same_v<T, cli::DetachOptions>) return cli::run_detach(c);
                 if constexpr (std::is_same_v<T, cli::ListOptions>) return cli::run_list(c);
                 if constexpr (std::is_same_v<T, cli::StatusOptions>) return cli::run_status(c);
+                if constexpr (std::is_same_v<T, cli::UpdateSourceOptions>) return cli::run_update_source(c);
                 if constexpr (std::is_same_v<T, cli::PrepareOptions>) return cli::run_prepare_command(c);
                 if constexpr (std::is_same_v<T, cli::HelpRequest>) {
                     std::fputs(c.text.c_str(), stdout);

@@ -213,6 +213,17 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto* st = app.add_subcommand("status", "Per device: mode, bytes served and fetched, cache, hydration, latency");
     st->add_flag("--json", status.json, "Machine-readable output");
 
+    UpdateSourceOptions update;
+    auto* us = app.add_subcommand("update-source",
+                                  "Hand a running device a fresh URL of the same image (an expired presigned URL's "
+                                  "successor); refused unless size and validators match");
+    us->add_option("DEV", update.device, "/dev/ublkbN, N, or the /dev/mapper/NAME on top")->required();
+    us->add_option("URL", update.url, "http(s):// URL of the same object")->required();
+    us->add_option("--timeout", update.timeout_s, "Seconds to wait for the daemon's answer")
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 3600u))
+        ->capture_default_str();
+
     PrepareOptions prepare;
     auto* pr = app.add_subcommand(
         "prepare", "Hash IMAGE for dm-verity: append the tree, write IMAGE.manifest.json, print the root hash");
@@ -258,7 +269,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, rc, l, st, pr, cl, acl})
+        for (auto* sub : {a, d, rc, l, st, us, pr, cl, acl})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
@@ -327,6 +338,10 @@ Command parse_command_line(int argc, const char* const* argv) {
         return detach;
     }
     if (st->parsed()) return status;
+    if (us->parsed()) {
+        if (update.device.rfind("/dev/mapper/", 0) != 0) parse_device_ref(update.device);
+        return update;
+    }
     if (pr->parsed()) return prepare;
     if (cl->parsed() || acl->parsed())
         throw UsageError(std::string(cl->parsed() ? "cmdline" : "attach-cmdline") +

@@ -116,6 +116,14 @@ struct StatusOptions {
     bool json = false;
 };
 
+// lazyroot update-source DEV URL: a fresh URL for the same image (an
+// expired presigned URL's successor), handed to the running daemon.
+struct UpdateSourceOptions {
+    std::string device;  // /dev/ublkbN, N, or the /dev/mapper/NAME on top
+    std::string url;
+    unsigned timeout_s = 60;  // for the daemon's answer (it probes the URL)
+};
+
 // lazyroot prepare IMAGE: defined next to run_prepare, which cli doesn't own.
 using PrepareOptions = verity::PrepareOptions;
 
@@ -123,7 +131,8 @@ struct HelpRequest {
     std::string text;
 };
 
-using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, PrepareOptions, HelpRequest>;
+using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, UpdateSourceOptions,
+                             PrepareOptions, HelpRequest>;
 
 // A command line that can't be used; what() is one line for stderr.
 struct UsageError : std::runtime_error {

@@ -74,7 +74,9 @@ std::string http_url(const SourceUri& uri, const AttachOptions& o) {
                                http::parse_s3_url(uri.text));
 }
 
-std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& o, unsigned queues) {
+std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& o, unsigned queues,
+                                           http::HttpSource** http) {
+    if (http) *http = nullptr;
     switch (uri.kind) {
         // A file or URL in the zstd seekable format (found by its footer) is served decompressed.
         case SourceUri::Kind::File:
@@ -85,6 +87,7 @@ std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOpt
             h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
             auto src = http::HttpSource::open(h);
             src->set_connections_per_queue((o.connections + queues - 1) / queues);
+            if (http) *http = src.get();
             return compress::SeekableSource::wrap_if_seekable(std::move(src));
         }
         case SourceUri::Kind::NvmeTcp: {
@@ -145,7 +148,7 @@ std::unique_ptr<io::Source> SourceStack::open_verified(std::unique_ptr<io::Sourc
 
 SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned queues, const VerityPlan* verity)
     : mode_(o.mode), cache_path_(o.cache) {
-    std::unique_ptr<io::Source> transport = open_transport(uri, o, queues);
+    std::unique_ptr<io::Source> transport = open_transport(uri, o, queues, &http_);
     seekable_ = dynamic_cast<const compress::SeekableSource*>(transport.get());
     std::unique_ptr<io::Source> net = with_readahead(std::move(transport), uri, o);
     if (verity) net = open_verified(std::move(net), *verity, o);
@@ -251,6 +254,13 @@ nlohmann::json SourceStack::status(double uptime_s) {
         {"cache_hit_ratio", reads ? static_cast<double>(st.cache_hit_reads.load()) / static_cast<double>(reads) : 0.0},
         {"fetch_latency_us", {{"p50", st.latency_quantile_us(0.5)}, {"p99", st.latency_quantile_us(0.99)}}},
     };
+    if (http_) {
+        // An expired presigned URL (403): reads wait, up to the IO timeout,
+        // for `lazyroot update-source` to hand in a fresh one.
+        const auto refused = http_->url(0).refused();
+        j["source_state"] = refused ? "refused" : "ok";
+        if (refused) j["source_refused"] = {{"why", refused->why}, {"since", refused->since}};
+    }
     if (auto* c = cached_) {
         auto& store = c->store();
         const uint64_t present = store.map().count_present();

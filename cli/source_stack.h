@@ -15,6 +15,9 @@
 #include "http/http_options.h"
 #include "io/source.h"
 
+namespace lazyroot::http {
+class HttpSource;
+}
 namespace lazyroot::verity {
 class VerifyingSource;
 }
@@ -58,6 +61,8 @@ public:
     uint64_t verity_hash_offset() const { return verity_hash_offset_; }
     // The image is zstd seekable on the wire (found by its footer), else nullptr.
     const compress::SeekableSource* seekable() const { return seekable_; }
+    // The HTTP transport of an http(s):// or s3:// SOURCE (update-source), else nullptr.
+    http::HttpSource* http() { return http_; }
 
     // Starts filling the cache on the filler's own thread (full mode's
     // download, hydrate mode's background fill). Needs a cache.
@@ -98,12 +103,16 @@ private:
     const verity::VerifyingSource* verifier_ = nullptr;
     uint64_t verity_hash_offset_ = 0;
     const compress::SeekableSource* seekable_ = nullptr;
+    http::HttpSource* http_ = nullptr;
 };
 
 // The transport alone (no readahead, verity or cache), for a device with
 // `queues` queues: also what attach-time reads (a DDI's GPT) go through.
+// `http`, when given, is set to the HttpSource of an http(s):// or s3://
+// SOURCE (whatever wraps it), else null.
 // Throws std::runtime_error with a one-line reason.
-std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& opts, unsigned queues = 1);
+std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOptions& opts, unsigned queues = 1,
+                                           http::HttpSource** http = nullptr);
 
 // The HTTP options the attach options ask for (TLS files, --resolve,
 // --io-timeout), for the image and for its manifest alike.

@@ -121,6 +121,15 @@ std::string format_status_text(const nlohmann::json& entries) {
             out += printf_string("  recovered %d times, last %s ago\n", j.value("recoveries", 0),
                                  format_duration(ago).c_str());
         }
+        if (j.value("source_state", "") == "refused" && j.contains("source_refused") &&
+            j["source_refused"].is_object()) {
+            const auto& r = j["source_refused"];
+            const double ago = static_cast<double>(std::time(nullptr)) - r.value("since", 0.0);
+            out += printf_string(
+                "  source refused for %s: %s; reads wait; `lazyroot update-source %s URL` hands in a "
+                "fresh URL\n",
+                format_duration(ago).c_str(), r.value("why", "").c_str(), dev.c_str());
+        }
         out += printf_string("  served %.1f MiB in %llu reads, fetched %.1f MiB in %llu requests, hit ratio %.2f\n",
                              j.value("bytes_served", 0.0) / (1 << 20), j.value("reads", 0ull),
                              j.value("bytes_fetched", 0.0) / (1 << 20), j.value("fetches", 0ull),

@@ -25,6 +25,7 @@ struct HttpReader::Transfer {
     size_t part = 0;  // where the next body byte goes
     size_t part_pos = 0;
     size_t url_index = 0;
+    unsigned url_generation = 0;  // of the URL this attempt was sent to
     unsigned attempt = 0;
     io::Clock::time_point deadline;
     ResponseHead head;
@@ -132,6 +133,7 @@ void HttpReader::start(Transfer& t) {
     char range[64];
     std::snprintf(range, sizeof range, "%llu-%llu", static_cast<unsigned long long>(t.offset),
                   static_cast<unsigned long long>(t.offset + t.len - 1));
+    t.url_generation = u.generation();  // before the URL: a swap in between only loses a mark
     set_url(e, u.url());
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_slist* headers = headers_for(t.url_index);
@@ -288,6 +290,7 @@ void HttpReader::on_done(CURL* easy, CURLcode rc) {
         case Verdict::Ok:
             source_.outage().answered(now);
             if (u.mark_healthy()) log::info("%s answers again", u.url().c_str());
+            u.mark_answered();
             preferred_url_ = t.url_index;
             if (retrying_) retry_now(t.url_index);
             return finish(t, 0);
@@ -299,6 +302,10 @@ void HttpReader::on_done(CURL* easy, CURLcode rc) {
         case Verdict::Retry:
             break;
     }
+    // A 403 (an expired presigned URL) is shown by `lazyroot status` until a
+    // fresh URL is handed in (`lazyroot update-source`); reads keep retrying
+    // meanwhile, up to the IO timeout. The log redacts the query.
+    if (t.head.status == 403) u.mark_refused(why, t.url_generation);
     if (u.mark_failing()) log::warn("%s: %s; retrying", u.url().c_str(), why.c_str());
     retrying_ = true;
     io::OutageMonitor& outage = source_.outage();

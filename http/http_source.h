@@ -17,8 +17,15 @@ namespace lazyroot::http {
 // queues of a source.
 class ImageUrl {
 public:
-    explicit ImageUrl(std::string url) : url_(std::move(url)) {}
-    const std::string& url() const { return url_; }
+    explicit ImageUrl(std::string url) : url_(std::make_shared<const std::string>(std::move(url))) {}
+    // Read at the start of each request: `lazyroot update-source` may swap
+    // it (a fresh presigned URL) while queue threads read.
+    std::string url() const { return *url_.load(); }
+    // The URL in use now; a request that started before a swap still
+    // finishes on the old one (its answer judged as usual).
+    void replace(std::string url);
+    // Bumped by replace(): a late answer to the old URL must not mark the new one.
+    unsigned generation() const { return generation_.load(); }
 
     // nullopt until this URL has answered once (a mirror down at attach).
     std::optional<ImageIdentity> identity() const;
@@ -32,8 +39,23 @@ public:
     // A changed image is reported once; every read after it fails quietly.
     bool mark_changed() { return !changed_.exchange(true); }
 
+    // The URL answered 403 (a presigned URL expired or was revoked): `why`
+    // for `lazyroot status` until it answers again or is replaced. Ignored
+    // for a request sent before the URL of `generation` was replaced.
+    void mark_refused(const std::string& why, unsigned generation);
+    void mark_answered();
+    // Why the URL is refused, or nullopt; `since`: seconds since the epoch.
+    struct Refusal {
+        std::string why;
+        int64_t since = 0;
+    };
+    std::optional<Refusal> refused() const;
+
 private:
-    std::string url_;
+    std::atomic<std::shared_ptr<const std::string>> url_;
+    std::atomic<unsigned> generation_{0};
+    std::atomic<bool> refused_flag_{false};  // fast path for mark_answered()
+    std::optional<Refusal> refusal_;         // under mu_
     mutable std::mutex mu_;
     std::optional<ImageIdentity> identity_;
     std::atomic<bool> failing_{false};
@@ -51,6 +73,14 @@ public:
 
     uint64_t size() const override { return size_; }
     std::string describe() const override { return urls_.front()->url(); }
+
+    // `lazyroot update-source`: makes `url` the source URL (index 0) in
+    // place of the current one, for every queue from its next request on,
+    // when it serves the same image: probed (blocking: not on a queue
+    // thread) and checked against the size and validators recorded at
+    // attach. Otherwise the old URL stays and the result is the one-line
+    // reason.
+    std::optional<std::string> update_source_url(const std::string& url);
     // Size and validators of the first URL that answered at attach.
     std::string identity() const override { return identity_; }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;

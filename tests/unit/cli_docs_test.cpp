@@ -94,7 +94,8 @@ TEST(CliDocs, VersionIsTheProjectVersion) {
 
 TEST(CliDocs, HelpListsEverySubcommand) {
     const auto names = subcommands();
-    for (const char* want : {"attach", "detach", "recover", "list", "status", "prepare", "cmdline", "attach-cmdline"})
+    for (const char* want :
+         {"attach", "detach", "recover", "list", "status", "update-source", "prepare", "cmdline", "attach-cmdline"})
         EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want << " not in lazyroot --help";
 }
 

@@ -141,6 +141,34 @@ TEST(Presigned, RecognisedByItsQuery) {
     EXPECT_EQ(http::forbidden_hint("https://h/k"), "");
 }
 
+TEST(Presigned, ExpiryFromTheSignedDateAndExpires) {
+    const std::string base = "https://h/k?X-Amz-Signature=ab&X-Amz-Date=";
+    // 2026-11-30T21:15:00Z = 1796073300.
+    EXPECT_EQ(http::presigned_expiry(base + "20261130T211500Z&X-Amz-Expires=30"), 1796073330);
+    EXPECT_EQ(http::presigned_expiry("https://h/k?X-Amz-Expires=0&X-Amz-Date=19700101T000000Z"), 0);
+    EXPECT_EQ(http::presigned_expiry(base + "20261130T211500Z&X-Amz-Expires=30#frag"), 1796073330);
+    EXPECT_FALSE(http::presigned_expiry(base + "20261130T211500Z"));       // no X-Amz-Expires
+    EXPECT_FALSE(http::presigned_expiry("https://h/k?X-Amz-Expires=30"));  // no X-Amz-Date
+    EXPECT_FALSE(http::presigned_expiry(base + "20261130T2115Z&X-Amz-Expires=30"));
+    EXPECT_FALSE(http::presigned_expiry(base + "20261330T211500Z&X-Amz-Expires=30"));  // month 13
+    EXPECT_FALSE(http::presigned_expiry(base + "20261130T211500Z&X-Amz-Expires=-5"));
+    EXPECT_FALSE(http::presigned_expiry(base + "20261130T211500Z&X-Amz-Expires=1e3"));
+    EXPECT_FALSE(http::presigned_expiry(base + "20261130T211500Z&NotX-Amz-Expires=30"));
+    EXPECT_FALSE(http::presigned_expiry("https://h/X-Amz-Date=20261130T211500Z/k?X-Amz-Expires=30"));  // path
+}
+
+TEST(Presigned, A403NamesTheExpiryByTheClock) {
+    const std::string url = "https://h/k?X-Amz-Date=20261130T211500Z&X-Amz-Expires=30&X-Amz-Signature=ab";
+    EXPECT_EQ(http::forbidden_hint(url, 1796073330), "presigned URL expired at 2026-11-30T21:15:30Z");
+    // Seconds before by this clock: the store's may be ahead.
+    EXPECT_EQ(http::forbidden_hint(url, 1796073329), "presigned URL expired at 2026-11-30T21:15:30Z");
+    EXPECT_EQ(http::forbidden_hint(url, 1796073330 - 300), "presigned URL expired at 2026-11-30T21:15:30Z");
+    EXPECT_EQ(http::forbidden_hint(url, 1796073330 - 301),
+              "presigned URL refused (valid until 2026-11-30T21:15:30Z by this machine's clock)");
+    EXPECT_EQ(http::forbidden_hint("https://h/k?X-Amz-Signature=ab", 0), "presigned URL expired or refused");
+    EXPECT_EQ(http::forbidden_hint("https://h/k?X-Amz-Date=20261130T211500Z&X-Amz-Expires=30", 1796073330), "");
+}
+
 TEST_F(HttpPrivateTest, BearerTokenFromAHeaderFile) {
     auto server = nginx();
     server.start();
@@ -195,7 +223,10 @@ TEST_F(HttpPrivateTest, ARefusedPresignedUrlSaysSo) {
         FAIL() << "attached an expired URL";
     } catch (const std::runtime_error& e) {
         const std::string msg = e.what();
-        EXPECT_NE(msg.find("HTTP 403 to a range request: presigned URL expired or refused"), std::string::npos) << msg;
+        // Signed at 2026-11-30T00:00:00Z for 900 s: past by any clock running this.
+        EXPECT_NE(msg.find("HTTP 403 to a range request: presigned URL expired at 2026-11-30T00:15:00Z"),
+                  std::string::npos)
+            << msg;
         EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     }
     // A plain URL's 403 is not called an expiry.
@@ -222,6 +253,71 @@ TEST_F(HttpPrivateTest, APresignedUrlExpiringUnderARunningSourceIsNamedInTheLog)
     run_reads(loop, *reader, ops);
     const std::string log = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(ops[0].result, -EIO);  // never wrong bytes
-    EXPECT_NE(log.find("presigned URL expired or refused"), std::string::npos) << log;
+    EXPECT_NE(log.find("presigned URL expired at 2026-11-30T00:15:00Z"), std::string::npos) << log;
     EXPECT_EQ(log.find("0123456789abcdef"), std::string::npos) << log;  // the signature is not logged
+}
+
+// `lazyroot update-source`: an expired presigned URL is shown as refused,
+// and a fresh URL of the same image takes over under the same reader; a URL
+// of another object (same size, other validators) is refused and the old
+// one kept.
+TEST_F(HttpPrivateTest, AnExpiredSourceUrlIsReplacedByOneOfTheSameImage) {
+    auto server = nginx();
+    server.start();
+    const std::string signed_url = server.url(std::string("signed/img.raw?") + kSignedQuery);
+    auto src = http::HttpSource::open(options(signed_url));
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 4);
+    std::ofstream(docroot_.path() / "expired").put('x');
+    std::vector<ReadOp> ops(1);
+    ops[0].offset = 8192;
+    ops[0].buf.resize(4096);
+    ::testing::internal::CaptureStderr();
+    run_reads(loop, *reader, ops);
+    ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(ops[0].result, -EIO);
+    const auto refused = src->url(0).refused();
+    ASSERT_TRUE(refused);
+    EXPECT_NE(refused->why.find("HTTP 403"), std::string::npos) << refused->why;
+    EXPECT_NE(refused->why.find("presigned URL expired at 2026-11-30T00:15:00Z"), std::string::npos) << refused->why;
+
+    // Same size, other bytes and validators (nginx's ETag is mtime-size).
+    auto other = image_;
+    other[0] ^= 0xff;
+    const auto other_path = docroot_.path() / "other.raw";
+    std::ofstream(other_path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(other.data()), static_cast<std::streamsize>(other.size()));
+    std::filesystem::last_write_time(
+        other_path, std::filesystem::last_write_time(docroot_.path() / "img.raw") - std::chrono::hours(1));
+    auto why = src->update_source_url(server.url("other.raw"));
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("serves another image"), std::string::npos) << *why;
+    EXPECT_EQ(why->find('\n'), std::string::npos) << *why;
+    // Another size.
+    std::ofstream(docroot_.path() / "small.raw").put('x');
+    why = src->update_source_url(server.url("small.raw"));
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("size 1"), std::string::npos) << *why;
+    why = src->update_source_url("ftp://host/img.raw");
+    ASSERT_TRUE(why);
+    EXPECT_EQ(src->url(0).url(), signed_url);  // kept
+    EXPECT_TRUE(src->url(0).refused());
+
+    // The same image at a fresh URL: the same reader reads it.
+    const std::string fresh = server.url("img.raw?fresh=1");
+    ASSERT_FALSE(src->update_source_url(fresh));
+    EXPECT_EQ(src->url(0).url(), fresh);
+    EXPECT_FALSE(src->url(0).refused());
+    EXPECT_EQ(src->describe(), fresh);
+    std::vector<ReadOp> more(3);
+    for (size_t i = 0; i < more.size(); ++i) {
+        more[i].offset = 8192 + i * 65536;
+        more[i].buf.resize(65536);
+    }
+    run_reads(loop, *reader, more);
+    for (const auto& op : more) {
+        EXPECT_EQ(op.result, 0) << "offset " << op.offset;
+        EXPECT_TRUE(matches(op, image_)) << "offset " << op.offset;
+    }
 }

@@ -6,7 +6,8 @@
 # user, a bucket "images" and uploads $RGW_IMAGE as images/root.img, then
 # runs the VM through nginx-host.sh (the same image from nginx, for the
 # throughput comparison) with guest port 83 -> radosgw and the user's keys
-# in the guest's environment.
+# (for the guest's presigned URLs too) and radosgw's log in the guest's
+# environment.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${LAZYROOT_VM_WORKDIR:?}
@@ -104,6 +105,11 @@ done
 [[ $code == 200 ]] || { echo "radosgw-host: creating the bucket failed (HTTP $code)" >&2; exit 1; }
 code=$(s3 PUT /images/root.img -T "$image")
 [[ $code == 200 ]] || { echo "radosgw-host: uploading $image failed (HTTP $code)" >&2; exit 1; }
+# Another object, for update-source to refuse.
+head -c 1048576 "$image" >"$d/other.img"
+code=$(s3 PUT /images/other.img -T "$d/other.img")
+[[ $code == 200 ]] || { echo "radosgw-host: uploading other.img failed (HTTP $code)" >&2; exit 1; }
 echo "radosgw-host: s3://images/root.img ($(stat -c %s "$image") bytes) on 127.0.0.1:$rgw_port"
 
-"$here/nginx-host.sh" "$@" --fwd 83:"$rgw_port" --env "S3_ACCESS_KEY=$access" --env "S3_SECRET_KEY=$secret"
+"$here/nginx-host.sh" "$@" --fwd 83:"$rgw_port" --env "S3_ACCESS_KEY=$access" --env "S3_SECRET_KEY=$secret" \
+    --env "RGW_LOG=$d/log/client.rgw.log"
