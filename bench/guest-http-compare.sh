@@ -2,7 +2,8 @@
 # Guest half of bench/run-http-bench.sh. For each RTT (netem on the guest's
 # egress; the host kernel has no netem): a cold sequential read of the whole
 # image through /dev/ublkbN against `curl -o /dev/null` of the same URL, and
-# cold 4k random-read IOPS at QD 1, 32 and 128. Every figure is from this one
+# cold 4k random-read IOPS at QD 1, 32 and 128; then the daemon's peak RSS
+# (bench/guest-rss.sh). Every figure is from this one
 # boot, so the ratios compare like with like.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
@@ -55,3 +56,5 @@ for rtt in $rtts; do
     done
 done
 tc qdisc del dev eth0 root 2>/dev/null || true
+# The daemon's peak RSS at QD128 with 4 queues, cold sequential (no netem).
+. "$LAZYROOT_SOURCE_DIR/bench/guest-rss.sh"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/run-http-bench.sh BUILD_DIR [--smoke] — lazyroot over HTTP (real nginx
 # on the host) against curl on the same link, at 0, 20 and 100 ms RTT, in one
-# VM run. Prints a markdown table; raw lines are in
+# VM run. Prints a markdown table and the daemon's peak RSS at QD128 with 4
+# queues (bench/guest-rss.sh); raw lines are in
 # BUILD_DIR/bench/http-compare/results.txt.
 set -euo pipefail
 build=$(cd "${1:?usage: run-http-bench.sh BUILD_DIR [--smoke]}" && pwd)
@@ -9,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 env=(--env BENCH_RUNTIME=10)
 if [[ ${2:-} == --smoke ]]; then
-    env=(--env BENCH_RUNTIME=1 --env "BENCH_RTTS=0 20" --env BENCH_IMAGE=fio.img --env BENCH_SEQ_MIB=8)
+    env=(--env BENCH_RUNTIME=1 --env "BENCH_RTTS=0 20" --env BENCH_IMAGE=fio.img --env BENCH_SEQ_MIB=8 --env BENCH_RSS_MIB=64)
 fi
 "$repo/tests/vm/make-test-images.sh" "$build/vmtests/images"
 "$repo/tests/vm/make-http-image.sh" "$build/vmtests/images"
@@ -34,3 +35,4 @@ awk '
             printf "| %s ms | %s | %s | %s | %.2f | %s | %s | %s | %s |\n", r, mib[r], curl[r], lz[r], lz[r] / curl[r], conns[r], iops[r, 1], iops[r, 32], iops[r, 128]
         }
     }' "$work/results.txt" | tee "$work/report.md"
+"$here/print-rss.sh" "$work/results.txt" | tee -a "$work/report.md"

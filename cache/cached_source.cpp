@@ -105,7 +105,7 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
     uint64_t first = 0;
     uint64_t count = 0;
     uint64_t offset = 0;
-    std::unique_ptr<std::byte[]> data;
+    io::BufferPool::Buffer data;  // from the reader's fetch_buffers_, given back in settle()
     size_t len = 0;
     size_t written = 0;
     Request* request = nullptr;
@@ -117,7 +117,11 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
 
 CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
                            std::unique_ptr<io::QueueReader> local)
-    : src_(src), loop_(loop), local_(std::move(local)), inner_(src.complete() ? nullptr : open_inner(depth)) {}
+    : src_(src),
+      loop_(loop),
+      fetch_buffers_(src.store().chunk_size(), kKeepFetchBytes),
+      local_(std::move(local)),
+      inner_(src.complete() ? nullptr : open_inner(depth)) {}
 
 std::unique_ptr<io::QueueReader> CachedReader::open_inner(unsigned depth) {
     return local_ ? src_.inner().open_queue(loop_, depth) : src_.inner().open_fill_queue(loop_, depth);
@@ -192,7 +196,7 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     f->count = count;
     f->offset = first * cs;
     f->len = static_cast<size_t>(std::min<uint64_t>(count * cs, src_.size() - f->offset));
-    f->data = std::make_unique<std::byte[]>(f->len);
+    f->data = fetch_buffers_.take(f->len);
     f->request = &r;
     f->demand = r.cb != nullptr;  // a device read's, not a prefetch's
     ++fetches_in_flight_;
@@ -246,6 +250,7 @@ void CachedReader::settle(Fetch& f, int result) {
     --fetches_in_flight_;
     if (f.demand) src_.demand_fetches.fetch_sub(1, std::memory_order_relaxed);
     Request* r = f.request;
+    fetch_buffers_.give(std::move(f.data));
     fetches_.release(f);
     request_progress(*r, result);
     release_network_if_done();

@@ -10,6 +10,7 @@
 
 #include "cache/cache_store.h"
 #include "cache/io_stats.h"
+#include "io/buffer_pool.h"
 #include "io/object_pool.h"
 #include "io/source.h"
 
@@ -109,6 +110,9 @@ public:
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
 
+    // For tests: the fetch buffers' reuse (takes, misses).
+    const io::BufferPool& fetch_buffers() const { return fetch_buffers_; }
+
 private:
     friend class ChunkFetcher;
     // Makes chunks [first, first+count) present (fetching those nobody has);
@@ -139,6 +143,10 @@ private:
     // Before the readers: freed after them, whatever they still complete.
     io::ObjectPool<Request> requests_;
     io::ObjectPool<Fetch> fetches_;
+    // Fetch bounce buffers, reused: a warm queue fetches without allocating.
+    // What a burst needs beyond kKeepFetchBytes is freed when it lands.
+    static constexpr size_t kKeepFetchBytes = 8u << 20;
+    io::BufferPool fetch_buffers_;
     std::unique_ptr<io::QueueReader> local_;
     std::unique_ptr<io::QueueReader> inner_;
     size_t fetches_in_flight_ = 0;

@@ -191,6 +191,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     ublk::DeviceConfig cfg;
     cfg.queues = o.queues ? o.queues : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
+    // Half of --memory-budget for the queues' IO buffers (the readahead has the other half).
+    cfg.io_budget = std::make_shared<io::MemoryBudget>((uint64_t{o.memory_budget_mib} << 20) / 2);
     if (takeover) {
         // The kernel's device fixes the queues; the stack must match them.
         cfg.queues = takeover->state.value("queues", cfg.queues);
@@ -249,7 +251,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         profile_chunks = load_profile_chunks(uri, o, stack, profile_id);
     io::Source& served = recording.source ? static_cast<io::Source&>(*recording.source) : stack.top();
     std::unique_ptr<ublk::Device> dev =
-        takeover ? ublk::Device::recover(ctrl, takeover->dev_id, served, std::chrono::seconds(30))
+        takeover ? ublk::Device::recover(ctrl, takeover->dev_id, served, std::chrono::seconds(30), cfg.io_budget)
                  : ublk::Device::create(ctrl, cfg, served);
     const unsigned id = dev->id();
     const auto started = std::chrono::steady_clock::now();

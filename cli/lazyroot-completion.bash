@@ -47,14 +47,14 @@ _lazyroot() {
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | --profile | --profile-record-secs | \
         --s3-endpoint | --s3-region | \
-        --readahead | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
+        --readahead | --memory-budget | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
         return ;;
     esac
     local opts=''
     case $cmd in
     attach)
         opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --profile --profile-record --profile-record-secs --io-timeout
-              --readahead --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
+              --readahead --memory-budget --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
               --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
               --nvme-transport --hostnqn --queues --depth --name --daemon
               --recover --help" ;;

@@ -154,6 +154,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(whole_number())
         ->check(CLI::Range(0u, 1024u))
         ->capture_default_str();
+    a->add_option("--memory-budget", attach.memory_budget_mib,
+                  "MiB of IO and readahead buffers, over all queues (half each)")
+        ->check(whole_number())
+        ->check(CLI::Range(2u, 65536u))
+        ->capture_default_str();
     a->add_option("--coalesce", attach.coalesce_kib, "KiB up to which adjacent reads are merged into one request")
         ->check(whole_number())
         ->check(CLI::Range(4u, 65536u))

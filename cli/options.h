@@ -59,6 +59,9 @@ struct AttachOptions {
     unsigned connections = 8;
     http::HttpVersion http_version = http::HttpVersion::Negotiate;
     unsigned readahead_mib = 16;  // 0: off
+    // Buffers of all queues together: half for ublk IO buffers, half for
+    // readahead slices (cli/attach.cpp, cli/source_stack.cpp).
+    unsigned memory_budget_mib = 24;
     unsigned coalesce_kib = 1024;
     io::IoTimeout io_timeout = std::chrono::seconds(30);  // nullopt: infinity
     bool insecure = false;

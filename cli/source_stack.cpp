@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 #include <stdexcept>
 
 #include "cache/cache_format.h"
@@ -123,6 +125,8 @@ std::unique_ptr<io::Source> with_readahead(std::unique_ptr<io::Source> src, cons
     io::ReadaheadOptions ra;
     ra.max_window_bytes = o.readahead_mib << 20;
     ra.slice_bytes = std::min<uint32_t>(ra.slice_bytes, ra.max_window_bytes);
+    // Half of --memory-budget, for every queue's windows together (the IO buffers have the other half).
+    ra.budget = std::make_shared<io::MemoryBudget>((uint64_t{o.memory_budget_mib} << 20) / 2);
     return std::make_unique<io::ReadaheadSource>(std::move(src), ra);
 }
 
@@ -238,6 +242,26 @@ void SourceStack::start_profile_fill(unsigned parallel, std::vector<uint64_t> ch
     start_fill(fo);
 }
 
+namespace {
+
+// This process's resident and peak resident bytes (VmRSS, VmHWM), for the
+// --memory-budget's effect to be seen in `status`; zeros if unreadable.
+std::pair<uint64_t, uint64_t> process_rss() {
+    uint64_t rss = 0, hwm = 0;
+    if (FILE* f = std::fopen("/proc/self/status", "re")) {
+        char line[256];
+        unsigned long long kib;
+        while (std::fgets(line, sizeof line, f)) {
+            if (std::sscanf(line, "VmRSS: %llu kB", &kib) == 1) rss = kib * 1024;
+            if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) hwm = kib * 1024;
+        }
+        std::fclose(f);
+    }
+    return {rss, hwm};
+}
+
+}  // namespace
+
 nlohmann::json SourceStack::status(double uptime_s) {
     auto& st = stats_;
     const uint64_t reads = st.reads.load();
@@ -254,6 +278,8 @@ nlohmann::json SourceStack::status(double uptime_s) {
         {"cache_hit_ratio", reads ? static_cast<double>(st.cache_hit_reads.load()) / static_cast<double>(reads) : 0.0},
         {"fetch_latency_us", {{"p50", st.latency_quantile_us(0.5)}, {"p99", st.latency_quantile_us(0.99)}}},
     };
+    const auto [rss, peak_rss] = process_rss();
+    j["memory"] = {{"rss_bytes", rss}, {"peak_rss_bytes", peak_rss}};
     if (http_) {
         // An expired presigned URL (403): reads wait, up to the IO timeout,
         // for `lazyroot update-source` to hand in a fresh one.

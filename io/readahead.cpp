@@ -48,7 +48,11 @@ ReadaheadReader::~ReadaheadReader() {
     // In-flight slice reads belong to the inner reader, which is destroyed
     // first below and never calls back after that.
     inner_.reset();
-    for (const auto& [i, c] : slices_) claims_->release(i);
+    for (auto& [i, c] : slices_) {
+        claims_->release(i);
+        if (c->data) put_buffer(std::move(c->data));
+    }
+    if (opts_.budget) opts_.budget->give(free_buffers_.size() * uint64_t{opts_.slice_bytes});
 }
 
 bool ReadaheadReader::covered(uint64_t offset, size_t len) const {
@@ -163,13 +167,19 @@ void ReadaheadReader::prefetch_ahead(Stream& s) {
     for (uint64_t i = from; i * opts_.slice_bytes < until; ++i) {
         if (slices_.count(i)) continue;
         if (buffers_out_ >= max_buffers && !evict_one_idle()) break;
-        if (!claims_->claim(i)) continue;  // another queue has it
+        auto buf = take_buffer();
+        if (!buf && evict_one_idle()) buf = take_buffer();
+        if (!buf) break;           // the budget is spent: the window waits for consumed slices
+        if (!claims_->claim(i)) {  // another queue has it
+            put_buffer(std::move(buf));
+            continue;
+        }
         auto c = std::make_unique<Slice>();
         c->owner = this;
         c->index = i;
         c->offset = i * opts_.slice_bytes;
         c->len = static_cast<size_t>(std::min<uint64_t>(opts_.slice_bytes, size_ - c->offset));
-        c->data = take_buffer();
+        c->data = std::move(buf);
         c->last_use = tick_;
         Slice& ref = *c;
         slices_.emplace(i, std::move(c));
@@ -199,18 +209,33 @@ bool ReadaheadReader::evict_one_idle() {
 }
 
 void ReadaheadReader::free_slice(std::map<uint64_t, std::unique_ptr<Slice>>::iterator it) {
-    free_buffers_.push_back(std::move(it->second->data));
-    --buffers_out_;
+    put_buffer(std::move(it->second->data));
     claims_->release(it->first);
     slices_.erase(it);
 }
 
+// A kept buffer, or a new one if the budget has room; null if not.
 std::unique_ptr<std::byte[]> ReadaheadReader::take_buffer() {
+    if (free_buffers_.empty()) {
+        if (opts_.budget && !opts_.budget->try_take(opts_.slice_bytes)) return nullptr;
+        ++buffers_out_;
+        return std::make_unique_for_overwrite<std::byte[]>(opts_.slice_bytes);
+    }
     ++buffers_out_;
-    if (free_buffers_.empty()) return std::make_unique<std::byte[]>(opts_.slice_bytes);
     auto b = std::move(free_buffers_.back());
     free_buffers_.pop_back();
     return b;
+}
+
+// A few free buffers stay for this queue's next slices (a stream consumes
+// one and fetches the next, so a warm stream allocates nothing); the rest go
+// back to the budget, for the other queues, and all do once another queue
+// was refused.
+void ReadaheadReader::put_buffer(std::unique_ptr<std::byte[]> b) {
+    --buffers_out_;
+    if (free_buffers_.size() < kKeepFree && !(opts_.budget && opts_.budget->contended()))
+        return free_buffers_.push_back(std::move(b));
+    if (opts_.budget) opts_.budget->give(opts_.slice_bytes);
 }
 
 void ReadaheadReader::slice_done(Slice& c, int result) {
@@ -223,8 +248,7 @@ void ReadaheadReader::slice_done(Slice& c, int result) {
     } else {
         // A failed prefetch is simply forgotten: its waiters read for themselves.
         for (Waiter* w : waiters) std::erase(w->pinned, &c);
-        free_buffers_.push_back(std::move(c.data));
-        --buffers_out_;
+        put_buffer(std::move(c.data));
         claims_->release(c.index);
         if (it != slices_.end() && it->second.get() == &c)
             slices_.erase(it);
@@ -240,8 +264,7 @@ void ReadaheadReader::drop_idle_slices() {
         if (c.pins > 0) {
             ++it;
         } else if (c.ready) {
-            free_buffers_.push_back(std::move(c.data));
-            --buffers_out_;
+            put_buffer(std::move(c.data));
             claims_->release(it->first);
             it = slices_.erase(it);
         } else {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/memory_budget.h"
 #include "io/source.h"
 #include "io/timer.h"
 
@@ -18,6 +19,10 @@ struct ReadaheadOptions {
     // Sequential reads in a row before prefetching: a boot reads many short
     // files in two or three requests each; prefetching those is waste.
     unsigned trigger = 4;
+    // Slice buffers of all queues together (--memory-budget): when it is
+    // spent, a window stops where it is until slices are consumed. Null:
+    // bounded per queue by max_window_bytes only.
+    std::shared_ptr<MemoryBudget> budget;
 };
 
 // Which prefetch slices some queue holds or is fetching. A stream's requests
@@ -82,6 +87,8 @@ public:
 
     // For tests and status: bytes requested from the inner source as prefetch.
     uint64_t prefetched_bytes() const { return prefetched_bytes_; }
+    // Slice buffers this reader holds (in use or kept free): its share of opts.budget.
+    uint64_t held_bytes() const { return (buffers_out_ + free_buffers_.size()) * uint64_t{opts_.slice_bytes}; }
 
 private:
     struct Slice;
@@ -105,6 +112,7 @@ private:
     void waiter_progress(Waiter& w, bool slice_failed);
     void drop_idle_slices();
     std::unique_ptr<std::byte[]> take_buffer();
+    void put_buffer(std::unique_ptr<std::byte[]> b);
     void flush_deferred();
 
     std::unique_ptr<io::QueueReader> inner_;
@@ -112,6 +120,7 @@ private:
     ReadaheadOptions opts_;
     std::shared_ptr<PrefetchClaims> claims_;
     std::map<uint64_t, std::unique_ptr<Slice>> slices_;  // by slice index
+    static constexpr size_t kKeepFree = 2;
     std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
     size_t buffers_out_ = 0;
     std::deque<Waiter> waiter_pool_;

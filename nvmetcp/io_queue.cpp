@@ -56,24 +56,26 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
     const uint64_t end = std::min((offset + dst.size() + lba - 1) / lba * lba, cfg_.ns.size_bytes);
     std::span<std::byte> target = dst;
     if (start != offset || end != offset + dst.size()) {
-        r->bounce.resize(end - start);
+        r->bounce = bounces_.take(end - start);
         r->bounce_skip = offset - start;
-        target = r->bounce;
+        target = {r->bounce.get(), end - start};
     }
     const uint64_t step = std::max<uint64_t>(cfg_.ns.max_transfer / lba * lba, lba);
-    std::vector<Piece*> made;
-    for (uint64_t at = 0; at < target.size() || (target.empty() && made.empty()); at += step) {
+    // Queued straight away (no per-read vector): dispatch runs from the loop,
+    // after `outstanding` is set below.
+    unsigned made = 0;
+    for (uint64_t at = 0; at < target.size() || (target.empty() && made == 0); at += step) {
         Piece* p = &pieces_.take();
         const uint64_t n = std::min<uint64_t>(step, target.size() - at);
         p->read = r;
         p->slba = (start + at) / lba;
         p->nlb = static_cast<uint32_t>(n / lba);
         p->in = {reinterpret_cast<uint8_t*>(target.data()) + at, n};
-        made.push_back(p);
+        pending_.push_back(p);
+        ++made;
         if (target.empty()) break;
     }
-    r->outstanding = static_cast<unsigned>(made.size());
-    for (Piece* p : made) pending_.push_back(p);
+    r->outstanding = made;
     // Commands go out from the loop: the callback never runs inside read(),
     // and reads queued in one pass share one send.
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
@@ -117,7 +119,8 @@ void IoQueue::piece_done(Piece& p, int error) {
     if (error && !r->error) r->error = error;
     pieces_.release(p);
     if (--r->outstanding > 0) return;
-    if (!r->error && !r->bounce.empty()) std::memcpy(r->dst.data(), r->bounce.data() + r->bounce_skip, r->dst.size());
+    if (!r->error && r->bounce) std::memcpy(r->dst.data(), r->bounce.get() + r->bounce_skip, r->dst.size());
+    bounces_.give(std::move(r->bounce));
     io::ReadCallback* cb = r->cb;
     if (r->waiting) {
         cfg_.outage->wait_end();

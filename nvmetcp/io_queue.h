@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/buffer_pool.h"
 #include "io/backoff.h"
 #include "io/object_pool.h"
 #include "io/outage.h"
@@ -63,7 +64,7 @@ private:
     struct Read {
         io::ReadCallback* cb = nullptr;
         std::span<std::byte> dst;
-        std::vector<std::byte> bounce;  // LBA-aligned copy for unaligned reads
+        io::BufferPool::Buffer bounce;  // LBA-aligned copy for unaligned reads, from bounces_
         size_t bounce_skip = 0;
         unsigned outstanding = 0;
         int error = 0;
@@ -90,6 +91,7 @@ private:
     IoQueueConfig cfg_;
     io::ObjectPool<Read> reads_;
     io::ObjectPool<Piece> pieces_;
+    io::BufferPool bounces_{4096, 1u << 20};
     unsigned waiting_reads_ = 0;  // reads counted in the outage monitor
     std::deque<Piece*> pending_;  // waiting for a command slot or a connection
     std::chrono::milliseconds command_timeout_;

@@ -48,6 +48,7 @@ void shorten_request_timeout(const std::string& disk) {
 std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg, io::Source& source) {
     if (std::string why = validate(cfg); !why.empty()) throw std::runtime_error(why);
     std::unique_ptr<Device> dev(new Device(ctrl, source));
+    dev->io_budget_ = cfg.io_budget;
 
     dev->info_ = make_dev_info(cfg, choose_flags(ctrl.features()));
     if (int r = ctrl.add_dev(dev->info_); r < 0) throw fail("ublk ADD_DEV failed", r);
@@ -87,9 +88,10 @@ bool process_alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno ==
 }  // namespace
 
 std::unique_ptr<Device> Device::recover(Control& ctrl, uint32_t dev_id, io::Source& source,
-                                        std::chrono::milliseconds wait) {
+                                        std::chrono::milliseconds wait, std::shared_ptr<io::MemoryBudget> io_budget) {
     const std::string name = "/dev/ublkb" + std::to_string(dev_id);
     std::unique_ptr<Device> dev(new Device(ctrl, source));
+    dev->io_budget_ = std::move(io_budget);
     if (int r = ctrl.get_dev_info(dev_id, dev->info_); r < 0) throw fail("cannot query " + name, r);
     if (!(dev->info_.flags & UBLK_F_USER_RECOVERY))
         throw std::runtime_error(name + " was created without user recovery; it cannot be taken over");
@@ -136,6 +138,7 @@ void Device::start_queues() {
     qc.max_io_bytes = info_.max_io_buf_bytes;
     qc.cdev_fd = cdev_.get();
     qc.ioctl_encode = (info_.flags & UBLK_F_CMD_IOCTL_ENCODE) != 0;
+    qc.io_budget = io_budget_;
 
     for (unsigned q = 0; q < info_.nr_hw_queues; ++q) {
         qc.q_id = q;

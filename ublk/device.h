@@ -26,7 +26,8 @@ public:
     // Throws std::runtime_error with a one-line reason; the device is then
     // left as it was, its IO still waiting.
     static std::unique_ptr<Device> recover(Control& ctrl, uint32_t dev_id, io::Source& source,
-                                           std::chrono::milliseconds wait);
+                                           std::chrono::milliseconds wait,
+                                           std::shared_ptr<io::MemoryBudget> io_budget = nullptr);
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
     ~Device();
@@ -64,6 +65,7 @@ private:
     // device (and the IO waiting on it) for the next attempt, not delete it.
     bool owned_ = true;
     io::UniqueFd cdev_;
+    std::shared_ptr<io::MemoryBudget> io_budget_;  // shared by the queues' IO buffers
     io::UniqueFd queue_exited_;
     std::vector<io::UniqueFd> exit_requests_;
     std::vector<std::thread> threads_;

@@ -3,7 +3,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "io/memory_budget.h"
 
 namespace lazyroot::ublk {
 
@@ -12,6 +15,8 @@ struct DeviceConfig {
     unsigned queues = 0;
     unsigned depth = 128;
     uint32_t max_io_bytes = 512 * 1024;
+    // IO buffers beyond one per queue (see QueueConfig); null: one per tag.
+    std::shared_ptr<io::MemoryBudget> io_budget = nullptr;
 };
 
 inline constexpr unsigned kMaxQueues = 16;

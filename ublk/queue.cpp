@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "io/log.h"
 #include "ublk/params.h"
@@ -15,10 +16,12 @@ namespace lazyroot::ublk {
 // One tag's life: wait in the kernel for a request, serve it, commit and wait again.
 class Queue::Tag final : public io::Completion, public io::ReadCallback {
 public:
-    Tag(Queue& q, uint16_t tag, std::byte* buf) : q_(q), tag_(tag), buf_(buf) {}
+    Tag(Queue& q, uint16_t tag) : q_(q), tag_(tag) {}
 
     uint16_t tag() const { return tag_; }
-    std::byte* buffer() const { return buf_; }
+    // The address the next command carries: the read's buffer at its commit
+    // (the kernel copies from it then); otherwise a slot nothing writes to.
+    std::byte* buffer() const { return buf_ ? buf_ : q_.parking_; }
 
     // The FETCH / COMMIT_AND_FETCH command completed: a request is ready, or
     // the device is going away.
@@ -33,7 +36,18 @@ public:
         // The block layer knows EIO; lower layers' finer codes (ETIMEDOUT,
         // io::kFailedVerification, …) stop here.
         if (result < 0 && result != -EIO && result != -ENOMEM) result = -EIO;
-        q_.fetch(*this, true, result < 0 ? result : static_cast<int>(len_));
+        commit(result < 0 ? result : static_cast<int>(len_));
+    }
+
+    // A buffer is free for this waiting read.
+    void start(std::byte* buf) {
+        buf_ = buf;
+        const uint64_t size = q_.source_.size();
+        // The device is rounded up to whole sectors; the bytes past the image are zeros.
+        uint64_t in_image = offset_ >= size ? 0 : std::min<uint64_t>(len_, size - offset_);
+        if (in_image < len_) std::memset(buf_ + in_image, 0, len_ - in_image);
+        if (in_image == 0) return commit(static_cast<int>(len_));
+        q_.reader_->read(offset_, {buf_, static_cast<size_t>(in_image)}, *this);
     }
 
 private:
@@ -44,30 +58,33 @@ private:
             case UBLK_IO_OP_READ:
                 return read(iod.start_sector << 9, iod.nr_sectors << 9);
             case UBLK_IO_OP_FLUSH:
-                return q_.fetch(*this, true, 0);
+                return commit(0);
             case UBLK_IO_OP_WRITE:
             case UBLK_IO_OP_WRITE_ZEROES:
             case UBLK_IO_OP_DISCARD:
-                return q_.fetch(*this, true, -EROFS);
+                return commit(-EROFS);
             default:
-                return q_.fetch(*this, true, -EOPNOTSUPP);
+                return commit(-EOPNOTSUPP);
         }
     }
 
     void read(uint64_t offset, uint32_t len) {
+        offset_ = offset;
         len_ = len;
-        if (len > q_.cfg_.max_io_bytes) return q_.fetch(*this, true, -EINVAL);
-        const uint64_t size = q_.source_.size();
-        // The device is rounded up to whole sectors; the bytes past the image are zeros.
-        uint64_t in_image = offset >= size ? 0 : std::min<uint64_t>(len, size - offset);
-        if (in_image < len) std::memset(buf_ + in_image, 0, len - in_image);
-        if (in_image == 0) return q_.fetch(*this, true, static_cast<int>(len));
-        q_.reader_->read(offset, {buf_, static_cast<size_t>(in_image)}, *this);
+        if (len > q_.cfg_.max_io_bytes) return commit(-EINVAL);
+        if (std::byte* b = q_.take_buffer()) return start(b);
+        q_.waiting_.push_back(this);  // started by recycle_buffers()
+    }
+
+    void commit(int result) {
+        q_.fetch(*this, true, result);
+        if (buf_) q_.buffer_committed(std::exchange(buf_, nullptr));
     }
 
     Queue& q_;
     uint16_t tag_;
-    std::byte* buf_;
+    std::byte* buf_ = nullptr;
+    uint64_t offset_ = 0;
     uint32_t len_ = 0;
 };
 
@@ -94,6 +111,7 @@ Queue::~Queue() {
     // still mapped and whose completions are never dispatched.
     reader_.reset();
     loop_.close();
+    if (carved_ > 1 && cfg_.io_budget) cfg_.io_budget->give((carved_ - 1) * uint64_t{cfg_.max_io_bytes});
 }
 
 int Queue::prepare() {
@@ -107,15 +125,15 @@ int Queue::prepare() {
     if (d == MAP_FAILED) return -errno;
     descriptors_ = io::Mapping(d, dlen);
 
-    buffers_ = io::Mapping::anonymous(static_cast<size_t>(cfg_.depth) * cfg_.max_io_bytes);
+    // Address space for a buffer per tag and the parking slot; pages are
+    // only touched (and counted in the RSS) for the buffers the budget grants.
+    buffers_ = io::Mapping::anonymous((static_cast<size_t>(cfg_.depth) + 1) * cfg_.max_io_bytes);
     if (!buffers_) return -ENOMEM;
+    parking_ = static_cast<std::byte*>(buffers_.get()) + static_cast<size_t>(cfg_.depth) * cfg_.max_io_bytes;
 
     reader_ = source_.open_queue(loop_, cfg_.depth);
-    auto* base = static_cast<std::byte*>(buffers_.get());
     tags_.reserve(cfg_.depth);
-    for (unsigned t = 0; t < cfg_.depth; ++t)
-        tags_.push_back(
-            std::make_unique<Tag>(*this, static_cast<uint16_t>(t), base + static_cast<size_t>(t) * cfg_.max_io_bytes));
+    for (unsigned t = 0; t < cfg_.depth; ++t) tags_.push_back(std::make_unique<Tag>(*this, static_cast<uint16_t>(t)));
     if (cfg_.exit_fd >= 0) {
         exit_watch_ = std::make_unique<ExitWatch>(*this);
         exit_watch_->arm();
@@ -143,6 +161,42 @@ void Queue::fetch(Tag& t, bool commit, int result) {
     std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
 }
 
+// A free buffer, a new one the budget allows (the first is outside it), or null.
+std::byte* Queue::take_buffer() {
+    if (!free_buffers_.empty()) {
+        std::byte* b = free_buffers_.back();
+        free_buffers_.pop_back();
+        return b;
+    }
+    if (carved_ == cfg_.depth) return nullptr;
+    if (carved_ > 0 && cfg_.io_budget && !cfg_.io_budget->try_take(cfg_.max_io_bytes)) return nullptr;
+    return static_cast<std::byte*>(buffers_.get()) + carved_++ * static_cast<size_t>(cfg_.max_io_bytes);
+}
+
+// The kernel copies a read's data out of its buffer while it takes the
+// commit, in io_uring_submit; until then the buffer is not free.
+void Queue::buffer_committed(std::byte* b) { committing_.push_back(b); }
+
+// After a run_once: the commits it submitted have been copied out. With reads
+// waiting, submit the newer ones now rather than wait for more IO to wake us.
+void Queue::recycle_buffers() {
+    free_buffers_.insert(free_buffers_.end(), submitted_.begin(), submitted_.end());
+    submitted_.clear();
+    for (;;) {
+        while (!waiting_.empty()) {
+            std::byte* b = take_buffer();
+            if (!b) break;
+            Tag* t = waiting_.front();
+            waiting_.pop_front();
+            t->start(b);
+        }
+        if (waiting_.empty() || committing_.empty() || loop_.flush() < 0) break;
+        free_buffers_.insert(free_buffers_.end(), committing_.begin(), committing_.end());
+        committing_.clear();
+    }
+    submitted_.swap(committing_);
+}
+
 int Queue::run() {
     while (live_tags_ > 0 && !exit_requested_) {
         int r = loop_.run_once();
@@ -150,6 +204,7 @@ int Queue::run() {
             log::error("queue %u: io_uring wait failed: %s", cfg_.q_id, std::strerror(-r));
             return r;
         }
+        recycle_buffers();
     }
     return 0;
 }

@@ -2,11 +2,13 @@
 #include "ublk/uapi.h"
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
 #include "io/event_loop.h"
 #include "io/mapping.h"
+#include "io/memory_budget.h"
 #include "io/source.h"
 
 namespace lazyroot::ublk {
@@ -18,10 +20,15 @@ struct QueueConfig {
     int cdev_fd = -1;
     int exit_fd = -1;  // an eventfd; readable means "leave now, without STOP_DEV"
     bool ioctl_encode = false;
+    // IO buffers of all queues together (--memory-budget). Each queue has
+    // one buffer outside it, so it always makes progress; null: one per tag.
+    std::shared_ptr<io::MemoryBudget> io_budget;
 };
 
-// One ublk hardware queue: its ring, its descriptor array, one buffer per tag,
-// and the event loop that serves it. Everything here runs on the queue's own
+// One ublk hardware queue: its ring, its descriptor array, its IO buffers,
+// and the event loop that serves it. A tag holds a buffer only while it
+// serves a read (the kernel copies the data out at the commit), so a deep
+// queue needs buffers for the reads in flight, not for every tag. Everything here runs on the queue's own
 // thread, because the kernel accepts a queue's commands only from one task.
 class Queue {
 public:
@@ -42,12 +49,21 @@ private:
     class Tag;
     class ExitWatch;
     void fetch(Tag& t, bool commit, int result);
+    std::byte* take_buffer();
+    void buffer_committed(std::byte* b);
+    void recycle_buffers();
 
     QueueConfig cfg_;
     io::Source& source_;
     io::EventLoop loop_;
     io::Mapping descriptors_;
-    io::Mapping buffers_;
+    io::Mapping buffers_;                   // depth + 1 slots, touched only when used
+    std::byte* parking_ = nullptr;          // the last slot: an idle tag's address, never written by us
+    size_t carved_ = 0;                     // slots handed out so far
+    std::vector<std::byte*> free_buffers_;  // ready for the next read
+    std::vector<std::byte*> committing_;    // in commits not yet submitted
+    std::vector<std::byte*> submitted_;     // in commits the last run_once submitted
+    std::deque<Tag*> waiting_;              // reads waiting for a buffer, oldest first
     std::unique_ptr<io::QueueReader> reader_;
     std::vector<std::unique_ptr<Tag>> tags_;
     std::unique_ptr<ExitWatch> exit_watch_;

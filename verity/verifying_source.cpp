@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "io/buffer_pool.h"
 #include "io/event_loop.h"
 #include "io/log.h"
 #include "io/object_pool.h"
@@ -38,7 +39,7 @@ struct DataRead final : io::ReadCallback {
     Request* req = nullptr;
     uint64_t offset = 0;            // aligned
     std::span<std::byte> target;    // where it goes: dst itself, or bounce
-    std::vector<std::byte> bounce;  // when dst was not block-aligned
+    io::BufferPool::Buffer bounce;  // when dst was not block-aligned; from the reader's bounces_
     std::span<std::byte> dst;       // the caller's part
     uint64_t dst_offset = 0;
     unsigned attempt = 0;
@@ -117,8 +118,8 @@ public:
         if (d->offset == pos && aligned_end == pos + part.size()) {
             d->target = part;
         } else {
-            d->bounce.resize(aligned_end - d->offset);
-            d->target = d->bounce;
+            d->bounce = bounces_.take(aligned_end - d->offset);
+            d->target = {d->bounce.get(), aligned_end - d->offset};
         }
         issue(*d);
     }
@@ -138,9 +139,9 @@ public:
                 }
             }
             if (bad == UINT64_MAX) {
-                if (!d.bounce.empty())
-                    std::memcpy(d.dst.data(), d.bounce.data() + (d.dst_offset - d.offset), d.dst.size());
+                if (d.bounce) std::memcpy(d.dst.data(), d.bounce.get() + (d.dst_offset - d.offset), d.dst.size());
                 Request* req = d.req;
+                bounces_.give(std::move(d.bounce));
                 data_reads_.release(d);
                 return part_done(*req, 0);
             }
@@ -157,6 +158,7 @@ public:
             }
         }
         Request* req = d.req;
+        bounces_.give(std::move(d.bounce));
         data_reads_.release(d);
         part_done(*req, result);
     }
@@ -181,6 +183,7 @@ private:
     // Before inner_: freed after it, whatever it still completes.
     io::ObjectPool<Request> requests_;
     io::ObjectPool<DataRead> data_reads_;
+    io::BufferPool bounces_{4096, 1u << 20};  // unaligned reads' blocks, reused
     io::ObjectPool<PassThrough> pass_throughs_;
     std::unique_ptr<io::QueueReader> inner_;
     io::EventLoop& loop_;

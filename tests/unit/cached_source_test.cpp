@@ -141,3 +141,38 @@ TEST(CachedSource, ASecondAttachReadsFromTheCacheOnly) {
     for (const auto& op : ops) ASSERT_TRUE(matches(op, img.bytes));
     EXPECT_EQ(st.stats.fetches.load(), 0u);
 }
+
+// A warm queue fetches without allocating: after the first batch, every
+// miss reuses a fetch buffer from the reader's pool (issue 15: no
+// allocation per IO). Counted by the pool, not timed.
+TEST(CachedSource, SteadyStateMissesReuseFetchBuffers) {
+    Image img(16 << 20);
+    Stack st(img, (img.dir / "cache").string());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = st.src->open_queue(loop, 16);
+    auto& cached = dynamic_cast<cache::CachedReader&>(*reader);
+    constexpr size_t kRead = 128 * 1024;
+    constexpr size_t kBatch = 8;
+    uint64_t offset = 0;
+    auto batch = [&] {
+        std::vector<ReadOp> ops(kBatch);
+        for (auto& op : ops) {
+            op.offset = offset;
+            op.buf.resize(kRead);
+            offset += kRead;
+        }
+        lazyroot::testing::run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0);
+            ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
+        }
+    };
+    batch();
+    const uint64_t warm_misses = cached.fetch_buffers().misses();
+    EXPECT_GT(warm_misses, 0u);
+    while (offset + kBatch * kRead <= img.bytes.size()) batch();
+    EXPECT_GT(cached.fetch_buffers().takes(), 8 * warm_misses);  // many fetches since
+    EXPECT_EQ(cached.fetch_buffers().misses(), warm_misses);     // none of them allocated
+    EXPECT_EQ(st.stats.bytes_fetched.load(), offset);
+}

@@ -235,6 +235,10 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
                                             "--nvme-transport=kernel", "--insecure"}));
     EXPECT_EQ(a.nvme_transport, NvmeTransport::Kernel);
     EXPECT_EQ(a.readahead_mib, 0u);
+    EXPECT_EQ(a.memory_budget_mib, 24u);  // the default
+    a = std::get<AttachOptions>(parse({"attach", "file:///img", "--memory-budget", "48"}));
+    EXPECT_EQ(a.memory_budget_mib, 48u);
+    EXPECT_THROW(parse({"attach", "file:///img", "--memory-budget", "1"}), UsageError);
     a = std::get<AttachOptions>(
         parse({"attach", "file:///img", "--verity", std::string(64, 'a').c_str(), "--hash-source",
                "https://h/img.verity", "--resolve", "h:443:10.0.0.1", "--mode=hydrate"}));

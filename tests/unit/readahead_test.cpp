@@ -166,3 +166,40 @@ TEST(Readahead, InterleavedStreamsAreEachPrefetchedOnce) {
     EXPECT_GT(ra.prefetched_bytes(), 6u << 20);
     EXPECT_LE(ra.prefetched_bytes(), img.bytes.size() + small_window().max_window_bytes);
 }
+
+// --memory-budget: the queues' windows together never hold more slice
+// buffers than the budget, by the readahead's own accounting, and they
+// still prefetch within it; every byte is right.
+TEST(Readahead, QueuesShareOneMemoryBudget) {
+    TempImage img(6 << 20);
+    auto opts = small_window();  // 64 KiB slices, 512 KiB window per queue
+    opts.budget = std::make_shared<io::MemoryBudget>(4 * 64 * 1024);
+    io::ReadaheadSource src(io::FileSource::open(img.path), opts);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(128), 0);
+    std::vector<std::unique_ptr<io::QueueReader>> readers;
+    for (int q = 0; q < 3; ++q) readers.push_back(src.open_queue(loop, 8));
+    auto held = [&] {
+        uint64_t sum = 0;
+        for (auto& r : readers) sum += dynamic_cast<io::ReadaheadReader&>(*r).held_bytes();
+        return sum;
+    };
+    // Three sequential streams, 2 MiB apart, advancing in turn.
+    for (uint64_t off = 0; off + 16 * 1024 <= 2 << 20; off += 16 * 1024) {
+        for (int q = 0; q < 3; ++q) {
+            ReadOp op;
+            op.offset = (uint64_t{2} << 20) * q + off;
+            op.buf.resize(16 * 1024);
+            read_one(loop, *readers[q], op);
+            ASSERT_EQ(op.result, 0);
+            ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
+            ASSERT_LE(held(), opts.budget->limit());
+            ASSERT_EQ(held(), opts.budget->held());
+        }
+    }
+    EXPECT_LE(opts.budget->peak(), opts.budget->limit());
+    EXPECT_EQ(opts.budget->peak(), opts.budget->limit());  // the budget was the bound, and used
+    for (auto& r : readers) EXPECT_GT(dynamic_cast<io::ReadaheadReader&>(*r).prefetched_bytes(), 0u);
+    readers.clear();
+    EXPECT_EQ(opts.budget->held(), 0u);  // all given back
+}
