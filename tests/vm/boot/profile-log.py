@@ -4,7 +4,8 @@
   profile-log.py ACCESS_LOG PROFILE
 
 Checks (exit 1 with one line when one fails): the profile was fetched (one
-whole-file GET) before any range of the image; the first range request is of
+whole-file GET) before any chunk of the image (attach's probes of a few
+bytes come first); the first range request is of
 the profile's first chunks; every chunk of the profile was requested. Prints
 how the requests split: in the profile or outside it (the boot's own demand
 misses: the deliberate file, and what this boot read differently), and how
@@ -37,12 +38,18 @@ def fail(why):
     sys.exit(f"profile-log: {why}")
 
 
-first_range = next((i for i, e in enumerate(events) if e[0] == "range"), None)
 profile_get = next((i for i, e in enumerate(events) if e[0] == "whole"), None)
 if profile_get is None:
     fail("nginx sent no whole file (the profile)")
-if first_range is None or first_range < profile_get:
-    fail("a range of the image was requested before the profile was fetched")
+# Before it, only attach's probes of the image (its size, its first bytes'
+# format), never a chunk.
+early = [e for e in events[:profile_get] if e[0] == "range" and e[3] > 512]
+if early:
+    fail(f"{len(early)} ranges of the image ({sum(e[3] for e in early)} bytes) were requested before the profile")
+events = events[profile_get + 1:]
+first_range = next((i for i, e in enumerate(events) if e[0] == "range"), None)
+if first_range is None:
+    fail("no range of the image was requested after the profile")
 requested = set()
 before_miss = 0
 outside_requests = outside_bytes = 0
