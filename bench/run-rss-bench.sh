@@ -3,13 +3,15 @@
 # at QD128 with 4 queues during a cold sequential read over HTTP (real nginx
 # on the host) with readahead, without and with a cache, in one VM run; the
 # same figure bench/run-http-bench.sh prints, without its RTT sweep.
-# BENCH_RSS_ARGS="..." adds attach options (e.g. --memory-budget 128).
+# BENCH_RSS_ARGS="..." adds attach options (e.g. --memory-budget 128);
+# BENCH_RSS_BASELINE=PATH runs an older lazyroot binary too, in the same boot.
 set -euo pipefail
 build=$(cd "${1:?usage: run-rss-bench.sh BUILD_DIR [--smoke]}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-env=(--env BENCH_RSS_MIB=512 --env "BENCH_RSS_ARGS=${BENCH_RSS_ARGS:-}")
-[[ ${2:-} == --smoke ]] && env=(--env BENCH_RSS_MIB=64 --env "BENCH_RSS_ARGS=${BENCH_RSS_ARGS:-}")
+mib=512
+[[ ${2:-} == --smoke ]] && mib=64
+env=(--env "BENCH_RSS_MIB=$mib" --env "BENCH_RSS_ARGS=${BENCH_RSS_ARGS:-}" --env "BENCH_RSS_BASELINE=${BENCH_RSS_BASELINE:-}")
 "$repo/tests/vm/make-test-images.sh" "$build/vmtests/images"
 "$repo/tests/vm/make-http-image.sh" "$build/vmtests/images"
 work=$build/bench/rss
