@@ -15,11 +15,23 @@ ProfileRecorder::ProfileRecorder(std::string image, uint64_t image_size, uint32_
     : image_(std::move(image)),
       image_size_(image_size),
       chunk_size_(chunk_size),
-      seen_(new std::atomic<uint64_t>[((image_size + chunk_size - 1) / chunk_size + 63) / 64]()) {}
+      seen_(new std::atomic<uint64_t>[((image_size + chunk_size - 1) / chunk_size + 63) / 64]()),
+      blocks_seen_(new std::atomic<uint64_t>[((image_size + kBlock - 1) / kBlock + 63) / 64]()) {}
+
+void ProfileRecorder::note_blocks(uint64_t offset, uint64_t last) {
+    for (uint64_t b = offset / kBlock; b <= last / kBlock; ++b) {
+        const uint64_t bit = uint64_t{1} << (b % 64);
+        if (blocks_seen_[b / 64].load(std::memory_order_relaxed) & bit) continue;
+        if (!(blocks_seen_[b / 64].fetch_or(bit, std::memory_order_relaxed) & bit))
+            distinct_blocks_.fetch_add(1, std::memory_order_relaxed);
+    }
+}
 
 void ProfileRecorder::note(uint64_t offset, uint64_t length) {
     if (length == 0 || stopped()) return;
+    if (offset >= image_size_) return;
     const uint64_t last = std::min(offset + length, image_size_) - 1;
+    note_blocks(offset, last);
     for (uint64_t c = offset / chunk_size_; c <= last / chunk_size_; ++c) {
         auto& word = seen_[c / 64];
         const uint64_t bit = uint64_t{1} << (c % 64);

@@ -23,12 +23,20 @@ public:
     bool stop() { return !stopped_.exchange(true); }
     bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
     PrefetchProfile snapshot() const;
+    // The working set: distinct bytes read while recording, in 4 KiB blocks
+    // (the filesystems' block; chunks would round it up to 64 KiB).
+    uint64_t distinct_read_bytes() const { return distinct_blocks_.load(std::memory_order_relaxed) * kBlock; }
 
 private:
     std::string image_;
     uint64_t image_size_;
     uint32_t chunk_size_;
+    static constexpr uint64_t kBlock = 4096;
+    void note_blocks(uint64_t offset, uint64_t last);
+
     std::unique_ptr<std::atomic<uint64_t>[]> seen_;
+    std::unique_ptr<std::atomic<uint64_t>[]> blocks_seen_;
+    std::atomic<uint64_t> distinct_blocks_{0};
     std::atomic<bool> stopped_{false};
     mutable std::mutex mu_;
     std::vector<uint64_t> order_;

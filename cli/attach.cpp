@@ -25,6 +25,7 @@
 #include "cli/full_download.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
+#include "cli/profile_stop.h"
 #include "cli/profile_use.h"
 #include "cli/update_source.h"
 #include "cli/verity_plan.h"
@@ -164,7 +165,8 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     pthread_sigmask(SIG_BLOCK, &term, nullptr);
     io::UniqueFd sigfd(::signalfd(-1, &term, SFD_CLOEXEC));
     if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
-    // SIGUSR2: `lazyroot update-source` left a request (cli/update_source.h).
+    // SIGUSR2: `lazyroot update-source` or `lazyroot profile stop` left a
+    // request (cli/update_source.h, cli/profile_stop.h).
     // Its own signalfd, read only while serving: the attach-time watcher
     // takes every signal of `term` as a stop.
     sigset_t update;
@@ -373,7 +375,10 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
         if (n == 0) continue;
         if (fds[2].revents) {
             signalfd_siginfo si{};
-            if (::read(update_fd.get(), &si, sizeof si) == sizeof si) answer_update_request(id, stack, state);
+            if (::read(update_fd.get(), &si, sizeof si) == sizeof si) {
+                answer_update_request(id, stack, state);
+                answer_profile_stop(id, recording, o.profile_record);
+            }
             publish();
         }
         if (fds[0].revents) {

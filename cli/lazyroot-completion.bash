@@ -13,7 +13,7 @@ _lazyroot_devices() {
 
 _lazyroot() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="attach recover detach list status update-source prepare cmdline attach-cmdline"
+    local commands="attach recover detach list status update-source profile prepare cmdline attach-cmdline"
     local cmd='' i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
@@ -60,7 +60,7 @@ _lazyroot() {
               --recover --help" ;;
     recover) opts="--daemon --help" ;;
     detach) opts="--timeout --force --help" ;;
-    update-source) opts="--timeout --help" ;;
+    update-source | profile) opts="--timeout --help" ;;
     list | status) opts="--json --help" ;;
     prepare) opts="--salt --sign-key --sign-cert --hash-out --profile --compress --frame-size --help" ;;
     cmdline | attach-cmdline) opts="--help" ;;
@@ -73,6 +73,7 @@ _lazyroot() {
     attach) COMPREPLY=($(compgen -W "file:/// http:// https:// s3:// nvme+tcp://" -- "$cur")) ;;
     recover | detach | update-source) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")) ;;
     prepare) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    profile) COMPREPLY=($(compgen -W "stop $(_lazyroot_devices)" -- "$cur")) ;;
     esac
 }
 complete -F _lazyroot lazyroot

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/handoff.h"
 #include "cli/options.h"
+#include "cli/profile_stop.h"
 #include "cli/root_daemon.h"
 #include "initrd/generator.h"
 #include "io/log.h"
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
                 if constexpr (std::is_same_v<T, cli::ListOptions>) return cli::run_list(c);
                 if constexpr (std::is_same_v<T, cli::StatusOptions>) return cli::run_status(c);
                 if constexpr (std::is_same_v<T, cli::UpdateSourceOptions>) return cli::run_update_source(c);
+                if constexpr (std::is_same_v<T, cli::ProfileStopOptions>) return cli::run_profile_stop(c);
                 if constexpr (std::is_same_v<T, cli::PrepareOptions>) return cli::run_prepare_command(c);
                 if constexpr (std::is_same_v<T, cli::HelpRequest>) {
                     std::fputs(c.text.c_str(), stdout);

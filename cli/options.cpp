@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "cli/profile_stop.h"
 #include "cli/source_uri.h"
 #include "cli/version.h"
 #include "verity/encoding.h"
@@ -137,7 +138,8 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     a->add_option("--profile", attach.profile,
                   "Prefetch profile to replay: FILE, an http(s) URL, or auto (SOURCE's name + .profile); its chunks "
-                  "are fetched in first-read order behind demand reads (needs --cache or --mode=hydrate)");
+                  "are fetched in first-read order behind demand reads (needs --cache or --mode=hydrate); or record: "
+                  "the same as --profile-record=/run/lazyroot/NAME.profile (NAME: SOURCE's file name)");
     a->add_option("--profile-record", attach.profile_record,
                   "Record the chunks this device reads first, in order, and write them to FILE as a profile");
     a->add_option("--profile-record-secs", attach.profile_record_secs,
@@ -224,6 +226,18 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
 
+    ProfileStopOptions profile_stop;
+    auto* prof = app.add_subcommand("profile", "Prefetch profiles of running devices");
+    prof->require_subcommand(1);
+    auto* ps = prof->add_subcommand(
+        "stop", "End DEV's --profile-record window now and write its profile (the boot's multi-user.target runs this)");
+    ps->add_option("DEV", profile_stop.device,
+                   "/dev/ublkbN, N, or the /dev/mapper/NAME on top; default: the device rd.lazyroot= made");
+    ps->add_option("--timeout", profile_stop.timeout_s, "Seconds to wait for the daemon's answer")
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 3600u))
+        ->capture_default_str();
+
     PrepareOptions prepare;
     auto* pr = app.add_subcommand(
         "prepare", "Hash IMAGE for dm-verity: append the tree, write IMAGE.manifest.json, print the root hash");
@@ -272,7 +286,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        for (auto* sub : {a, d, rc, l, st, us, pr, cl, acl})
+        for (auto* sub : {a, d, rc, l, st, us, ps, prof, pr, cl, acl})
             if (sub->parsed()) return HelpRequest{sub->help()};
         return HelpRequest{app.help()};
     } catch (const CLI::CallForAllHelp&) {
@@ -331,6 +345,12 @@ Command parse_command_line(int argc, const char* const* argv) {
             if (attach.mode != Mode::Hydrate) throw UsageError("--hydrate-rate needs --mode=hydrate");
             attach.hydrate_rate = *r;
         }
+        if (attach.profile == "record") {
+            if (!attach.profile_record.empty())
+                throw UsageError("--profile=record and --profile-record name one recording twice");
+            attach.profile_record = default_profile_record_path(attach.source);
+            attach.profile.clear();
+        }
         check_source_options(uri, attach);
         if (!attach.hash_source.empty() && parse_source_uri(attach.hash_source).kind == SourceUri::Kind::NvmeTcp)
             throw UsageError("--hash-source must be file:///path or http(s)://: " + attach.hash_source);
@@ -341,6 +361,7 @@ Command parse_command_line(int argc, const char* const* argv) {
         return detach;
     }
     if (st->parsed()) return status;
+    if (ps->parsed()) return profile_stop;
     if (us->parsed()) {
         if (update.device.rfind("/dev/mapper/", 0) != 0) parse_device_ref(update.device);
         return update;

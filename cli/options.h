@@ -124,6 +124,11 @@ struct UpdateSourceOptions {
     unsigned timeout_s = 60;  // for the daemon's answer (it probes the URL)
 };
 
+struct ProfileStopOptions {
+    std::string device;  // empty: the device rd.lazyroot= made
+    unsigned timeout_s = 30;
+};
+
 // lazyroot prepare IMAGE: defined next to run_prepare, which cli doesn't own.
 using PrepareOptions = verity::PrepareOptions;
 
@@ -132,7 +137,7 @@ struct HelpRequest {
 };
 
 using Command = std::variant<AttachOptions, DetachOptions, ListOptions, StatusOptions, UpdateSourceOptions,
-                             PrepareOptions, HelpRequest>;
+                             ProfileStopOptions, PrepareOptions, HelpRequest>;
 
 // A command line that can't be used; what() is one line for stderr.
 struct UsageError : std::runtime_error {

@@ -134,8 +134,11 @@ void finish_profile_recording(ProfileRecording& rec, const std::string& path) {
     if (int r = cache::write_profile_file(path, p); r < 0)
         log::error("cannot write the prefetch profile %s: %s", path.c_str(), std::strerror(-r));
     else
-        log::info("prefetch profile written to %s: %zu chunks of %u KiB, first-read order", path.c_str(),
-                  p.chunks.size(), p.chunk_size / 1024);
+        log::info(
+            "prefetch profile written to %s: %zu chunks of %u KiB, first-read order; the device read %llu "
+            "distinct bytes while recording",
+            path.c_str(), p.chunks.size(), p.chunk_size / 1024,
+            static_cast<unsigned long long>(rec.recorder->distinct_read_bytes()));
 }
 
 }  // namespace lazyroot::cli

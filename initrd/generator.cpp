@@ -75,6 +75,29 @@ std::string format_head(std::string_view source) {
     return out;
 }
 
+// A boot's profile covers the boot: recording ends once the real root's
+// multi-user.target is reached (or after profile-record-secs, whichever comes
+// first). It lives in /run/systemd/system, carried across switch_root; in the
+// initrd nothing pulls multi-user.target in, and the condition keeps it out.
+constexpr const char* kProfileStopUnit = R"([Unit]
+Description=lazyroot: end the boot's prefetch profile recording
+DefaultDependencies=no
+After=multi-user.target
+ConditionPathExists=!/etc/initrd-release
+
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+StandardError=journal+console
+SyslogIdentifier=lazyroot
+)";
+
+bool records_profile(const RootSpec& spec) {
+    return std::any_of(spec.args.begin(), spec.args.end(), [](const std::string& a) {
+        return a == "--profile=record" || a.rfind("--profile-record=", 0) == 0;
+    });
+}
+
 GeneratedFile wanted_by(std::string_view target) {
     return {std::string(target) + ".wants/" + kServiceName, "", std::string("../") + kServiceName};
 }
@@ -131,6 +154,13 @@ std::vector<GeneratedFile> render_units(const RootSpec& spec, std::string_view r
     }
 
     std::vector<GeneratedFile> files{{kServiceName, unit, ""}, wanted_by("initrd-root-device.target")};
+    if (records_profile(spec)) {
+        const std::string stop = exec ? pinned_exec_command(exec->dir, exec->loader, "lazyroot", "profile stop")
+                                      : std::string(binary) + " profile stop";
+        files.push_back({kProfileStopName, std::string(kProfileStopUnit) + "ExecStart=" + stop + "\n", ""});
+        files.push_back(
+            {std::string("multi-user.target.wants/") + kProfileStopName, "", std::string("../") + kProfileStopName});
+    }
     // The root device appears only once the daemon is serving (after the whole
     // download in full mode): wait for it as long as the service is starting.
     if (root.rfind("/dev/", 0) == 0) {
@@ -213,6 +243,8 @@ int run_generator(int argc, char** argv) {
         // in /run/systemd/system (carried across switch_root) keeps it known.
         std::vector<std::string> dirs{argv[1]};
         if (f.path == kServiceName) dirs.push_back(kPersistentUnitDir);
+        // Only for the real root: there, this generator does not run again.
+        if (f.path.find(kProfileStopName) != std::string::npos) dirs = {kPersistentUnitDir};
         for (const auto& dir : dirs) {
             if (int r = write_file(dir, f); r < 0) {
                 std::fprintf(stderr, "lazyroot: error: generator: cannot write %s/%s: %s\n", dir.c_str(),

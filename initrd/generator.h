@@ -16,6 +16,9 @@ struct GeneratedFile {
 };
 
 inline constexpr const char* kServiceName = "lazyroot.service";
+// With profile=record or profile-record=: `lazyroot profile stop` once the
+// real root reaches multi-user.target.
+inline constexpr const char* kProfileStopName = "lazyroot-profile-stop.service";
 
 // A copy of lazyroot made by pin_executable(): DIR and its loader's file name.
 struct PinnedExec {

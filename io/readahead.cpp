@@ -82,12 +82,19 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
     s.next = offset + dst.size();
     s.last_use = ++tick_;
 
-    if (covered(offset, dst.size()))
+    const bool hit = covered(offset, dst.size());
+    if (hit)
         wait_for_slices(offset, dst, cb);
     else
         inner_->read(offset, dst, cb);
 
-    if (s.streak >= opts_.trigger) prefetch_ahead(s);
+    // The window grows only as the reader consumes what was prefetched, one
+    // doubling per slice it moves into: a boot's many short files each get
+    // one slice ahead, not a window that doubled on every read of them.
+    const uint64_t end_slice = (offset + dst.size() - 1) / opts_.slice_bytes;
+    const bool moved_on = end_slice != s.slice;
+    s.slice = end_slice;
+    if (s.streak >= opts_.trigger) prefetch_ahead(s, hit && moved_on);
 }
 
 void ReadaheadReader::wait_for_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
@@ -155,8 +162,11 @@ void ReadaheadReader::waiter_progress(Waiter& w, bool slice_failed) {
     cb->on_read_done(0);
 }
 
-void ReadaheadReader::prefetch_ahead(Stream& s) {
-    s.window = std::min<uint64_t>(opts_.max_window_bytes, s.window ? s.window * 2 : opts_.slice_bytes);
+void ReadaheadReader::prefetch_ahead(Stream& s, bool grow) {
+    if (s.window == 0)
+        s.window = opts_.slice_bytes;
+    else if (grow)
+        s.window = std::min<uint64_t>(opts_.max_window_bytes, s.window * 2);
     const uint64_t from = s.next / opts_.slice_bytes;
     const uint64_t until = std::min(size_, s.next + s.window);
     const size_t max_buffers = opts_.max_window_bytes / opts_.slice_bytes;

@@ -93,12 +93,13 @@ private:
         unsigned streak = 0;
         uint64_t window = 0;
         uint64_t last_use = 0;
+        uint64_t slice = UINT64_MAX;  // where its last read ended
     };
 
     bool covered(uint64_t offset, size_t len) const;
     void wait_for_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb);
     Stream& stream_for(uint64_t offset);
-    void prefetch_ahead(Stream& s);
+    void prefetch_ahead(Stream& s, bool grow);
     bool evict_one_idle();
     void free_slice(std::map<uint64_t, std::unique_ptr<Slice>>::iterator it);
     void slice_done(Slice& c, int result);

@@ -378,3 +378,20 @@ TEST_F(PinAttachFiles, HostNamesAreResolvedOnceAndRecorded) {
     ASSERT_EQ(opts.resolve.size(), 1u);
     EXPECT_EQ("--resolve=" + opts.resolve[0], resolves[0]);
 }
+
+TEST(Generator, ARecordingBootStopsItsProfileAtMultiUserTarget) {
+    for (const std::string arg : {"--profile=record", "--profile-record=/run/x.profile"}) {
+        RootSpec spec{"http://10.0.2.100/root.img", false, {"--insecure", arg}};
+        auto files = render_units(spec, "/dev/ublkb0", "/usr/bin/lazyroot");
+        const GeneratedFile* stop = find(files, kProfileStopName);
+        ASSERT_NE(stop, nullptr) << arg;
+        EXPECT_TRUE(has_line(stop->contents, "After=multi-user.target"));
+        EXPECT_TRUE(has_line(stop->contents, "ConditionPathExists=!/etc/initrd-release"));
+        EXPECT_TRUE(has_line(stop->contents, "ExecStart=/usr/bin/lazyroot profile stop"));
+        const GeneratedFile* want = find(files, std::string("multi-user.target.wants/") + kProfileStopName);
+        ASSERT_NE(want, nullptr);
+        EXPECT_EQ(want->link_to, std::string("../") + kProfileStopName);
+    }
+    RootSpec plain{"http://10.0.2.100/root.img", false, {"--insecure", "--profile=auto"}};
+    EXPECT_EQ(find(render_units(plain, "/dev/ublkb0", "/usr/bin/lazyroot"), kProfileStopName), nullptr);
+}

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "cli/state_file.h"
 
 using namespace lazyroot::cli;
 
@@ -203,6 +204,7 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
         {{"attach", "https://h/img", "--profile", "auto"}, "--profile needs --cache or --mode=hydrate"},
         {{"attach", "https://h/img", "--profile-record-secs", "5"}, "--profile-record-secs needs --profile-record"},
+        {{"attach", "https://h/img", "--profile=record", "--profile-record=/x"}, "name one recording twice"},
         {{"attach", "nvme+tcp://h/nqn.2014-08.org.example:root", "--insecure", "--cache", "/c", "--profile", "auto"},
          "--profile=auto needs a file:// or http(s):// SOURCE"},
         {{"attach", "file:///img", "--http-version", "1.1"},
@@ -241,4 +243,17 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
     EXPECT_EQ(a.mode, Mode::Hydrate);
     EXPECT_EQ(a.verity, VerityKind::RootHash);
     EXPECT_EQ(a.root_hash, std::string(64, 'a'));
+}
+
+TEST(Options, ProfileRecordAndStop) {
+    // profile=record: the profile goes to the state directory, named after the image.
+    auto a = std::get<AttachOptions>(parse({"attach", "https://h/d/root.img?v=2", "--profile=record"}));
+    EXPECT_TRUE(a.profile.empty());
+    EXPECT_EQ(a.profile_record, lazyroot::cli::state_dir() + "/root.img.profile");
+    auto s = std::get<ProfileStopOptions>(parse({"profile", "stop"}));
+    EXPECT_TRUE(s.device.empty());
+    s = std::get<ProfileStopOptions>(parse({"profile", "stop", "/dev/ublkb3", "--timeout=5"}));
+    EXPECT_EQ(s.device, "/dev/ublkb3");
+    EXPECT_EQ(s.timeout_s, 5u);
+    EXPECT_THROW(parse({"profile"}), UsageError);
 }

@@ -112,6 +112,9 @@ TEST(PrefetchFill, TheRecorderKeepsTheFirstReadOrderOfEveryQueue) {
         ASSERT_EQ(io::read_blocking(top, off, buf), 0);
     }
     EXPECT_EQ(rec.snapshot().chunks, (std::vector<uint64_t>{5, 6, 63, 0}));
+    // The working set in 4 KiB blocks: 5*kChunk+100 .. +kChunk touches 17
+    // blocks (the 512 bytes again are among them), then one at each end.
+    EXPECT_EQ(rec.distinct_read_bytes(), (kChunk / 4096 + 1 + 2) * 4096);
     // Two threads reading the same chunks: each chunk once.
     std::thread a([&] {
         for (uint64_t c = 0; c < 64; ++c) rec.note(c * kChunk, 1);
@@ -126,6 +129,9 @@ TEST(PrefetchFill, TheRecorderKeepsTheFirstReadOrderOfEveryQueue) {
     EXPECT_TRUE(rec.stop());
     rec.note(0, kSize);
     EXPECT_EQ(rec.snapshot().chunks.size(), 64u);
+    const uint64_t working_set = rec.distinct_read_bytes();
+    rec.note(0, kSize);
+    EXPECT_EQ(rec.distinct_read_bytes(), working_set);  // not counted once stopped
     // Written whole, read back the same.
     const std::string path = (f.dir / "image.profile").string();
     ASSERT_EQ(cache::write_profile_file(path, p), 0);

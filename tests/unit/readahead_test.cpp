@@ -65,6 +65,26 @@ TEST(Readahead, SequentialReadsArePrefetchedAndCorrect) {
     EXPECT_GT(ra.prefetched_bytes(), 2u << 20);
 }
 
+// A boot reads many short files start to end: each may get a slice ahead,
+// but no window that doubled on every one of its reads.
+TEST(Readahead, AShortStreamGetsOneSliceAhead) {
+    TempImage img(4 << 20);
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    for (uint64_t off = 1 << 20; off < (1 << 20) + 48 * 1024; off += 4096) {
+        ReadOp op;
+        op.offset = off;
+        op.buf.resize(4096);
+        read_one(loop, *reader, op);
+        ASSERT_EQ(op.result, 0) << off;
+        ASSERT_TRUE(matches(op, img.bytes)) << off;
+    }
+    // One 64 KiB window from the third read on spans two slices at most.
+    EXPECT_LE(dynamic_cast<io::ReadaheadReader&>(*reader).prefetched_bytes(), 128u * 1024);
+}
+
 TEST(Readahead, RandomReadsFetchNothingExtra) {
     TempImage img(4 << 20);
     io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
