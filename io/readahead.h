@@ -16,8 +16,10 @@ struct ReadaheadOptions {
     uint32_t slice_bytes = 1u << 20;        // one prefetch request (a "slice"; "chunk" is the cache's unit)
     uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of the reader, per queue
     // Sequential reads in a row before prefetching: a boot reads many short
-    // files in two or three requests each; prefetching those is waste.
-    unsigned trigger = 4;
+    // files in a few requests each (the kernel's own readahead makes them
+    // 128 KiB at most); prefetching those is waste. 8: files under 1 MiB never
+    // trigger it, a long sequential read loses its first MiB of lead.
+    unsigned trigger = 8;
 };
 
 // Which prefetch slices some queue holds or is fetching. A stream's requests
