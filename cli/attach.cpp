@@ -249,8 +249,13 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     // --profile: read at attach (one request at most), so that what became
     // of it is logged before the device is announced.
     std::vector<uint64_t> profile_chunks;
-    if (!o.profile.empty() && !takeover && stack.cached() && !stack.cached()->complete())
-        profile_chunks = load_profile_chunks(uri, o, stack, profile_id);
+    // With none named, the one a signed manifest carries (--verity=manifest).
+    if (!takeover && stack.cached() && !stack.cached()->complete()) {
+        if (!o.profile.empty())
+            profile_chunks = load_profile_chunks(uri, o, stack, profile_id);
+        else if (verity_plan)
+            profile_chunks = manifest_profile_chunks(*verity_plan, stack, profile_id);
+    }
     io::Source& served = recording.source ? static_cast<io::Source&>(*recording.source) : stack.top();
     std::unique_ptr<ublk::Device> dev =
         takeover ? ublk::Device::recover(ctrl, takeover->dev_id, served, std::chrono::seconds(30), cfg.io_budget)

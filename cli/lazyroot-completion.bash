@@ -62,7 +62,7 @@ _lazyroot() {
     detach) opts="--timeout --force --help" ;;
     update-source | profile) opts="--timeout --help" ;;
     list | status) opts="--json --help" ;;
-    prepare) opts="--salt --sign-key --sign-cert --hash-out --compress --frame-size --help" ;;
+    prepare) opts="--salt --sign-key --sign-cert --hash-out --profile --compress --frame-size --help" ;;
     cmdline | attach-cmdline) opts="--help" ;;
     esac
     if [[ $cur == -* ]]; then

@@ -264,6 +264,9 @@ Command parse_command_line(int argc, const char* const* argv) {
     sign_key->needs(sign_cert);
     sign_cert->needs(sign_key);
     pr->add_option("--hash-out", prepare.hash_out, "Write the superblock and tree to this file instead of appending");
+    pr->add_option("--profile", prepare.profile,
+                   "Embed this prefetch profile of the prepared image in the manifest (signed too with --sign-key); "
+                   "its identity must be verity:ROOTHASH, so rerun with --salt=keep");
     pr->add_flag("--compress{3}", prepare.compress_level,
                  "Also write IMAGE.zst, the zstd seekable format (LEVEL 1-19, default 3), and its manifest")
         ->check(CLI::Range(1, 19));

@@ -32,6 +32,41 @@ std::string beside(const std::string& url) {
     return url.substr(0, q) + ".profile" + url.substr(q);
 }
 
+// The profile's chunks in the stack's cache's chunks, first-read order; `shown`
+// names the profile in logs and in status.
+std::vector<uint64_t> chunks_of(const std::string& text, const std::string& shown, SourceStack& stack,
+                                const std::string& identity) {
+    auto parsed = cache::parse_profile(text);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+        log::warn("ignoring the prefetch profile %s: %s", shown.c_str(), why->c_str());
+        return {};
+    }
+    const auto& p = std::get<cache::PrefetchProfile>(parsed);
+    if (p.image != identity || p.image_size != stack.top().size()) {
+        log::warn("ignoring the prefetch profile %s: it was made for another image (%s)", shown.c_str(),
+                  p.image.c_str());
+        return {};
+    }
+    if (!stack.cached()) return {};
+    const uint64_t cs = stack.cached()->store().chunk_size();
+    const uint64_t total = stack.cached()->store().chunk_count();
+    std::vector<uint64_t> chunks;
+    std::vector<bool> seen(total);
+    for (uint64_t c : p.chunks) {
+        const uint64_t first = c * p.chunk_size / cs;
+        const uint64_t last = std::min(total - 1, ((c + 1) * p.chunk_size - 1) / cs);
+        for (uint64_t k = first; k <= last; ++k)
+            if (!seen[k]) {
+                seen[k] = true;
+                chunks.push_back(k);
+            }
+    }
+    log::info("prefetch profile %s: %zu chunks (%llu MiB) fetched in first-read order", shown.c_str(), chunks.size(),
+              static_cast<unsigned long long>(chunks.size() * cs >> 20));
+    if (!chunks.empty()) stack.set_profile_source(shown);
+    return chunks;
+}
+
 }  // namespace
 
 std::string profile_identity(SourceStack& stack, const std::string& root_hash_hex) {
@@ -72,34 +107,17 @@ std::vector<uint64_t> load_profile_chunks(const SourceUri& uri, const AttachOpti
         log::info("no prefetch profile from %s: %s", shown.c_str(), e.what());
         return {};
     }
-    auto parsed = cache::parse_profile(text);
-    if (auto* why = std::get_if<std::string>(&parsed)) {
-        log::warn("ignoring the prefetch profile %s: %s", shown.c_str(), why->c_str());
+    return chunks_of(text, shown, stack, identity);
+}
+
+std::vector<uint64_t> manifest_profile_chunks(const VerityPlan& plan, SourceStack& stack, const std::string& identity) {
+    if (plan.profile_sha256.empty()) return {};
+    if (!plan.profile_unused.empty()) {
+        log::warn("ignoring the prefetch profile in the manifest (sha256 %.16s): %s", plan.profile_sha256.c_str(),
+                  plan.profile_unused.c_str());
         return {};
     }
-    const auto& p = std::get<cache::PrefetchProfile>(parsed);
-    if (p.image != identity || p.image_size != stack.top().size()) {
-        log::warn("ignoring the prefetch profile %s: it was made for another image (%s)", shown.c_str(),
-                  p.image.c_str());
-        return {};
-    }
-    if (!stack.cached()) return {};
-    const uint64_t cs = stack.cached()->store().chunk_size();
-    const uint64_t total = stack.cached()->store().chunk_count();
-    std::vector<uint64_t> chunks;
-    std::vector<bool> seen(total);
-    for (uint64_t c : p.chunks) {
-        const uint64_t first = c * p.chunk_size / cs;
-        const uint64_t last = std::min(total - 1, ((c + 1) * p.chunk_size - 1) / cs);
-        for (uint64_t k = first; k <= last; ++k)
-            if (!seen[k]) {
-                seen[k] = true;
-                chunks.push_back(k);
-            }
-    }
-    log::info("prefetch profile %s: %zu chunks (%llu MiB) fetched in first-read order", shown.c_str(), chunks.size(),
-              static_cast<unsigned long long>(chunks.size() * cs >> 20));
-    return chunks;
+    return chunks_of(plan.profile_text, "manifest", stack, identity);
 }
 
 ProfileRecording start_profile_recording(SourceStack& stack, const std::string& identity) {

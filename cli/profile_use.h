@@ -9,6 +9,7 @@
 #include "cli/options.h"
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
+#include "cli/verity_plan.h"
 
 namespace lazyroot::cli {
 
@@ -26,6 +27,12 @@ std::string profile_location(const SourceUri& uri, const AttachOptions& o);
 // logged in one line and ignored (an empty list).
 std::vector<uint64_t> load_profile_chunks(const SourceUri& uri, const AttachOptions& o, SourceStack& stack,
                                           const std::string& identity);
+
+// --verity=manifest without --profile: the profile the manifest carries, if
+// any, as load_profile_chunks gives it; one log line when it is not used
+// (unsigned, or a signature that does not verify). Status names its source
+// "manifest".
+std::vector<uint64_t> manifest_profile_chunks(const VerityPlan& plan, SourceStack& stack, const std::string& identity);
 
 // --profile-record: the recorder, and the source the device reads through.
 struct ProfileRecording {

@@ -301,6 +301,7 @@ nlohmann::json SourceStack::status(double uptime_s) {
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
         if (profile_chunks_ > 0 && filler_)
             j["prefetch_profile"] = {
+                {"source", profile_source_},
                 {"chunks", profile_chunks_},
                 {"complete", mode_ == Mode::Hydrate ? nullptr : nlohmann::json(filler_->complete())},
                 {"bytes", st.hydrated_bytes.load()}};

@@ -73,6 +73,8 @@ public:
     // lazy with --profile: the profile's chunks alone, in order, behind demand reads.
     void start_profile_fill(unsigned parallel, std::vector<uint64_t> chunks);
     size_t profile_chunks() const { return profile_chunks_; }
+    // Where the profile came from, for status: its file or (redacted) URL, or "manifest".
+    void set_profile_source(std::string where) { profile_source_ = std::move(where); }
     cache::Filler* filler() { return filler_.get(); }
     // Stops and drops the fill (a full download that ended or was interrupted).
     void end_fill() { filler_.reset(); }
@@ -96,6 +98,7 @@ private:
     cache::CachedSource* cached_ = nullptr;
     std::unique_ptr<cache::Filler> filler_;
     size_t profile_chunks_ = 0;  // of a prefetch profile being fetched
+    std::string profile_source_;
     Mode mode_;
     std::string cache_path_;
     std::unique_ptr<cache::RamCacheDir> ram_;  // full/hydrate without --cache; removed at exit

@@ -148,7 +148,19 @@ VerityPlan plan_verity(const SourceUri& uri, const AttachOptions& o) {
     if (!m.signature) throw std::runtime_error("--verity=manifest: the manifest of " + uri.text + " is not signed");
     if (lower(m.signature->root_hash) != lower(m.root_hash))
         throw std::runtime_error("--verity=manifest: the signature covers another root hash");
-    check_signature("--verity=manifest", m.root_hash, m.signature->signature, read_text(o.trust_file));
+    const std::string trusted = read_text(o.trust_file);
+    check_signature("--verity=manifest", m.root_hash, m.signature->signature, trusted);
+    if (m.profile) {
+        // Signed by the root hash's signer, or not used: the signature over
+        // the root hash says nothing about the profile beside it.
+        plan.profile_sha256 = m.profile->sha256;
+        if (m.profile->signature.empty())
+            plan.profile_unused = "it is not signed";
+        else if (auto v = verity::verify_signature(m.profile->text, m.profile->signature, trusted); !v)
+            plan.profile_unused = "untrusted signature: " + v.reason;
+        else
+            plan.profile_text = m.profile->text;
+    }
     plan.root_hash_hex = lower(m.root_hash);
     plan.signature = m.signature->signature;
     plan.kernel_checks_signature = o.verity_sig_keyring;

@@ -26,6 +26,13 @@ struct VerityPlan {
     std::optional<ByteRange> tree_range;
     std::vector<uint8_t> signature;  // DER PKCS#7 over root_hash_hex, when it came signed
     bool kernel_checks_signature = false;
+    // --verity=manifest, a manifest with a `profile`: its text when its
+    // signature verified against --trust (the root hash's key), else empty
+    // and profile_unused says why (one line). Used at attach unless --profile
+    // names another; an unused one is logged and ignored, never fails the attach.
+    std::string profile_text;
+    std::string profile_sha256;  // of the manifest's profile, used or not
+    std::string profile_unused;
 };
 
 // Reads SOURCE.manifest.json through the same transport when the hash offset

@@ -1,9 +1,12 @@
 #include "verity/manifest.h"
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <algorithm>
+#include <variant>
 
+#include "cache/prefetch_profile.h"
 #include "verity/encoding.h"
 #include "verity/hash_tree.h"
 #include "verity/superblock.h"
@@ -93,7 +96,38 @@ ManifestSignature parse_signature(const json& j, const std::string& root_hash) {
     return s;
 }
 
+ManifestProfile parse_profile_field(const json& j, const Manifest& m) {
+    if (!j.is_object()) bad("profile", "must be an object");
+    Fields f(j, "profile.");
+    ManifestProfile p;
+    p.text = f.string("text");
+    auto parsed = cache::parse_profile(p.text);
+    if (auto* why = std::get_if<std::string>(&parsed)) bad("profile.text", "not a prefetch profile: " + *why);
+    const auto& prof = std::get<cache::PrefetchProfile>(parsed);
+    // The identity is printable (the profile parser checks), but may be long.
+    if (prof.image != "verity:" + m.root_hash)
+        bad("profile.text", "made for another image (" + prof.image.substr(0, 80) + "), not verity:rootHash");
+    if (prof.image_size != m.image_size)
+        bad("profile.text", "made for an image of " + std::to_string(prof.image_size) + " bytes, not imageSize");
+    p.sha256 = to_hex(f.hex("sha256", kDigestBytes, kDigestBytes));
+    if (p.sha256 != sha256_hex(p.text)) bad("profile.sha256", "does not match profile.text");
+    if (f.has("signature")) {
+        auto sig = from_base64(f.string("signature"));
+        if (!sig) bad("profile.signature", "not base64");
+        if (sig->empty()) bad("profile.signature", "empty");
+        p.signature = std::move(*sig);
+    }
+    return p;
+}
+
 }  // namespace
+
+std::string sha256_hex(std::string_view text) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) len = 0;
+    return to_hex({md, len});
+}
 
 std::string manifest_path(const std::string& image_path) { return image_path + ".manifest.json"; }
 
@@ -123,6 +157,13 @@ std::string format_manifest(const Manifest& m) {
             {"frameSize", m.compression->frame_size},
             {"compressedSize", m.compression->compressed_size},
         };
+    if (m.profile) {
+        nlohmann::ordered_json p;
+        p["text"] = m.profile->text;
+        p["sha256"] = m.profile->sha256;
+        if (!m.profile->signature.empty()) p["signature"] = to_base64(m.profile->signature);
+        j["profile"] = std::move(p);
+    }
     return j.dump(2) + "\n";
 }
 
@@ -181,6 +222,7 @@ Manifest parse_manifest(std::string_view text) {
     }
     if (f.has("signature")) m.signature = parse_signature(f.get("signature"), m.root_hash);
     if (f.has("compression")) m.compression = parse_compression(f.get("compression"));
+    if (f.has("profile")) m.profile = parse_profile_field(f.get("profile"), m);
     return m;
 }
 

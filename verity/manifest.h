@@ -27,6 +27,24 @@
 //     rootHash                the same hex as above
 //     certificateFingerprint  SHA-256 of the signer's DER certificate, hex
 //     signature               base64 of the DER PKCS#7 detached signature over rootHash
+//   compression     optional: the image is published zstd-seekable (see ManifestCompression)
+//   profile         optional, `lazyroot prepare --profile FILE`: the image's prefetch profile
+//                   (cache/prefetch_profile.h), embedded so that one fetch and one
+//                   signature bring it (no second file to publish, fetch or keep in step):
+//     text          the profile file as prepare read it; its identity must be
+//                   "verity:" + rootHash and its size imageSize
+//     sha256        hex SHA-256 of text (names the profile in logs; must match)
+//     signature     optional, written when prepare signs: base64 of a DER PKCS#7
+//                   detached signature over text, by the same key and certificate
+//                   as signature.signature. A signed manifest then covers the
+//                   profile too; the root hash's signature alone does not.
+//
+// A malformed profile field (a text that is no valid profile of this image,
+// a sha256 that does not match) makes the manifest malformed, as any other
+// field does. Whether profile.signature verifies is the attach's concern
+// (cli/verity_plan.cpp): an unsigned or badly signed profile is ignored there,
+// never used, and never fails the attach (dm-verity guards the data; a
+// profile only steers prefetch).
 //
 // Unknown fields are ignored, so later versions can add some.
 namespace lazyroot::verity {
@@ -49,6 +67,15 @@ struct ManifestCompression {
     bool operator==(const ManifestCompression&) const = default;
 };
 
+// The embedded prefetch profile (`profile`).
+struct ManifestProfile {
+    std::string text;                // the profile file, byte for byte
+    std::string sha256;              // lowercase hex of text
+    std::vector<uint8_t> signature;  // DER PKCS#7 over text; empty: unsigned
+
+    bool operator==(const ManifestProfile&) const = default;
+};
+
 struct Manifest {
     std::string root_hash;  // lowercase hex
     uint64_t data_size = 0;
@@ -63,6 +90,7 @@ struct Manifest {
     std::optional<std::string> hash_file;
     std::optional<ManifestSignature> signature;
     std::optional<ManifestCompression> compression;
+    std::optional<ManifestProfile> profile;
 
     bool operator==(const Manifest&) const = default;
 };
@@ -71,6 +99,9 @@ struct Manifest {
 struct ManifestError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+// Lowercase hex SHA-256 of `text` (profile.sha256).
+std::string sha256_hex(std::string_view text);
 
 // "IMAGE.manifest.json".
 std::string manifest_path(const std::string& image_path);
@@ -81,7 +112,8 @@ std::string format_manifest(const Manifest& m);
 // Throws ManifestError ("manifest: <field>: <why>") for anything but a
 // manifest format_manifest could have written: missing or mistyped fields,
 // bad hex/base64/UUID, sizes that aren't whole blocks, an image too small for
-// the tree it claims to carry, a signature over another root hash. Hex is
+// the tree it claims to carry, a signature over another root hash, a profile
+// that is not this image's or whose sha256 differs. Hex is
 // accepted in either case and stored lowercase.
 Manifest parse_manifest(std::string_view text);
 

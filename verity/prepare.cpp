@@ -14,7 +14,9 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
+#include "cache/prefetch_profile.h"
 #include "io/log.h"
 #include "io/unique_fd.h"
 #include "verity/encoding.h"
@@ -175,11 +177,42 @@ ManifestSignature sign(const std::string& root_hex, const PrepareOptions& o) {
     return {root_hex, certificate_fingerprint(cert), std::move(der)};
 }
 
+// --profile, read and parsed before the image is hashed: a file that is no
+// profile at all fails before the minutes of hashing.
+cache::PrefetchProfile read_profile(const std::string& path, std::string& text) {
+    text = read_required(path, "--profile");
+    auto parsed = cache::parse_profile(text);
+    if (auto* why = std::get_if<std::string>(&parsed))
+        throw std::runtime_error("--profile " + path + ": not a prefetch profile: " + *why);
+    return std::get<cache::PrefetchProfile>(std::move(parsed));
+}
+
+// The profile as the manifest carries it, once the root hash is known; its
+// signature is the root hash's, over the profile's text instead.
+ManifestProfile embed_profile(const cache::PrefetchProfile& p, std::string text, const Manifest& m,
+                              const PrepareOptions& o) {
+    if (p.image != "verity:" + m.root_hash)
+        throw std::runtime_error("--profile " + o.profile + ": made for another image (" + p.image.substr(0, 80) +
+                                 "), not verity:" + m.root_hash +
+                                 " (record it on the image as published, then rerun prepare with --salt=keep)");
+    if (p.image_size != m.image_size)
+        throw std::runtime_error("--profile " + o.profile + ": made for an image of " + std::to_string(p.image_size) +
+                                 " bytes, this one is " + std::to_string(m.image_size) + " with its tree");
+    ManifestProfile mp;
+    mp.sha256 = sha256_hex(text);
+    mp.text = std::move(text);
+    if (!o.sign_key.empty()) mp.signature = sign(mp.text, o).signature;
+    return mp;
+}
+
 }  // namespace
 
 int run_prepare(const PrepareOptions& o) {
     if (o.sign_key.empty() != o.sign_cert.empty()) throw std::runtime_error("--sign-key and --sign-cert go together");
     const bool append = o.hash_out.empty();
+    std::string profile_text;
+    std::optional<cache::PrefetchProfile> profile;
+    if (!o.profile.empty()) profile = read_profile(o.profile, profile_text);
 
     io::UniqueFd image(::open(o.image.c_str(), (append ? O_RDWR : O_RDONLY) | O_CLOEXEC));
     if (!image) fail_errno(o.image, errno);
@@ -250,6 +283,7 @@ int run_prepare(const PrepareOptions& o) {
     m.uuid = format_uuid(sb.uuid);
     if (!append) m.hash_file = o.hash_out;
     if (!o.sign_key.empty()) m.signature = sign(root_hex, o);
+    if (profile) m.profile = embed_profile(*profile, std::move(profile_text), m, o);
 
     if (!append) {
         sync_data(out.get(), out_name);

@@ -36,6 +36,12 @@ struct PrepareOptions {
     std::string sign_key;   // PEM private key, with sign_cert; both or neither
     std::string sign_cert;  // PEM certificate
     std::string hash_out;   // empty: append the tree to the image
+    // A prefetch profile to embed in the manifest (its `profile` field; signed
+    // with the root hash when sign_key is given). It must be a valid profile
+    // of this image as prepared: identity "verity:" + the root hash this run
+    // computes (record it on the image as published and rerun with
+    // --salt=keep), size the image's with its tree.
+    std::string profile;
     // cli's: with compress_level > 0, `prepare` then writes IMAGE.zst (the
     // zstd seekable format, frames of frame_kib) and IMAGE.zst.manifest.json.
     int compress_level = 0;

@@ -10,6 +10,8 @@
 // signedData, DER, over the root hash as a lowercase hex string without a
 // newline; no signed attributes; the signer's certificate included. The bytes
 // `openssl smime -sign -binary -noattr -outform DER` produces for that string.
+// The same two functions sign and check a manifest's embedded prefetch
+// profile (verity/manifest.h): the signed string is then the profile's text.
 namespace lazyroot::verity {
 
 // Signs with a PEM private key (unencrypted) and its PEM certificate. Throws

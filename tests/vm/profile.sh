@@ -7,7 +7,14 @@
 #    need next to nothing from the network; every file's sha256 matches;
 # 3. a profile of another image, a truncated one and garbage are each
 #    ignored with one log line, and the device serves the right bytes;
-# 4. no profile beside the image: one 404, one log line.
+# 4. no profile beside the image: one 404, one log line;
+# 5. in a signed manifest (`prepare --profile`): a small ext4 prepared and
+#    signed with a fresh key, a profile recorded on it under dm-verity, prepared in
+#    again (--salt=keep); --verity=manifest with a fresh cache fetches the
+#    profile's chunks from the manifest alone (status: source "manifest"),
+#    the same reads then fetch nothing, every file matches by sha256; the
+#    same manifest with the profile's signature swapped for the root hash's:
+#    one log line, not used, every file matches.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
@@ -15,11 +22,11 @@ guest_up
 mkdir -p /mnt/p
 half=/tmp/half.sha256
 head -n 100 "$images/files.sha256" >"$half"
-prefetch_state() {  # DEV -> "complete bytes" of its prefetch profile, or "none"
+prefetch_state() {  # DEV|any -> "complete bytes" of its prefetch profile, or "none"
     "$lazyroot" status --json | python3 -c '
 import json, sys
 for d in json.load(sys.stdin):
-    if d.get("device") == sys.argv[1] or d.get("path") == sys.argv[1]:
+    if sys.argv[1] in ("any", d.get("device"), d.get("path")):
         p = d.get("prefetch_profile")
         print("none" if p is None else ("%s %d" % (str(p["complete"]).lower(), p["bytes"])))
         break
@@ -101,4 +108,99 @@ dev=$("$lazyroot" attach "$primary/fiofs.img" --insecure --cache /tmp/none.cache
     vm_die "missing profile: $(cat /tmp/none.log)"
 echo "ok: $(cat /tmp/none.log)"
 "$lazyroot" detach "$dev"
+# 5. The profile in a signed manifest.
+t5=$SECONDS
+load_module dm-verity
+mkdir -p /mnt/v
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=lazyroot profile" \
+    -keyout /tmp/pv.key -out /tmp/pv.pem 2>/dev/null
+# A small ext4 made here (prepare hashes it twice in the guest), prepared in
+# the guest's tmpfs (prepare's unlinked temporary file cannot be resized on
+# 9p), then copied to the shared directory to be published.
+PATH=$PATH:/usr/sbin:/sbin
+mkdir -p /tmp/pvtree
+head -c 6291456 /dev/urandom >/tmp/pvtree/big
+for i in $(seq 24); do head -c $((i * 20000)) /dev/urandom >/tmp/pvtree/f$i; done
+(cd /tmp/pvtree && sha256sum big f*) >/tmp/pv.sha256
+mkfs.ext4 -q -F -b 4096 -E root_owner=0:0 -d /tmp/pvtree /tmp/pv.img 24M >/dev/null
+sign=(--sign-key /tmp/pv.key --sign-cert /tmp/pv.pem)
+root=$("$lazyroot" prepare /tmp/pv.img --salt 5a17 "${sign[@]}" 2>/tmp/prep.log) || vm_die "prepare: $(cat /tmp/prep.log)"
+publish_pv() {
+    cp /tmp/pv.img /tmp/pv.img.manifest.json .
+    for f in pv.img pv.img.manifest.json; do [[ $(nginx_ctl publish $f) == ok ]] || vm_die "cannot publish $f"; done
+}
+publish_pv
+verity_attach() {  # CACHE LOG [options]: attach pv.img with --verity=manifest; prints the mapping
+    local cache=$1 log=$2
+    shift 2
+    "$lazyroot" attach "$primary/pv.img" --verity manifest --trust /tmp/pv.pem --cache "$cache" "$@" --daemon 2>"$log"
+}
+read_some() {  # DEV: mount, read half the files and the start of the big one
+    mount -o ro "$1" /mnt/v
+    head -c 2097152 /mnt/v/big >/dev/null
+    cat /mnt/v/f1 /mnt/v/f3 /mnt/v/f5 /mnt/v/f7 /mnt/v/f9 /mnt/v/f11 /mnt/v/f13 /mnt/v/f15 >/dev/null
+    umount /mnt/v
+}
+check_pv() {  # DEV: every file by sha256
+    mount -o ro "$1" /mnt/v
+    check_files /mnt/v /tmp/pv.sha256
+    umount /mnt/v
+}
+dev=$(verity_attach /tmp/pvrec.cache /tmp/pvrec.log --profile-record /tmp/pv.profile)
+read_some "$dev"
+"$lazyroot" detach "$dev"
+[[ $(sed -n 2p /tmp/pv.profile) == "image verity:$root" ]] || vm_die "pv.profile: $(head -n 3 /tmp/pv.profile)"
+[[ $("$lazyroot" prepare /tmp/pv.img --salt keep --profile /tmp/pv.profile "${sign[@]}" 2>/tmp/prep.log) == "$root" ]] ||
+    vm_die "prepare --salt=keep --profile: $(cat /tmp/prep.log)"
+python3 -c '
+import json, sys
+m = json.load(open("/tmp/pv.img.manifest.json"))
+assert m["profile"]["text"] == open("/tmp/pv.profile").read() and "signature" in m["profile"], "profile not embedded"
+m["profile"]["signature"] = m["signature"]["signature"]  # a valid PKCS#7, over the root hash
+open("bad.manifest.json", "w").write(json.dumps(m))'
+publish_pv
+chunks=$(sed -n 5p /tmp/pv.profile | cut -d' ' -f2)
+chunk_size=$(sed -n 4p /tmp/pv.profile | cut -d' ' -f2)
+bytes0=$(nginx_ctl bytes primary)
+dev=$(verity_attach /tmp/pv.cache /tmp/pv.log)
+grep -q "prefetch profile manifest: $chunks chunks" /tmp/pv.log || vm_die "the manifest's profile was not used: $(cat /tmp/pv.log)"
+for _ in $(seq 600); do
+    state=$(prefetch_state any)
+    [[ $state == true\ * ]] && break
+    sleep 0.2  # polling the outcome (status), not standing in for it
+done
+[[ $state == true\ * ]] || vm_die "the manifest's profile did not complete: $state"
+"$lazyroot" status --json | python3 -c '
+import json, sys
+assert [d["prefetch_profile"]["source"] for d in json.load(sys.stdin)] == ["manifest"]' ||
+    vm_die "status does not name the manifest as the profile's source"
+prefetched=$(($(nginx_ctl bytes primary) - bytes0))
+# The profile's chunks (the reads under dm-verity, tree blocks too, are all in
+# the profile) and the manifest.
+expected=$((chunks * chunk_size + $(stat -c %s pv.img.manifest.json)))
+echo "MANIFEST-PROFILE: prefetched $prefetched bytes; the profile names $chunks chunks of $chunk_size, + the manifest: $expected"
+# Beyond them: what attach itself reads before the fill starts (the kernel's
+# partition scan of the new device, dm-verity's activation), on demand, with
+# its readahead: a few chunks.
+[[ $prefetched -ge $((expected - chunk_size)) && $prefetched -le $((expected + 8 * chunk_size + 1024)) ]] ||
+    vm_die "prefetched $prefetched bytes, the profile and manifest are $expected"
+bytes1=$(nginx_ctl bytes primary)
+read_some "$dev"
+demand=$(($(nginx_ctl bytes primary) - bytes1))
+echo "MANIFEST-PROFILE: the recorded reads then fetched $demand bytes more"
+[[ $demand -le $((chunk_size * 2)) ]] || vm_die "the replayed reads fetched $demand bytes"
+check_pv "$dev"
+"$lazyroot" detach "$dev"
+
+# The profile's signature is the root hash's: one line, not used, right bytes.
+cp bad.manifest.json pv.img.manifest.json
+[[ $(nginx_ctl publish pv.img.manifest.json) == ok ]] || vm_die "cannot publish the bad manifest"
+dev=$(verity_attach /tmp/pvbad.cache /tmp/pvbad.log)
+[[ $(grep -c "ignoring the prefetch profile in the manifest .*untrusted signature" /tmp/pvbad.log) -eq 1 &&
+    $(grep -c "prefetch profile" /tmp/pvbad.log) -eq 1 ]] || vm_die "bad profile signature: $(cat /tmp/pvbad.log)"
+echo "ok: $(grep "prefetch profile" /tmp/pvbad.log)"
+[[ $(prefetch_state any) == none ]] || vm_die "a profile with a bad signature was used"
+check_pv "$dev"
+"$lazyroot" detach "$dev"
+echo "manifest profile section: $((SECONDS - t5)) s"
 echo "profile: OK"
