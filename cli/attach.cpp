@@ -26,6 +26,7 @@
 #include "cli/source_stack.h"
 #include "cli/source_uri.h"
 #include "cli/profile_stop.h"
+#include "cli/ready_report.h"
 #include "cli/profile_use.h"
 #include "cli/update_source.h"
 #include "cli/verity_plan.h"
@@ -40,70 +41,6 @@
 
 namespace lazyroot::cli {
 namespace {
-
-// Where "ready" or the failure reason goes: stdout in the foreground, a pipe
-// to the waiting parent with --daemon.
-class ReadyReport {
-public:
-    explicit ReadyReport(int pipe_fd = -1) : fd_(pipe_fd) {}
-
-    void ready(const std::string& dev_path) {
-        if (!fd_) {
-            std::printf("%s\n", dev_path.c_str());
-            std::fflush(stdout);
-            return;
-        }
-        send("OK " + dev_path + "\n");
-        fd_.reset();
-        detach_stdio();
-    }
-
-    void failed(const std::string& why) {
-        if (fd_) send("ERR " + why + "\n");
-    }
-
-    bool to_parent() const { return static_cast<bool>(fd_); }
-
-private:
-    void send(const std::string& s) { [[maybe_unused]] ssize_t n = ::write(fd_.get(), s.data(), s.size()); }
-    // The caller of `attach --daemon` may capture stdout; let its read end.
-    static void detach_stdio() {
-        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0) return;
-        ::dup2(null, STDIN_FILENO);
-        ::dup2(null, STDOUT_FILENO);
-        ::close(null);
-    }
-
-    io::UniqueFd fd_;
-};
-
-// Parent side of --daemon: relay the child's verdict, then leave it running.
-int wait_for_daemon(int read_fd, pid_t child) {
-    std::string msg;
-    char buf[512];
-    for (;;) {
-        ssize_t n = ::read(read_fd, buf, sizeof buf);
-        if (n > 0) {
-            msg.append(buf, static_cast<size_t>(n));
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        break;
-    }
-    ::close(read_fd);
-    if (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    if (msg.rfind("OK ", 0) == 0) {
-        std::printf("%s\n", msg.c_str() + 3);
-        return 0;
-    }
-    ::waitpid(child, nullptr, 0);
-    if (msg.rfind("ERR ", 0) == 0)
-        log::error("%s", msg.c_str() + 4);
-    else
-        log::error("the daemon exited before the device was ready");
-    return 1;
-}
 
 double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
