@@ -1,21 +1,13 @@
 #include "cli/profile_stop.h"
 
-#include <signal.h>
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/daemon_request.h"
 #include "cli/options.h"
 #include "cli/profile_use.h"
 #include "cli/state_file.h"
@@ -26,22 +18,6 @@ namespace {
 
 std::string request_path(unsigned id) { return state_dir() + "/" + std::to_string(id) + ".profile-stop"; }
 std::string result_path(unsigned id) { return request_path(id) + ".result"; }
-
-std::optional<nlohmann::json> read_json(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (!j.is_object()) return std::nullopt;
-    return j;
-}
-
-std::string new_nonce() {
-    unsigned char b[8];
-    if (::getrandom(b, sizeof b, 0) != sizeof b) return std::to_string(::getpid());
-    char hex[17];
-    for (size_t i = 0; i < sizeof b; ++i) std::snprintf(hex + 2 * i, 3, "%02x", b[i]);
-    return hex;
-}
 
 unsigned device_to_stop(const std::string& ref) {
     if (!ref.empty() && ref.rfind("/dev/mapper/", 0) != 0) return parse_device_ref(ref);
@@ -63,10 +39,9 @@ std::string default_profile_record_path(const std::string& source) {
 }
 
 void answer_profile_stop(unsigned dev_id, ProfileRecording& rec, const std::string& path) {
-    const auto req = read_json(request_path(dev_id));
+    const auto req = take_request(request_path(dev_id));
     if (!req) return;
-    std::remove(request_path(dev_id).c_str());
-    nlohmann::json r = {{"nonce", req->value("nonce", "")}};
+    nlohmann::json r = nlohmann::json::object();
     if (!rec.recorder) {
         r["error"] = "/dev/ublkb" + std::to_string(dev_id) + " is not recording a profile (--profile-record)";
     } else {
@@ -75,41 +50,20 @@ void answer_profile_stop(unsigned dev_id, ProfileRecording& rec, const std::stri
         r["path"] = path;
         r["already"] = !was_running;
     }
-    if (!write_private_file(result_path(dev_id), r.dump() + "\n"))
-        log::warn("cannot write %s: %s", result_path(dev_id).c_str(), std::strerror(errno));
+    answer_request(result_path(dev_id), *req, r);
 }
 
 int run_profile_stop(const ProfileStopOptions& o) {
     const unsigned id = device_to_stop(o.device);
-    const std::string dev = "/dev/ublkb" + std::to_string(id);
-    const auto state = read_state(id);
-    if (!state) throw std::runtime_error("no lazyroot device " + dev + " (no state file in " + state_dir() + ")");
-    const int pid = state->value("pid", 0);
-    if (pid <= 0 || !is_lazyroot_process(pid))
-        throw std::runtime_error("the daemon of " + dev + " is not running (pid " + std::to_string(pid) + ")");
-    const std::string nonce = new_nonce();
-    std::remove(result_path(id).c_str());
-    if (!make_state_dir() || !write_private_file(request_path(id), nlohmann::json{{"nonce", nonce}}.dump() + "\n"))
-        throw std::runtime_error("cannot write " + request_path(id) + ": " + std::strerror(errno));
-    if (::kill(pid, SIGUSR2) != 0)
-        throw std::runtime_error("cannot signal pid " + std::to_string(pid) + ": " + std::strerror(errno));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (auto r = read_json(result_path(id)); r && r->value("nonce", "") == nonce) {
-            std::remove(result_path(id).c_str());
-            if (r->contains("error")) {
-                log::error("%s", r->value("error", std::string("refused")).c_str());
-                return 1;
-            }
-            std::printf("%s: profile %s %s\n", dev.c_str(),
-                        r->value("already", false) ? "was already written to" : "written to",
-                        r->value("path", std::string()).c_str());
-            return 0;
-        }
-        if (!is_lazyroot_process(pid)) throw std::runtime_error("the daemon of " + dev + " exited");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const nlohmann::json r = ask_daemon(id, request_path(id), result_path(id), nlohmann::json::object(), o.timeout_s);
+    if (r.contains("error")) {
+        log::error("%s", r.value("error", std::string("refused")).c_str());
+        return 1;
     }
-    throw std::runtime_error("no answer from the daemon of " + dev + " within " + std::to_string(o.timeout_s) + " s");
+    std::printf("/dev/ublkb%u: profile %s %s\n", id,
+                r.value("already", false) ? "was already written to" : "written to",
+                r.value("path", std::string()).c_str());
+    return 0;
 }
 
 }  // namespace lazyroot::cli

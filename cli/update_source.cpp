@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/daemon_request.h"
 #include "cli/source_stack.h"
 #include "cli/state_file.h"
 #include "http/http_source.h"
@@ -24,18 +25,8 @@
 namespace lazyroot::cli {
 namespace {
 
-std::optional<nlohmann::json> read_json(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (!j.is_object()) return std::nullopt;
-    return j;
-}
-
-void answer(unsigned dev_id, const std::string& nonce, const std::optional<std::string>& error) {
-    nlohmann::json r = {{"nonce", nonce}, {"ok", !error}, {"error", error.value_or("")}};
-    if (!write_private_file(update_result_path(dev_id), r.dump() + "\n"))
-        log::warn("cannot write %s: %s", update_result_path(dev_id).c_str(), std::strerror(errno));
+void answer(unsigned dev_id, const nlohmann::json& req, const std::optional<std::string>& error) {
+    answer_request(update_result_path(dev_id), req, {{"ok", !error}, {"error", error.value_or("")}});
 }
 
 // Why `stack`'s source can't take a new URL, or nullopt.
@@ -55,14 +46,6 @@ unsigned resolve_device(const std::string& ref) {
     throw std::runtime_error("no lazyroot device behind " + ref);
 }
 
-std::string new_nonce() {
-    unsigned char b[8];
-    if (::getrandom(b, sizeof b, 0) != sizeof b) return std::to_string(::getpid());
-    char hex[17];
-    for (size_t i = 0; i < sizeof b; ++i) std::snprintf(hex + 2 * i, 3, "%02x", b[i]);
-    return hex;
-}
-
 }  // namespace
 
 std::string update_request_path(unsigned dev_id) {
@@ -72,18 +55,16 @@ std::string update_result_path(unsigned dev_id) { return update_request_path(dev
 
 void answer_update_request(unsigned dev_id, SourceStack& stack, nlohmann::json& state) {
     const std::string path = update_request_path(dev_id);
-    const auto req = read_json(path);
-    std::remove(path.c_str());
+    const auto req = take_request(path);
     if (!req || !req->contains("url") || !(*req)["url"].is_string()) return;  // a stray signal
     const std::string url = (*req)["url"].get<std::string>();
-    const std::string nonce = req->value("nonce", "");
     const std::string dev = "/dev/ublkb" + std::to_string(dev_id);
-    if (auto why = not_updatable(stack)) return answer(dev_id, nonce, dev + ": " + *why);
+    if (auto why = not_updatable(stack)) return answer(dev_id, *req, dev + ": " + *why);
     http::HttpSource& h = *stack.http();
     const std::string old_url = h.url(0).url();
     if (auto why = h.update_source_url(url)) {
         log::error("update-source %s: %s", dev.c_str(), why->c_str());  // the log redacts the query
-        return answer(dev_id, nonce, *why);
+        return answer(dev_id, *req, *why);
     }
     // What a successor re-parses: the new URL in place of the old one.
     bool recorded = false;
@@ -98,42 +79,20 @@ void answer_update_request(unsigned dev_id, SourceStack& stack, nlohmann::json& 
     if (!recorded)
         log::warn("%s: the state file kept the URL of the attach; a recovery would start from it", dev.c_str());
     log::info("%s: the source is now %s (the same image: size and validators match)", dev.c_str(), url.c_str());
-    answer(dev_id, nonce, std::nullopt);
+    answer(dev_id, *req, std::nullopt);
 }
 
 int run_update_source(const UpdateSourceOptions& o) {
     if (auto why = http::url_error(o.url)) throw std::runtime_error(o.url + ": " + *why);
     const unsigned id = resolve_device(o.device);
-    const std::string dev = "/dev/ublkb" + std::to_string(id);
-    const auto state = read_state(id);
-    if (!state) throw std::runtime_error("no lazyroot device " + dev + " (no state file in " + state_dir() + ")");
-    const int pid = state->value("pid", 0);
-    if (pid <= 0 || !is_lazyroot_process(pid))
-        throw std::runtime_error("the daemon of " + dev + " is not running (pid " + std::to_string(pid) +
-                                 "); `lazyroot recover " + dev + "` starts one");
-    const std::string nonce = new_nonce();
-    std::remove(update_result_path(id).c_str());
-    const nlohmann::json req = {{"url", o.url}, {"nonce", nonce}};
-    if (!make_state_dir() || !write_private_file(update_request_path(id), req.dump() + "\n"))
-        throw std::runtime_error("cannot write " + update_request_path(id) + ": " + std::strerror(errno));
-    if (::kill(pid, SIGUSR2) != 0)
-        throw std::runtime_error("cannot signal pid " + std::to_string(pid) + ": " + std::strerror(errno));
-    // The daemon answers once it has probed the URL: poll for its file.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (auto r = read_json(update_result_path(id)); r && r->value("nonce", "") == nonce) {
-            std::remove(update_result_path(id).c_str());
-            if (r->value("ok", false)) {
-                std::printf("%s: source updated\n", dev.c_str());
-                return 0;
-            }
-            log::error("%s", r->value("error", std::string("refused")).c_str());
-            return 1;
-        }
-        if (!is_lazyroot_process(pid)) throw std::runtime_error("the daemon of " + dev + " exited");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const nlohmann::json r =
+        ask_daemon(id, update_request_path(id), update_result_path(id), {{"url", o.url}}, o.timeout_s);
+    if (r.value("ok", false)) {
+        std::printf("/dev/ublkb%u: source updated\n", id);
+        return 0;
     }
-    throw std::runtime_error("no answer from the daemon of " + dev + " within " + std::to_string(o.timeout_s) + " s");
+    log::error("%s", r.value("error", std::string("refused")).c_str());
+    return 1;
 }
 
 }  // namespace lazyroot::cli
