@@ -34,7 +34,11 @@ accel=$(grep -m1 -o "boot-qemu: [A-Z]*" "$out" | cut -d' ' -f2)
 python3 - "$out" "$delay" "$accel" "$rate" <<'PY'
 import re, sys
 rows = []
+link = {}
 for line in open(sys.argv[1]):
+    m = re.match(r"boot-test: \S+: LAZYROOT_LINK connections=(\d+) bytes=(\d+) secs=([\d.]+)", line)
+    if m:
+        link[int(m[1])] = int(m[2]) / max(float(m[3]), 0.01)
     m = re.match(r"boot-test: (\S+): LAZYROOT_BOOT_MARKER .*root_mounted_s=([\d.]+) marker_s=([\d.]+); "
                  r"fetched (\d+) of (\d+) MiB \(([\d.]+) %\); \d+ bytes"
                  r"(?:; read before the file (\d+) bytes)?(?:; outside the file (\d+) bytes)?", line)
@@ -69,6 +73,17 @@ if w:
         r = row(n)
         if r and r[7] is not None:
             print(f"{names[n]}: fetched outside the file {r[7] / w:.2f}x W (goal <= 1.25)")
+if link:
+    # What the rig's own path to nginx (slirp + the delay proxy) carries: the
+    # floor under any lazy boot is the local boot plus its bytes at this rate.
+    print("\nlink probe after the lazy boot: " + ", ".join(f"{n} connection(s) {r / 1e6:.1f} MB/s" for n, r in sorted(link.items())))
+    best = max(link.values())
+    if base:
+        for r in rows:
+            if r[0] not in ("local/local", "nvme/nvme"):
+                floor = base[2] + r[3] * 2**20 / best
+                print(f"{names.get(r[0], r[0])}: marker {r[2]:.1f} s; local + its {r[3]} MiB at the link's rate = {floor:.1f} s "
+                      f"({floor / base[2]:.2f}x local), so the boot is {r[2] / floor:.2f}x that floor")
 if base:
     for n, goal in (("profile/replay", "<= 1.1 at 20 ms RTT, <= 1.5 at 200 ms"), ("cache/first", "<= 1.2")):
         r = row(n)

@@ -56,6 +56,11 @@ CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<Ca
 
 CachedSource::~CachedSource() = default;
 
+void CachedSource::set_readahead(const StreamOptions& o) {
+    streams_ = std::make_unique<StreamDetector>(o);
+    readahead_depth_ = static_cast<unsigned>(o.max_window_bytes / std::max<uint64_t>(1, o.slice_bytes)) + 1;
+}
+
 std::unique_ptr<io::QueueReader> CachedSource::open_queue(io::EventLoop& loop, unsigned depth) {
     return std::make_unique<CachedReader>(*this, loop, depth, local_->open_queue(loop, depth));
 }
@@ -124,7 +129,8 @@ CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned dept
       inner_(src.complete() ? nullptr : open_inner(depth)) {}
 
 std::unique_ptr<io::QueueReader> CachedReader::open_inner(unsigned depth) {
-    return local_ ? src_.inner().open_queue(loop_, depth) : src_.inner().open_fill_queue(loop_, depth);
+    return local_ ? src_.inner().open_queue(loop_, depth + src_.readahead_depth())
+                  : src_.inner().open_fill_queue(loop_, depth);
 }
 
 CachedReader::~CachedReader() { *alive_ = false; }
@@ -142,11 +148,24 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
     // The common case once warm: every chunk present, read straight from the cache.
     bool all = true;
     for (uint64_t c = first; c <= last && all; ++c) all = src_.store().map().present(c);
-    if (all) return read_local(*r);
-    r->hit = false;
-    // Caching is off: what is missing comes from the source and is not written.
-    if (src_.store().degraded()) return read_direct(*r);
-    claim_range(first, last, *r);
+    const StreamDetector::Prefetch ahead =
+        src_.streams() ? src_.streams()->on_read(offset, dst.size(), !all) : StreamDetector::Prefetch{};
+    if (all) {
+        read_local(*r);
+    } else {
+        r->hit = false;
+        // Caching is off: what is missing comes from the source and is not written.
+        if (src_.store().degraded()) return read_direct(*r);
+        claim_range(first, last, *r);
+    }
+    // After the read's own fetch, which goes first on the wire.
+    if (ahead.count && !src_.store().degraded()) read_ahead(ahead);
+}
+
+void CachedReader::read_ahead(const StreamDetector::Prefetch& p) {
+    const uint64_t per = std::max<uint64_t>(1, src_.streams()->options().slice_bytes / src_.store().chunk_size());
+    for (uint64_t c = p.first; c < p.first + p.count; c += per)
+        prefetch(c, std::min(per, p.first + p.count - c), [](int) {});
 }
 
 void CachedReader::prefetch(uint64_t first, uint64_t count, std::function<void(int)> done) {

@@ -10,6 +10,7 @@
 
 #include "cache/cache_store.h"
 #include "cache/io_stats.h"
+#include "cache/stream_detector.h"
 #include "io/buffer_pool.h"
 #include "io/object_pool.h"
 #include "io/source.h"
@@ -70,6 +71,13 @@ public:
     // checked there) are trusted without it.
     void set_chunk_check(ChunkCheck check) { check_ = std::move(check); }
     const ChunkCheck& chunk_check() const { return check_; }
+    // Before any queue opens: readahead above the network. A sequential
+    // stream on the device (any queue) prefetches chunks into the cache, where
+    // every queue finds them, and where they stay.
+    void set_readahead(const StreamOptions& o);
+    StreamDetector* streams() { return streams_.get(); }
+    // Prefetches a queue may have in flight besides its own depth.
+    unsigned readahead_depth() const { return readahead_depth_; }
     // Chunks whose cached bytes are known good in this attach: written by it,
     // or read back and checked. Only consulted with a chunk check.
     ChunkBitmap& verified() { return verified_; }
@@ -97,6 +105,8 @@ private:
     std::unique_ptr<io::Source> local_;  // the cache's data file, read with io_uring
     ChunkCheck check_;
     ChunkBitmap verified_;
+    std::unique_ptr<StreamDetector> streams_;
+    unsigned readahead_depth_ = 0;
 };
 
 // The per-queue reader. Its fetches made for a device read count as demand
@@ -118,6 +128,8 @@ private:
     // Makes chunks [first, first+count) present (fetching those nobody has);
     // `done(result)` runs on this loop when all of them are settled.
     void prefetch(uint64_t first, uint64_t count, std::function<void(int)> done);
+    // A stream's window ahead of the reader, in slices fetched in parallel.
+    void read_ahead(const StreamDetector::Prefetch& p);
 
     struct Request;
     struct Fetch;

@@ -154,9 +154,10 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
     : mode_(o.mode), cache_path_(o.cache) {
     std::unique_ptr<io::Source> transport = open_transport(uri, o, queues, &http_);
     seekable_ = dynamic_cast<const compress::SeekableSource*>(transport.get());
-    std::unique_ptr<io::Source> net = with_readahead(std::move(transport), uri, o);
-    if (verity) net = open_verified(std::move(net), *verity, o);
     const bool needs_cache = !o.cache.empty() || o.mode != Mode::Lazy;
+    // With a cache, readahead fills the cache (below); without, it keeps slices in RAM.
+    std::unique_ptr<io::Source> net = needs_cache ? std::move(transport) : with_readahead(std::move(transport), uri, o);
+    if (verity) net = open_verified(std::move(net), *verity, o);
     if (!needs_cache) {
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
         return;
@@ -201,6 +202,15 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         // Cache hits are checked too, once per chunk per attach: the cache file may have rotted.
         cached->set_chunk_check(
             [v = verifier_](uint64_t off, std::span<const std::byte> bytes) { return v->first_bad_block(off, bytes); });
+    if (uri.kind != SourceUri::Kind::File && o.readahead_mib > 0) {
+        cache::StreamOptions ra;
+        ra.chunk_bytes = so.chunk_size;
+        ra.image_bytes = cached->size();
+        // In flight, a window is fetch buffers: half of --memory-budget, as without a cache.
+        ra.max_window_bytes = std::min(uint64_t{o.readahead_mib} << 20, (uint64_t{o.memory_budget_mib} << 20) / 2);
+        ra.slice_bytes = std::min<uint64_t>(std::max<uint64_t>(ra.slice_bytes, so.chunk_size), ra.max_window_bytes);
+        cached->set_readahead(ra);
+    }
     cached_ = cached.get();
     top_ = std::move(cached);
 }
@@ -299,6 +309,9 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
+        // Asked for by the device's sequential streams, into the cache.
+        if (auto* ra = c->streams()) j["cache"]["readahead_bytes"] = ra->prefetched_bytes();
+        j["cache"]["chunks_in_flight"] = c->inflight().in_flight();
         if (profile_chunks_ > 0 && filler_)
             j["prefetch_profile"] = {
                 {"source", profile_source_},

@@ -31,11 +31,14 @@ namespace lazyroot::cli {
 // the ublk device and the image, top (what the device reads) first:
 //
 //   [CachedSource]        --cache, or full/hydrate mode (a RAM cache then):
-//                         hits from the local file, misses fetched once
+//                         hits from the local file, misses fetched once;
+//                         with --readahead > 0 and a network SOURCE, the
+//                         device's sequential streams prefetch into the cache
 //   MeteredSource         bytes, fetches, latency (lazyroot status)
 //   [VerifyingSource]     --verity: every fetched block checked against the tree
 //   [RangeSource]         --verity=ddi: the root partition of the disk image
-//   [ReadaheadSource]     a network SOURCE with --readahead > 0
+//   [ReadaheadSource]     without a cache: a network SOURCE with --readahead > 0
+//                         (slices in RAM, under --memory-budget)
 //   FileSource | HttpSource | NvmeTcpSource | the kernel's nvme-tcp
 //
 // Cache hits don't pass the VerifyingSource: with verity the CachedSource

@@ -3,7 +3,8 @@
 # attach with the same cache makes no data requests to nginx (only the
 # 1-byte probe and the 4-byte format check), and every file
 # still checks out. Once with a cache file, once with a block device (a loop
-# device in the guest) as the cache.
+# device in the guest) as the cache. Then: what readahead fetched ahead of a
+# sequential reader is in the cache for the next attach.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
@@ -34,4 +35,29 @@ for cache in /tmp/cache.img "$loopdev"; do
     [[ $((after - before)) -le 2 ]] || vm_die "second pass with cache $cache made $((after - before)) requests"
 done
 losetup -d "$loopdev"
+
+# Readahead fills the cache: a sequential reader's prefetched chunks are
+# cached chunks, which the next attach reads without a request.
+json() { "$lazyroot" status --json | python3 -c "import json,sys; c=json.load(sys.stdin)[0]['cache']; print($1)"; }
+dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --cache /tmp/ra-cache.img --daemon)
+# 256 reads of 128 KiB, one at a time, past the kernel's own readahead.
+dd if="$dev" of=/dev/null bs=128k count=256 iflag=direct status=none
+for _ in $(seq 600); do [[ $(json "c['chunks_in_flight']") == 0 ]] && break; sleep 0.1; done
+[[ $(json "c['chunks_in_flight']") == 0 ]] || vm_die "readahead: prefetches still in flight after 60 s"
+asked=$(json "c['readahead_bytes']")
+# The cache file holds the image at its own offsets, sparse: the run of data
+# that the reader's 32 MiB starts goes on as far as the prefetch reached.
+end=$(python3 -c "import os; f=os.open('/tmp/ra-cache.img', os.O_RDONLY); print(os.lseek(f, 32 << 20, os.SEEK_HOLE) // 65536 * 65536)")
+echo "readahead: read 32 MiB; $asked bytes asked ahead; the cache's data runs on to $end"
+((asked > 0 && end > 32 * 1048576)) || vm_die "readahead: nothing was prefetched past the reader"
+"$lazyroot" detach "$dev"
+before=$(nginx_ctl requests primary)
+dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --cache /tmp/ra-cache.img --readahead 0 --daemon)
+got=$(dd if="$dev" bs=64k skip=512 count=$(((end - 32 * 1048576) / 65536)) iflag=direct status=none | sha256sum)
+"$lazyroot" detach "$dev"
+after=$(nginx_ctl requests primary)
+want=$(curl -sf -r "$((32 * 1048576))-$((end - 1))" "$primary/ext4.img" | sha256sum)
+echo "readahead: the next attach read the $((end - 32 * 1048576)) bytes prefetched past the reader with $((after - before)) requests"
+[[ $got == "$want" ]] || vm_die "readahead: the prefetched bytes read back wrong"
+[[ $((after - before)) -le 2 ]] || vm_die "readahead: the prefetched chunks were fetched again"
 echo "cache_persist: OK"

@@ -100,6 +100,7 @@ boot() {
     fi
     echo "boot-test: $mode/$name: $marker; fetched $((fetched >> 20)) of $((image_bytes >> 20)) MiB" \
         "($(python3 -c "print(f'{100*$fetched/$image_bytes:.1f}')") %); $fetched bytes$extra"
+    grep -a -o "LAZYROOT_LINK .*" "$console" | tr -d '\r' | sed "s|^|boot-test: $mode/$name: |" || true
 }
 
 # boot_fails NAME "KERNEL CMDLINE" REGEX [launcher options]: the boot must stop in the initrd with
@@ -172,14 +173,16 @@ errors)
         "lazyroot: error: .*does not match root hash"
     ;;
 lazy)
-    boot lazy "rd.lazyroot=$url,insecure root=/dev/ublkb0 ro $net"
+    # LAZYROOT_BOOT_OPTS: more rd.lazyroot= options, here and in the cache
+    # mode's first boot, for the bench (e.g. readahead=0).
+    boot lazy "rd.lazyroot=$url,insecure${LAZYROOT_BOOT_OPTS:+,$LAZYROOT_BOOT_OPTS} root=/dev/ublkb0 ro $net${LAZYROOT_BOOT_BENCH:+ lazyroot.test=link}"
     # The boot reads the check's 96 MiB file plus what systemd touches: far
     # from the whole image.
     ((fetched * 2 < image_bytes)) || fail "lazy boot fetched $fetched of $image_bytes bytes"
     ;;
 cache)
     truncate -s 1G "$work/cache.raw"
-    boot first "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
+    boot first "rd.lazyroot=$url,insecure,cache=/dev/vda${LAZYROOT_BOOT_OPTS:+,$LAZYROOT_BOOT_OPTS} root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
     first=$fetched
     boot second "rd.lazyroot=$url,insecure,cache=/dev/vda root=/dev/ublkb0 ro $net" --disk "$work/cache.raw"
     # The second boot reads (nearly) the same blocks from the cache: what goes

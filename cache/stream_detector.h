@@ -1,0 +1,61 @@
+#pragma once
+#include <array>
+#include <cstdint>
+#include <mutex>
+
+namespace lazyroot::cache {
+
+struct StreamOptions {
+    uint64_t chunk_bytes = 64u << 10;
+    uint64_t slice_bytes = 1u << 20;        // the first window, and one prefetch fetch
+    uint64_t max_window_bytes = 16u << 20;  // --readahead
+    // Reads in a row before prefetching (see io::ReadaheadOptions::trigger):
+    // a boot's short files, read in 128 KiB requests, never trigger it.
+    unsigned trigger = 8;
+    uint64_t image_bytes = 0;
+};
+
+// Sequential streams in the device's read stream, whatever queue each read
+// arrives on: the kernel spreads one reader's requests over the queues of
+// the CPUs it runs on, and a per-queue view would see broken streams (and
+// prefetch the same window once per queue).
+//
+// The window adapts to rate × RTT without measuring either: it starts at
+// one slice and doubles each time the reader reaches a chunk that the
+// prefetch has not brought in yet (the window did not cover the fetch's
+// latency at the reader's rate); while prefetched chunks are there in time
+// it stays. Thread-safe: every queue thread calls on_read.
+class StreamDetector {
+public:
+    explicit StreamDetector(StreamOptions o) : o_(o) {}
+
+    struct Prefetch {
+        uint64_t first = 0;  // chunk index
+        uint64_t count = 0;  // 0: nothing to prefetch
+    };
+    // A device read of [offset, offset+len): `waited` when some of its chunks
+    // were not in the cache. Returns the chunks to prefetch now, if any:
+    // ahead of the reader, never any a previous answer gave.
+    Prefetch on_read(uint64_t offset, uint64_t len, bool waited);
+
+    uint64_t prefetched_bytes() const;
+    const StreamOptions& options() const { return o_; }
+
+private:
+    struct Stream {
+        uint64_t next = UINT64_MAX;  // where the stream's reads have reached
+        uint64_t ahead = 0;          // chunks below this are prefetched (or asked)
+        uint64_t window = 0;         // bytes; 0 until triggered
+        unsigned streak = 0;
+        uint64_t last_use = 0;
+    };
+    Stream& stream_for(uint64_t offset, uint64_t len);
+
+    const StreamOptions o_;
+    mutable std::mutex mu_;
+    std::array<Stream, 8> streams_{};
+    uint64_t tick_ = 0;
+    uint64_t prefetched_ = 0;
+};
+
+}  // namespace lazyroot::cache
