@@ -56,8 +56,8 @@ CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<Ca
 
 CachedSource::~CachedSource() = default;
 
-void CachedSource::set_readahead(const StreamOptions& o) {
-    streams_ = std::make_unique<StreamDetector>(o);
+void CachedSource::set_readahead(const io::StreamOptions& o) {
+    streams_ = std::make_unique<io::StreamDetector>(o);
     readahead_depth_ = static_cast<unsigned>(o.max_window_bytes / std::max<uint64_t>(1, o.slice_bytes)) + 1;
 }
 
@@ -148,8 +148,8 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
     // The common case once warm: every chunk present, read straight from the cache.
     bool all = true;
     for (uint64_t c = first; c <= last && all; ++c) all = src_.store().map().present(c);
-    const StreamDetector::Prefetch ahead =
-        src_.streams() ? src_.streams()->on_read(offset, dst.size(), !all) : StreamDetector::Prefetch{};
+    const io::StreamDetector::Prefetch ahead =
+        src_.streams() ? src_.streams()->on_read(offset, dst.size(), !all) : io::StreamDetector::Prefetch{};
     if (all) {
         read_local(*r);
     } else {
@@ -162,7 +162,7 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
     if (ahead.count && !src_.store().degraded()) read_ahead(ahead);
 }
 
-void CachedReader::read_ahead(const StreamDetector::Prefetch& p) {
+void CachedReader::read_ahead(const io::StreamDetector::Prefetch& p) {
     const uint64_t per = std::max<uint64_t>(1, src_.streams()->options().slice_bytes / src_.store().chunk_size());
     for (uint64_t c = p.first; c < p.first + p.count; c += per)
         prefetch(c, std::min(per, p.first + p.count - c), [](int) {});

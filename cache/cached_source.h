@@ -10,7 +10,7 @@
 
 #include "cache/cache_store.h"
 #include "cache/io_stats.h"
-#include "cache/stream_detector.h"
+#include "io/stream_detector.h"
 #include "io/buffer_pool.h"
 #include "io/object_pool.h"
 #include "io/source.h"
@@ -74,8 +74,8 @@ public:
     // Before any queue opens: readahead above the network. A sequential
     // stream on the device (any queue) prefetches chunks into the cache, where
     // every queue finds them, and where they stay.
-    void set_readahead(const StreamOptions& o);
-    StreamDetector* streams() { return streams_.get(); }
+    void set_readahead(const io::StreamOptions& o);
+    io::StreamDetector* streams() { return streams_.get(); }
     // Prefetches a queue may have in flight besides its own depth.
     unsigned readahead_depth() const { return readahead_depth_; }
     // Chunks whose cached bytes are known good in this attach: written by it,
@@ -105,7 +105,7 @@ private:
     std::unique_ptr<io::Source> local_;  // the cache's data file, read with io_uring
     ChunkCheck check_;
     ChunkBitmap verified_;
-    std::unique_ptr<StreamDetector> streams_;
+    std::unique_ptr<io::StreamDetector> streams_;
     unsigned readahead_depth_ = 0;
 };
 
@@ -129,7 +129,7 @@ private:
     // `done(result)` runs on this loop when all of them are settled.
     void prefetch(uint64_t first, uint64_t count, std::function<void(int)> done);
     // A stream's window ahead of the reader, in slices fetched in parallel.
-    void read_ahead(const StreamDetector::Prefetch& p);
+    void read_ahead(const io::StreamDetector::Prefetch& p);
 
     struct Request;
     struct Fetch;

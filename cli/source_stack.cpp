@@ -203,7 +203,7 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         cached->set_chunk_check(
             [v = verifier_](uint64_t off, std::span<const std::byte> bytes) { return v->first_bad_block(off, bytes); });
     if (uri.kind != SourceUri::Kind::File && o.readahead_mib > 0) {
-        cache::StreamOptions ra;
+        io::StreamOptions ra;
         ra.chunk_bytes = so.chunk_size;
         ra.image_bytes = cached->size();
         // In flight, a window is fetch buffers: half of --memory-budget, as without a cache.

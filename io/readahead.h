@@ -8,14 +8,16 @@
 #include <vector>
 
 #include "io/memory_budget.h"
+#include "io/slice_pool.h"
 #include "io/source.h"
+#include "io/stream_detector.h"
 #include "io/timer.h"
 
 namespace lazyroot::io {
 
 struct ReadaheadOptions {
     uint32_t slice_bytes = 1u << 20;        // one prefetch request (a "slice"; "chunk" is the cache's unit)
-    uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of the reader, per queue
+    uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of one stream
     // Sequential reads in a row before prefetching: a boot reads many short
     // files in a few requests each (the kernel's own readahead makes them
     // 128 KiB at most); prefetching those is waste. 8: files under 1 MiB never
@@ -23,39 +25,20 @@ struct ReadaheadOptions {
     unsigned trigger = 8;
     // Slice buffers of all queues together (--memory-budget): when it is
     // spent, a window stops where it is until slices are consumed. Null:
-    // bounded per queue by max_window_bytes only.
+    // twice max_window_bytes.
     std::shared_ptr<MemoryBudget> budget;
 };
 
-// Which prefetch slices some queue holds or is fetching. A stream's requests
-// spread over the queues (the reader migrates between CPUs); without this
-// each queue would prefetch the same window.
-class PrefetchClaims {
-public:
-    explicit PrefetchClaims(uint64_t slices) : n_(slices), held_(std::make_unique<std::atomic<bool>[]>(slices)) {}
-    bool claim(uint64_t i) {
-        bool expected = false;
-        return i < n_ && held_[i].compare_exchange_strong(expected, true, std::memory_order_acq_rel);
-    }
-    void release(uint64_t i) {
-        if (i < n_) held_[i].store(false, std::memory_order_release);
-    }
-
-private:
-    uint64_t n_;
-    std::unique_ptr<std::atomic<bool>[]> held_;
-};
-
-// Wraps a (network) source: when a queue reads sequentially, fetch ahead of it
-// in parallel slices, with a window that doubles while the stream lasts. A
-// high-latency link then runs at its bandwidth instead of one request per RTT.
-// Prefetched bytes are only ever bytes the inner source returned as good.
+// Wraps a (network) source without a cache below it: when the device reads
+// sequentially (on any queue: io::StreamDetector), fetch ahead of it in
+// parallel slices into a RAM pool shared by every queue (io::SlicePool),
+// bounded by the budget. A high-latency link then runs at its bandwidth
+// instead of one request per RTT. Prefetched bytes are only ever bytes the
+// inner source returned as good.
 class ReadaheadSource final : public io::Source {
 public:
-    ReadaheadSource(std::unique_ptr<io::Source> inner, ReadaheadOptions opts)
-        : inner_(std::move(inner)),
-          opts_(opts),
-          claims_(std::make_shared<PrefetchClaims>(inner_->size() / opts.slice_bytes + 1)) {}
+    ReadaheadSource(std::unique_ptr<io::Source> inner, ReadaheadOptions opts);
+    ~ReadaheadSource() override;
 
     uint64_t size() const override { return inner_->size(); }
     std::string describe() const override { return inner_->describe(); }
@@ -66,73 +49,54 @@ public:
     }
 
     io::Source& inner() { return *inner_; }
+    SlicePool& pool() { return *pool_; }
 
 private:
     std::unique_ptr<io::Source> inner_;
     ReadaheadOptions opts_;
-    std::shared_ptr<PrefetchClaims> claims_;
+    std::unique_ptr<StreamDetector> streams_;
+    std::unique_ptr<SlicePool> pool_;
 };
 
 class ReadaheadReader final : public io::QueueReader {
 public:
-    ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, uint64_t size, ReadaheadOptions opts,
-                    std::shared_ptr<PrefetchClaims> claims = nullptr);
+    ReadaheadReader(std::unique_ptr<io::QueueReader> inner, io::EventLoop& loop, StreamDetector& streams,
+                    SlicePool& pool);
     ~ReadaheadReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
     void prefer_another_source() override {
-        drop_idle_slices();  // they came from the source being abandoned
-        streams_ = {};
+        pool_.drop_settled();  // they came from the source being abandoned
         inner_->prefer_another_source();
     }
     std::string current_source() const override { return inner_->current_source(); }
 
-    // For tests and status: bytes requested from the inner source as prefetch.
+    // For tests and status: bytes this queue requested from the inner source as prefetch.
     uint64_t prefetched_bytes() const { return prefetched_bytes_; }
-    // Slice buffers this reader holds (in use or kept free): its share of opts.budget.
-    uint64_t held_bytes() const { return (buffers_out_ + free_buffers_.size()) * uint64_t{opts_.slice_bytes}; }
+    // Slice buffers the pool (all queues) holds: within opts.budget.
+    uint64_t held_bytes() const { return pool_.held_bytes(); }
 
 private:
-    struct Slice;
+    struct Fetch;
     struct Waiter;
-    // One sequential reader. Several interleave on a queue during a boot
-    // (a file read while services start), so each is followed on its own.
-    struct Stream {
-        uint64_t next = UINT64_MAX;
-        unsigned streak = 0;
-        uint64_t window = 0;
-        uint64_t last_use = 0;
-        uint64_t slice = UINT64_MAX;  // where its last read ended
-    };
-
-    bool covered(uint64_t offset, size_t len) const;
-    void wait_for_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb);
-    Stream& stream_for(uint64_t offset);
-    void prefetch_ahead(Stream& s, bool grow);
-    bool evict_one_idle();
-    void free_slice(std::map<uint64_t, std::unique_ptr<Slice>>::iterator it);
-    void slice_done(Slice& c, int result);
-    void waiter_progress(Waiter& w, bool slice_failed);
-    void drop_idle_slices();
-    std::unique_ptr<std::byte[]> take_buffer();
-    void put_buffer(std::unique_ptr<std::byte[]> b);
+    void serve_from_slices(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb,
+                           std::vector<std::shared_ptr<SlicePool::Slice>> slices);
+    void waiter_progress(Waiter& w, int slice_result);
+    void fetch_done(Fetch& f, int result);
     void flush_deferred();
 
     std::unique_ptr<io::QueueReader> inner_;
-    uint64_t size_;
-    ReadaheadOptions opts_;
-    std::shared_ptr<PrefetchClaims> claims_;
-    std::map<uint64_t, std::unique_ptr<Slice>> slices_;  // by slice index
-    static constexpr size_t kKeepFree = 2;
-    std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
-    size_t buffers_out_ = 0;
+    io::EventLoop& loop_;
+    StreamDetector& streams_;
+    SlicePool& pool_;
     std::deque<Waiter> waiter_pool_;
     std::vector<Waiter*> free_waiters_;
+    std::deque<Fetch> fetch_pool_;
+    std::vector<Fetch*> free_fetches_;
     std::vector<Waiter*> deferred_;  // satisfied at once; completed from the loop
     io::Timer deferred_timer_;
-    std::array<Stream, 4> streams_{};
-    uint64_t tick_ = 0;
     uint64_t prefetched_bytes_ = 0;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace lazyroot::io

@@ -6,15 +6,15 @@
 #include "cache/cache_store.h"
 #include "cache/cached_source.h"
 #include "cache/metered_source.h"
-#include "cache/stream_detector.h"
+#include "io/stream_detector.h"
 #include "io/event_loop.h"
 #include "io/file_source.h"
 #include "tests/http_fixtures/temp_dir.h"
 #include "tests/unit/read_driver.h"
 
 using namespace lazyroot;
-using cache::StreamDetector;
-using cache::StreamOptions;
+using io::StreamDetector;
+using io::StreamOptions;
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <mutex>
 
-namespace lazyroot::cache {
+namespace lazyroot::io {
 
 struct StreamOptions {
     uint64_t chunk_bytes = 64u << 10;
@@ -21,10 +21,11 @@ struct StreamOptions {
 // prefetch the same window once per queue).
 //
 // The window adapts to rate × RTT without measuring either: it starts at
-// one slice and doubles each time the reader reaches a chunk that the
-// prefetch has not brought in yet (the window did not cover the fetch's
-// latency at the reader's rate); while prefetched chunks are there in time
-// it stays. Thread-safe: every queue thread calls on_read.
+// one slice and doubles when the reader reaches a prefetched chunk that has
+// not come in yet (the window did not cover the fetch's latency at the
+// reader's rate), once per slice; while prefetched chunks are there in time
+// it stays. Reads before the first prefetched chunk (the stream's start,
+// read on demand) don't count. Thread-safe: every queue thread calls on_read.
 class StreamDetector {
 public:
     explicit StreamDetector(StreamOptions o) : o_(o) {}
@@ -43,9 +44,11 @@ public:
 
 private:
     struct Stream {
-        uint64_t next = UINT64_MAX;  // where the stream's reads have reached
-        uint64_t ahead = 0;          // chunks below this are prefetched (or asked)
-        uint64_t window = 0;         // bytes; 0 until triggered
+        uint64_t next = UINT64_MAX;         // where the stream's reads have reached
+        uint64_t ahead = 0;                 // chunks below this are prefetched (or asked)
+        uint64_t window = 0;                // bytes; 0 until triggered
+        uint64_t first_asked = UINT64_MAX;  // the first chunk its prefetch asked for
+        uint64_t grown_at = 0;              // the chunk where the window last doubled
         unsigned streak = 0;
         uint64_t last_use = 0;
     };
@@ -58,4 +61,4 @@ private:
     uint64_t prefetched_ = 0;
 };
 
-}  // namespace lazyroot::cache
+}  // namespace lazyroot::io
