@@ -6,7 +6,10 @@
 # table then also reports issue 16's goals against the local-disk boot.)
 # --delay-ms: N ms each way between the guest and nginx (default 10, a 20 ms
 # round trip), added on the host because the initrd has no netem; --rate-mbit:
-# a cap on that link (default none).
+# a cap on that link (default none). LAZYROOT_BOOT_OPTS=OPTS adds rd.lazyroot=
+# options to the lazy boot and the cache mode's first boot (e.g. readahead=0).
+# The lazy boot ends with a probe of the rig's own link (32 MiB over 1 and 4
+# plain HTTP connections), reported with the floor it puts under each boot.
 set -euo pipefail
 build=$(realpath "${1:?usage: run-boot-bench.sh BUILD_DIR [--delay-ms N] [--rate-mbit N] [--modes LIST]}")
 shift
