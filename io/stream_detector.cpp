@@ -36,6 +36,9 @@ StreamDetector::Prefetch StreamDetector::on_read(uint64_t offset, uint64_t len, 
     const uint64_t last_chunk = (offset + len - 1) / o_.chunk_bytes;
     const uint64_t slice_chunks = std::max<uint64_t>(1, o_.slice_bytes / o_.chunk_bytes);
     if (s.window == 0) {
+        // A stream reading what is here already (a warm cache, a profile's
+        // chunks) needs nothing fetched: a window opens at its first miss.
+        if (!waited) return {};
         s.window = std::min(o_.slice_bytes, o_.max_window_bytes);
     } else if (waited && s.first_asked != UINT64_MAX && last_chunk >= s.first_asked &&
                last_chunk >= s.grown_at + slice_chunks) {

@@ -36,7 +36,8 @@ public:
     };
     // A device read of [offset, offset+len): `waited` when some of its chunks
     // were not in the cache. Returns the chunks to prefetch now, if any:
-    // ahead of the reader, never any a previous answer gave.
+    // ahead of the reader, never any a previous answer gave. A stream opens
+    // its window at a read that waited, so one over present data fetches nothing.
     Prefetch on_read(uint64_t offset, uint64_t len, bool waited);
 
     uint64_t prefetched_bytes() const;

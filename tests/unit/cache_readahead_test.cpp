@@ -44,7 +44,8 @@ TEST(StreamDetector, ASequentialReaderGetsOneSliceAheadThenNoOverlap) {
     StreamDetector d(options(256u << 20));
     uint64_t asked_to = 0;
     for (unsigned i = 0; i < 64; ++i) {
-        const auto p = d.on_read(i * kRead, kRead, false);
+        // Cold until the window opens; then every prefetched chunk is there in time.
+        const auto p = d.on_read(i * kRead, kRead, i < 8);
         if (i < 7) {
             EXPECT_EQ(p.count, 0u) << i;
             continue;
@@ -85,7 +86,7 @@ TEST(StreamDetector, InterleavedAndReorderedStreamsAreEachFollowed) {
         // Two queues complete each stream's pairs in the wrong order.
         for (uint64_t base : {a, b}) {
             for (unsigned k : {i + 1, i}) {
-                const auto p = d.on_read(base + k * kRead, kRead, false);
+                const auto p = d.on_read(base + k * kRead, kRead, true);
                 if (!p.count) continue;
                 (p.first * kChunk >= b ? got_b : got_a) += p.count;
                 EXPECT_GT(p.first * kChunk, base + k * kRead);
@@ -94,6 +95,14 @@ TEST(StreamDetector, InterleavedAndReorderedStreamsAreEachFollowed) {
     }
     EXPECT_GT(got_a, 0u);
     EXPECT_GT(got_b, 0u);
+}
+
+// A warm cache or a profile's chunks: a stream over present data fetches nothing.
+TEST(StreamDetector, AStreamOverPresentDataOpensNoWindow) {
+    StreamDetector d(options(256u << 20));
+    for (unsigned i = 0; i < 64; ++i) EXPECT_EQ(d.on_read(i * kRead, kRead, false).count, 0u) << i;
+    // Its first miss opens the window at once.
+    EXPECT_GT(d.on_read(64 * kRead, kRead, true).count, 0u);
 }
 
 TEST(StreamDetector, StopsAtTheImageEnd) {
