@@ -114,7 +114,8 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
     size_t len = 0;
     size_t written = 0;
     Request* request = nullptr;
-    bool demand = false;  // for a device read: counted in demand_fetches
+    bool demand = false;      // for a device read: counted in demand_fetches
+    uint64_t started_ns = 0;  // for the readahead's measure of the link
 
     void on_read_done(int result) override { owner->fetch_fetched(*this, result); }
     void complete(int res, uint32_t) override { owner->fetch_written(*this, res); }
@@ -220,11 +221,16 @@ void CachedReader::start_fetch(uint64_t first, uint64_t count, Request& r) {
     f->demand = r.cb != nullptr;  // a device read's, not a prefetch's
     ++fetches_in_flight_;
     if (f->demand) src_.demand_fetches.fetch_add(1, std::memory_order_relaxed);
+    if (src_.streams()) f->started_ns = io::StreamDetector::clock_ns();
     inner().read(f->offset, {f->data.get(), f->len}, *f);
 }
 
 void CachedReader::fetch_fetched(Fetch& f, int result) {
     if (result < 0) return settle(f, result);
+    if (src_.streams()) {
+        const uint64_t now = io::StreamDetector::clock_ns();
+        src_.streams()->on_fetched(f.len, now - f.started_ns, now);
+    }
     if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
     io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(), static_cast<unsigned>(f.len),

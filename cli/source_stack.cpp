@@ -120,14 +120,16 @@ std::unique_ptr<io::Source> open_tree_source(const std::string& text, const Atta
 
 // A network source read sequentially is fetched ahead, in parallel windows.
 std::unique_ptr<io::Source> with_readahead(std::unique_ptr<io::Source> src, const SourceUri& uri,
-                                           const AttachOptions& o) {
+                                           const AttachOptions& o, io::StreamDetector** streams) {
     if (uri.kind == SourceUri::Kind::File || o.readahead_mib == 0) return src;
     io::ReadaheadOptions ra;
     ra.max_window_bytes = o.readahead_mib << 20;
     ra.slice_bytes = std::min<uint32_t>(ra.slice_bytes, ra.max_window_bytes);
     // Half of --memory-budget, for every queue's windows together (the IO buffers have the other half).
     ra.budget = std::make_shared<io::MemoryBudget>((uint64_t{o.memory_budget_mib} << 20) / 2);
-    return std::make_unique<io::ReadaheadSource>(std::move(src), ra);
+    auto ahead = std::make_unique<io::ReadaheadSource>(std::move(src), ra);
+    *streams = &ahead->streams();
+    return ahead;
 }
 
 }  // namespace
@@ -156,7 +158,8 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
     seekable_ = dynamic_cast<const compress::SeekableSource*>(transport.get());
     const bool needs_cache = !o.cache.empty() || o.mode != Mode::Lazy;
     // With a cache, readahead fills the cache (below); without, it keeps slices in RAM.
-    std::unique_ptr<io::Source> net = needs_cache ? std::move(transport) : with_readahead(std::move(transport), uri, o);
+    std::unique_ptr<io::Source> net =
+        needs_cache ? std::move(transport) : with_readahead(std::move(transport), uri, o, &streams_);
     if (verity) net = open_verified(std::move(net), *verity, o);
     if (!needs_cache) {
         top_ = std::make_unique<cache::MeteredSource>(std::move(net), stats_, true);
@@ -210,6 +213,7 @@ SourceStack::SourceStack(const SourceUri& uri, const AttachOptions& o, unsigned 
         ra.max_window_bytes = std::min(uint64_t{o.readahead_mib} << 20, (uint64_t{o.memory_budget_mib} << 20) / 2);
         ra.slice_bytes = std::min<uint64_t>(std::max<uint64_t>(ra.slice_bytes, so.chunk_size), ra.max_window_bytes);
         cached->set_readahead(ra);
+        streams_ = cached->streams();
     }
     cached_ = cached.get();
     top_ = std::move(cached);
@@ -325,6 +329,13 @@ nlohmann::json SourceStack::status(double uptime_s) {
                               {"bytes", st.hydrated_bytes.load()},
                               {"rate_bytes_per_s", uptime_s > 0 ? hydrated / uptime_s : 0.0}};
         }
+    }
+    if (streams_) {
+        // The window a stalled stream grows to: null until a fetch has measured the link.
+        const uint64_t limit = streams_->target_window();
+        j["readahead"] = {{"prefetched_bytes", streams_->prefetched_bytes()},
+                          {"window_max_bytes", streams_->options().max_window_bytes},
+                          {"window_limit_bytes", limit == UINT64_MAX ? nlohmann::json() : nlohmann::json(limit)}};
     }
     if (seekable_)
         // bytes_fetched counts image bytes; wire_bytes what crossed the wire for them.

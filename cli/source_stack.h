@@ -99,6 +99,7 @@ private:
     cache::IoStats stats_;  // first: outlives every source that counts into it
     std::unique_ptr<io::Source> top_;
     cache::CachedSource* cached_ = nullptr;
+    io::StreamDetector* streams_ = nullptr;  // the readahead's, with a cache or without
     std::unique_ptr<cache::Filler> filler_;
     size_t profile_chunks_ = 0;  // of a prefetch profile being fetched
     std::string profile_source_;

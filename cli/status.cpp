@@ -150,6 +150,16 @@ std::string format_status_text(const nlohmann::json& entries) {
             out += printf_string("  zstd seekable: %.1f MiB on the wire for the %.1f MiB of image fetched\n",
                                  j["compression"].value("wire_bytes", 0.0) / (1 << 20),
                                  j.value("bytes_fetched", 0.0) / (1 << 20));
+        if (j.contains("readahead") && j["readahead"].is_object()) {
+            const auto& r = j["readahead"];
+            const std::string limit =
+                r.contains("window_limit_bytes") && r["window_limit_bytes"].is_number()
+                    ? printf_string("%.1f MiB for the link as measured", r.value("window_limit_bytes", 0.0) / (1 << 20))
+                    : std::string("the link not measured yet");
+            out += printf_string("  readahead: %.1f MiB prefetched; a window grows to %.1f MiB at most, %s\n",
+                                 r.value("prefetched_bytes", 0.0) / (1 << 20),
+                                 r.value("window_max_bytes", 0.0) / (1 << 20), limit.c_str());
+        }
         if (j.contains("cache") && j["cache"].is_object()) {
             const auto& c = j["cache"];
             out += printf_string("  cache %s: %llu/%llu chunks present (%llu durable)\n", c.value("path", "").c_str(),

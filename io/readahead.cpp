@@ -11,6 +11,7 @@ namespace lazyroot::io {
 struct ReadaheadReader::Fetch final : io::ReadCallback {
     ReadaheadReader* owner = nullptr;
     std::shared_ptr<SlicePool::Slice> slice;
+    uint64_t started_ns = 0;
     void on_read_done(int result) override { owner->fetch_done(*this, result); }
 };
 
@@ -81,6 +82,7 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
         f.owner = this;
         f.slice = std::move(slice);
         prefetched_bytes_ += f.slice->len;
+        f.started_ns = StreamDetector::clock_ns();
         inner_->read(f.slice->offset, {f.slice->data.get(), f.slice->len}, f);
     }
 }
@@ -88,6 +90,10 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
 void ReadaheadReader::fetch_done(Fetch& f, int result) {
     auto slice = std::move(f.slice);
     free_fetches_.push_back(&f);
+    if (result >= 0) {
+        const uint64_t now = StreamDetector::clock_ns();
+        streams_.on_fetched(slice->len, now - f.started_ns, now);
+    }
     pool_.settle(*slice, result);
 }
 

@@ -50,6 +50,7 @@ public:
 
     io::Source& inner() { return *inner_; }
     SlicePool& pool() { return *pool_; }
+    StreamDetector& streams() { return *streams_; }
 
 private:
     std::unique_ptr<io::Source> inner_;

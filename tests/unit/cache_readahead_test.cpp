@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -76,6 +77,53 @@ TEST(StreamDetector, TheWindowDoublesWhileTheReaderWaitsUpToTheCap) {
         EXPECT_LE(asked_to * kChunk, (i + 1) * kRead + o.max_window_bytes + o.slice_bytes) << i;
     }
     EXPECT_GE(asked_to * kChunk, 400 * kRead + o.max_window_bytes - o.slice_bytes);
+}
+
+// Feeds the detector a link: 1 MiB fetches that each take `latency_ms`,
+// landing back to back at `mb_per_s`.
+static void measure_link(StreamDetector& d, double latency_ms, double mb_per_s, unsigned fetches) {
+    const uint64_t slice = 1u << 20;
+    const auto gap = static_cast<uint64_t>(static_cast<double>(slice) / (mb_per_s * 1e6) * 1e9);
+    const auto latency = static_cast<uint64_t>(latency_ms * 1e6);
+    for (unsigned i = 1; i <= fetches; ++i) d.on_fetched(slice, latency, latency + i * gap);
+}
+
+// The window a reader can use on that link, when it always waits (the link is the bottleneck).
+static uint64_t window_reached(StreamDetector& d, unsigned reads) {
+    uint64_t asked_to = 0, most_ahead = 0;
+    for (unsigned i = 0; i < reads; ++i) {
+        const auto p = d.on_read(i * kRead, kRead, true);
+        if (p.count) asked_to = p.first + p.count;
+        most_ahead = std::max(most_ahead, asked_to * kChunk - std::min(asked_to * kChunk, (i + 1) * kRead));
+    }
+    return most_ahead;
+}
+
+// 20 ms RTT at 19 MB/s: a 1 MiB slice takes 75 ms, so a reader that
+// outruns the link needs ~2.4 MB ahead; more in flight would only be lost
+// where the stream stops.
+TEST(StreamDetector, AFullLinkStopsTheWindowAtRateTimesLatency) {
+    StreamOptions o = options(1ull << 30);
+    StreamDetector d(o);
+    EXPECT_EQ(d.target_window(), UINT64_MAX);  // nothing measured: the cap alone
+    measure_link(d, 75, 19, 20);
+    const uint64_t target = d.target_window();
+    EXPECT_GT(target, o.slice_bytes + 1'300'000);
+    EXPECT_LT(target, o.slice_bytes + 1'600'000);
+    // Whole slices: 3 MiB, never the 16 MiB cap; ahead by at most that plus the slice being asked.
+    EXPECT_LE(window_reached(d, 400), (3u << 20) + o.slice_bytes);
+}
+
+// 200 ms RTT at 12.5 MB/s (100 Mbit/s): the window grows to cover rate × latency.
+TEST(StreamDetector, ALongFatLinkGrowsTheWindowToItsBandwidthDelayProduct) {
+    StreamOptions o = options(1ull << 30);
+    StreamDetector d(o);
+    measure_link(d, 280, 12.5, 60);
+    const uint64_t target = d.target_window();
+    EXPECT_GT(target, o.slice_bytes + 3'400'000);
+    const uint64_t reached = window_reached(d, 400);
+    EXPECT_GE(reached, target - o.slice_bytes);
+    EXPECT_LE(reached, target + 2 * o.slice_bytes);
 }
 
 TEST(StreamDetector, InterleavedAndReorderedStreamsAreEachFollowed) {

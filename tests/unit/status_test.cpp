@@ -118,6 +118,21 @@ TEST(Status, ZeroCopyOfferIsShown) {
               std::string::npos);
 }
 
+// The readahead's window limit comes from the link as measured; null before a fetch.
+TEST(Status, ReadaheadWindowLimitIsShown) {
+    auto e = entry(true, true, 60, 0.5);
+    e["readahead"] = {
+        {"prefetched_bytes", 12u << 20}, {"window_max_bytes", 16u << 20}, {"window_limit_bytes", nullptr}};
+    std::string text = format_status_text(nlohmann::json::array({e}));
+    EXPECT_NE(text.find("\n  readahead: 12.0 MiB prefetched; a window grows to 16.0 MiB at most, the link not measured "
+                        "yet\n"),
+              std::string::npos)
+        << text;
+    e["readahead"]["window_limit_bytes"] = 3565158;
+    text = format_status_text(nlohmann::json::array({e}));
+    EXPECT_NE(text.find("16.0 MiB at most, 3.4 MiB for the link as measured\n"), std::string::npos) << text;
+}
+
 TEST(Status, StaleOnlyWhenDaemonAndDeviceAreGone) {
     EXPECT_TRUE(is_stale_status(entry(false, false, 1, 1)));
     EXPECT_FALSE(is_stale_status(entry(false, true, 1, 1)));
