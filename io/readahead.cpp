@@ -33,6 +33,7 @@ ReadaheadSource::ReadaheadSource(std::unique_ptr<io::Source> inner, ReadaheadOpt
     so.slice_bytes = opts_.slice_bytes;
     so.max_window_bytes = opts_.max_window_bytes;
     so.trigger = opts_.trigger;
+    so.trigger_bytes = opts_.trigger_bytes;
     so.image_bytes = inner_->size();
     streams_ = std::make_unique<StreamDetector>(so);
     pool_ = std::make_unique<SlicePool>(inner_->size(), opts_.slice_bytes, opts_.budget);

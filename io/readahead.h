@@ -18,11 +18,11 @@ namespace lazyroot::io {
 struct ReadaheadOptions {
     uint32_t slice_bytes = 1u << 20;        // one prefetch request (a "slice"; "chunk" is the cache's unit)
     uint32_t max_window_bytes = 16u << 20;  // prefetched ahead of one stream
-    // Sequential reads in a row before prefetching: a boot reads many short
-    // files in a few requests each (the kernel's own readahead makes them
-    // 128 KiB at most); prefetching those is waste. 8: files under 1 MiB never
-    // trigger it, a long sequential read loses its first MiB of lead.
+    // Sequential reads in a row, and the bytes they span, before
+    // prefetching (io::StreamOptions): a boot reads many short files in a
+    // few requests each; prefetching those is waste.
     unsigned trigger = 8;
+    uint64_t trigger_bytes = 2u << 20;
     // Slice buffers of all queues together (--memory-budget): when it is
     // spent, a window stops where it is until slices are consumed. Null:
     // twice max_window_bytes.

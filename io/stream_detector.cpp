@@ -20,12 +20,14 @@ StreamDetector::Stream& StreamDetector::stream_for(uint64_t offset, uint64_t len
     for (Stream& s : streams_) {
         if (s.next != UINT64_MAX && offset <= s.next + kGapReads * len && offset + (kBehindReads + 1) * len >= s.next) {
             ++s.streak;
+            s.start = std::min(s.start, offset);
             return s;
         }
         if (s.last_use < lru->last_use) lru = &s;
     }
     *lru = Stream{};
     lru->streak = 1;
+    lru->start = offset;
     return *lru;
 }
 
@@ -35,7 +37,7 @@ StreamDetector::Prefetch StreamDetector::on_read(uint64_t offset, uint64_t len, 
     Stream& s = stream_for(offset, len);
     s.last_use = ++tick_;
     s.next = std::max(s.next == UINT64_MAX ? 0 : s.next, offset + len);
-    if (s.streak < o_.trigger) return {};
+    if (s.streak < o_.trigger || s.next - s.start < o_.trigger_bytes) return {};
     const uint64_t last_chunk = (offset + len - 1) / o_.chunk_bytes;
     const uint64_t slice_chunks = std::max<uint64_t>(1, o_.slice_bytes / o_.chunk_bytes);
     if (s.window == 0) {

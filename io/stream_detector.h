@@ -10,9 +10,12 @@ struct StreamOptions {
     uint64_t chunk_bytes = 64u << 10;
     uint64_t slice_bytes = 1u << 20;        // the first window, and one prefetch fetch
     uint64_t max_window_bytes = 16u << 20;  // --readahead
-    // Reads in a row before prefetching (see io::ReadaheadOptions::trigger):
-    // a boot's short files, read in 128 KiB requests, never trigger it.
+    // Reads in a row, and bytes they span, before prefetching: a boot's
+    // files of a MiB or two (libraries, binaries, the hwdb), read in 128 KiB
+    // requests, never trigger it; a slice ahead of one of them would mostly
+    // be past its end. A long read loses 2 MiB of lead, once.
     unsigned trigger = 8;
+    uint64_t trigger_bytes = 2u << 20;
     uint64_t image_bytes = 0;
 };
 
@@ -62,6 +65,7 @@ public:
 
 private:
     struct Stream {
+        uint64_t start = 0;                 // where its first read began
         uint64_t next = UINT64_MAX;         // where the stream's reads have reached
         uint64_t ahead = 0;                 // chunks below this are prefetched (or asked)
         uint64_t window = 0;                // bytes; 0 until triggered

@@ -41,6 +41,7 @@ io::ReadaheadOptions small_window() {
     o.slice_bytes = 64 * 1024;
     o.max_window_bytes = 512 * 1024;
     o.trigger = 2;
+    o.trigger_bytes = 128 * 1024;  // two slices, as the default is
     return o;
 }
 

@@ -4,7 +4,9 @@
 # 1-byte probe and the 4-byte format check), and every file
 # still checks out. Once with a cache file, once with a block device (a loop
 # device in the guest) as the cache. Then: what readahead fetched ahead of a
-# sequential reader is in the cache for the next attach.
+# sequential reader is in the cache for the next attach; and without a
+# cache, a stream whose reads alternate between two queues has each byte
+# fetched once (the RAM slice pool is shared by the queues).
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
@@ -60,4 +62,41 @@ want=$(curl -sf -r "$((32 * 1048576))-$((end - 1))" "$primary/ext4.img" | sha256
 echo "readahead: the next attach read the $((end - 32 * 1048576)) bytes prefetched past the reader with $((after - before)) requests"
 [[ $got == "$want" ]] || vm_die "readahead: the prefetched bytes read back wrong"
 [[ $((after - before)) -le 2 ]] || vm_die "readahead: the prefetched chunks were fetched again"
+
+# Without a cache: one stream, its reads alternating between the two
+# queues (the submitting CPU picks the queue). Each byte of it is asked of
+# nginx once, whichever queue's slice or demand read fetched it.
+from=$(($(nginx_ctl requests primary) + 1))
+dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --queues 2 --daemon)
+for i in $(seq 0 255); do
+    taskset -c $((i % 2)) dd if="$dev" of=/dev/null bs=128k skip="$i" count=1 iflag=direct status=none
+done
+prefetched=$("$lazyroot" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["readahead"]["prefetched_bytes"])')
+"$lazyroot" detach "$dev"
+nginx_ctl ranges primary "$from" >/tmp/ra-ranges
+python3 - "$prefetched" /tmp/ra-ranges <<'PY' || vm_die "readahead without a cache: see above"
+import sys
+prefetched, path = int(sys.argv[1]), sys.argv[2]
+spans = []
+for line in open(path):
+    a, _, b = line.strip().removeprefix("bytes=").partition("-")
+    if not (a.isdigit() and b.isdigit()):
+        continue  # no Range: attach's HEAD
+    if int(b) - int(a) + 1 >= 4096:  # attach's probes are a few bytes
+        spans.append((int(a), int(b) + 1))
+spans.sort()
+total = sum(b - a for a, b in spans)
+union, end, gap = 0, 0, False
+for a, b in spans:
+    gap = gap or (a > end and end < 32 << 20)
+    if b > end:
+        union += b - max(a, end)
+        end = b
+print(f"readahead without a cache: 2 queues read 32 MiB; {len(spans)} ranges, {total} bytes asked, "
+      f"{total - union} of them twice; {prefetched} bytes prefetched")
+if total != union:
+    sys.exit(f"bytes were fetched twice: {total} asked for {union} distinct")
+if prefetched == 0 or gap or end < 32 << 20:
+    sys.exit("the stream was not prefetched, or its ranges do not cover it")
+PY
 echo "cache_persist: OK"

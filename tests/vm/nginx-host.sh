@@ -40,7 +40,7 @@ http {
     fastcgi_temp_path $d/tmp-fastcgi;
     uwsgi_temp_path $d/tmp-uwsgi;
     scgi_temp_path $d/tmp-scgi;
-    log_format lazyroot '\$connection \$status \$request_method "\$http_range" \$body_bytes_sent';
+    log_format lazyroot '\$connection \$status \$request_method "\$http_range" \$uri \$body_bytes_sent';
     server {
         listen 127.0.0.1:$2${4:+ $4};
         root $state/root;
