@@ -73,7 +73,7 @@ for i in $(seq 0 255); do
 done
 prefetched=$("$lazyroot" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["readahead"]["prefetched_bytes"])')
 "$lazyroot" detach "$dev"
-nginx_ctl ranges primary "$from" >/tmp/ra-ranges
+nginx_ctl ranges primary "$from" | tr ' ' '\n' >/tmp/ra-ranges
 python3 - "$prefetched" /tmp/ra-ranges <<'PY' || vm_die "readahead without a cache: see above"
 import sys
 prefetched, path = int(sys.argv[1]), sys.argv[2]
@@ -82,7 +82,9 @@ for line in open(path):
     a, _, b = line.strip().removeprefix("bytes=").partition("-")
     if not (a.isdigit() and b.isdigit()):
         continue  # no Range: attach's HEAD
-    if int(b) - int(a) + 1 >= 4096:  # attach's probes are a few bytes
+    # The reader's 128 KiB and the slices; not attach's probes nor the
+    # kernel's partition scan at add_disk (a few KiB, read again by dd).
+    if int(b) - int(a) + 1 >= 128 << 10:
         spans.append((int(a), int(b) + 1))
 spans.sort()
 total = sum(b - a for a, b in spans)

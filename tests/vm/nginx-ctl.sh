@@ -46,8 +46,9 @@ stop)
     echo ok ;;
 bytes) awk '{s += $NF} END {print s + 0}' "$log" 2>/dev/null || echo 0 ;;
 requests) (wc -l <"$log" 2>/dev/null || echo 0) | tr -d ' ' ;;
-# The Range header of each request from line ARG on (1-based), one per line.
-ranges) tail -n "+${3:-1}" "$log" 2>/dev/null | awk '{print $4}' | tr -d '"' ;;
+# The Range header of each request from line ARG on (1-based), on one line
+# (the guest reads one line of answer).
+ranges) echo $(tail -n "+$((10#${arg//[^0-9]/} + 0))" "$log" 2>/dev/null | awk '{print $4}' | tr -d '"') ;;
 connections) awk '{print $1}' "$log" 2>/dev/null | sort -u | wc -l ;;
 *) echo "bad command"; exit 1 ;;
 esac
