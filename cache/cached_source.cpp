@@ -99,7 +99,9 @@ struct CachedReader::Request final : io::ReadCallback {
     Stage stage = Stage::Claim;
     std::vector<std::byte> whole;  // whole chunks read back, to check them before serving
     uint64_t whole_offset = 0;
+    uint32_t fixed_len = 0;  // zero copy: read into a ring buffer, dst empty
 
+    size_t size() const { return fixed_len ? fixed_len : dst.size(); }
     void on_read_done(int result) override { owner->read_done(*this, result); }
 };
 
@@ -161,6 +163,31 @@ void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallb
     }
     // After the read's own fetch, which goes first on the wire.
     if (ahead.count && !src_.store().degraded()) read_ahead(ahead);
+}
+
+// Only a plain hit: every chunk present and, with verity, checked in this
+// attach. Anything else needs this layer's own buffers.
+bool CachedReader::read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) {
+    if (len == 0 || !local_ || offset + len > src_.size()) return false;
+    const uint64_t cs = src_.store().chunk_size();
+    const uint64_t first = offset / cs, last = (offset + len - 1) / cs;
+    for (uint64_t c = first; c <= last; ++c)
+        if (!src_.store().map().present(c) || (src_.chunk_check() && !src_.verified().present(c))) return false;
+    release_network_if_done();
+    Request* r = &requests_.take();
+    r->owner = this;
+    r->offset = offset;
+    r->fixed_len = len;
+    r->cb = &cb;
+    r->stage = Request::Stage::Local;
+    if (!local_->read_fixed(offset, len, buf, *r)) {
+        requests_.release(*r);
+        return false;
+    }
+    const io::StreamDetector::Prefetch ahead =
+        src_.streams() ? src_.streams()->on_read(offset, len, false) : io::StreamDetector::Prefetch{};
+    if (ahead.count && !src_.store().degraded()) read_ahead(ahead);
+    return true;
 }
 
 void CachedReader::read_ahead(const io::StreamDetector::Prefetch& p) {
@@ -325,6 +352,8 @@ void CachedReader::read_direct(Request& r) {
 }
 
 void CachedReader::read_done(Request& r, int result) {
+    // A failed zero-copy read is the caller's to retry, through read().
+    if (r.fixed_len) return finish(r, result);
     if (r.stage == Request::Stage::Local) return local_done(r, result);
     --direct_in_flight_;
     finish(r, result);
@@ -404,7 +433,7 @@ void CachedReader::finish(Request& r, int result) {
     if (result == 0) {
         IoStats& st = src_.stats();
         st.reads.fetch_add(1, std::memory_order_relaxed);
-        st.bytes_served.fetch_add(r.dst.size(), std::memory_order_relaxed);
+        st.bytes_served.fetch_add(r.size(), std::memory_order_relaxed);
         if (r.hit) st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
     }
     io::ReadCallback* cb = r.cb;

@@ -119,6 +119,7 @@ public:
     ~CachedReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    bool read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) override;
 
     // For tests: the fetch buffers' reuse (takes, misses).
     const io::BufferPool& fetch_buffers() const { return fetch_buffers_; }

@@ -22,14 +22,14 @@ public:
         : inner_(std::move(inner)), stats_(stats), counts_served_(counts_served) {}
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
-        if (free_.empty()) free_.push_back(&pool_.emplace_back());
-        Timed* t = free_.back();
-        free_.pop_back();
-        t->owner = this;
-        t->cb = &cb;
-        t->bytes = dst.size();
-        t->start = std::chrono::steady_clock::now();
-        inner_->read(offset, dst, *t);
+        inner_->read(offset, dst, start(dst.size(), cb));
+    }
+
+    bool read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) override {
+        Timed& t = start(len, cb);
+        if (inner_->read_fixed(offset, len, buf, t)) return true;
+        free_.push_back(&t);
+        return false;
     }
 
     void done(Timed& t, int result) {
@@ -44,6 +44,17 @@ public:
     }
 
 private:
+    Timed& start(size_t bytes, io::ReadCallback& cb) {
+        if (free_.empty()) free_.push_back(&pool_.emplace_back());
+        Timed* t = free_.back();
+        free_.pop_back();
+        t->owner = this;
+        t->cb = &cb;
+        t->bytes = bytes;
+        t->start = std::chrono::steady_clock::now();
+        return *t;
+    }
+
     std::unique_ptr<io::QueueReader> inner_;
     IoStats& stats_;
     bool counts_served_;

@@ -130,6 +130,7 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     ublk::DeviceConfig cfg;
     cfg.queues = o.queues ? o.queues : ublk::default_queue_count(std::thread::hardware_concurrency());
     cfg.depth = o.depth;
+    cfg.zero_copy = o.zero_copy != "off";
     // Half of --memory-budget for the queues' IO buffers (the readahead has the other half).
     cfg.io_budget = std::make_shared<io::MemoryBudget>((uint64_t{o.memory_budget_mib} << 20) / 2);
     if (takeover) {
@@ -200,13 +201,14 @@ int serve(const AttachOptions& o, ReadyReport& report, const Takeover* takeover)
     const unsigned id = dev->id();
     const auto started = std::chrono::steady_clock::now();
     nlohmann::json state;
-    // What the kernel offers, read at attach (GET_FEATURES); zero copy is
-    // reported, not used: every request goes through the daemon's buffers.
-    const nlohmann::json ublk_status = {{"kernel_features", ctrl.features()},
-                                        {"kernel_feature_names", ublk::feature_names(ctrl.features())},
-                                        {"zero_copy_offered", ublk::zero_copy_offered(ctrl.features())},
-                                        {"zero_copy_used", false}};
+    // What the kernel offers, read at attach (GET_FEATURES), and whether the
+    // device uses zero copy (the device's flags: a successor's are its predecessor's).
+    nlohmann::json ublk_status = {{"kernel_features", ctrl.features()},
+                                  {"kernel_feature_names", ublk::feature_names(ctrl.features())},
+                                  {"zero_copy_offered", ublk::zero_copy_offered(ctrl.features())},
+                                  {"zero_copy_used", dev->zero_copy()}};
     auto publish = [&] {
+        ublk_status["zero_copy_reads"] = dev->zero_copy_reads();
         nlohmann::json extra = {{"recoveries", state.value("recoveries", 0)},
                                 {"last_recovery", state.value("last_recovery", nlohmann::json())},
                                 {"ublk", ublk_status}};

@@ -44,6 +44,7 @@ _lazyroot() {
     --cache | --trust | --ca | --cert | --key | --header-file | --profile-record | --s3-credentials | --sign-key | --sign-cert | --hash-out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --http-version) COMPREPLY=($(compgen -W "2 1.1" -- "$cur")); return ;;
+    --zero-copy) COMPREPLY=($(compgen -W "auto off" -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
     --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | --profile | --profile-record-secs | \
         --s3-endpoint | --s3-region | \
@@ -54,7 +55,7 @@ _lazyroot() {
     case $cmd in
     attach)
         opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --profile --profile-record --profile-record-secs --io-timeout
-              --readahead --memory-budget --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
+              --readahead --zero-copy --memory-budget --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
               --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
               --nvme-transport --hostnqn --queues --depth --name --daemon
               --recover --help" ;;

@@ -74,6 +74,11 @@ Command parse_command_line(int argc, const char* const* argv) {
         ->check(whole_number())
         ->check(CLI::Range(1u, 4096u))
         ->capture_default_str();
+    a->add_option("--zero-copy", attach.zero_copy,
+                  "auto: cache hits and file reads go straight into the kernel's request pages when the kernel "
+                  "offers it (ublk AUTO_BUF_REG, 6.16+); off: always through the daemon's buffers")
+        ->check(CLI::IsMember({"auto", "off"}))
+        ->capture_default_str();
     a->add_option("--name", attach.name, "Name of the device (used for the dm mapping)")
         ->capture_default_str()
         ->check([](const std::string& v) {

@@ -58,7 +58,8 @@ struct AttachOptions {
     std::vector<std::string> resolve;
     unsigned connections = 8;
     http::HttpVersion http_version = http::HttpVersion::Negotiate;
-    unsigned readahead_mib = 16;  // 0: off
+    unsigned readahead_mib = 16;     // 0: off
+    std::string zero_copy = "auto";  // or "off"
     // Buffers of all queues together: half for ublk IO buffers, half for
     // readahead slices (cli/attach.cpp, cli/source_stack.cpp).
     unsigned memory_budget_mib = 24;

@@ -140,7 +140,11 @@ std::string format_status_text(const nlohmann::json& entries) {
             if (u.contains("zero_copy_offered") && u["zero_copy_offered"].is_array())
                 for (const auto& f : u["zero_copy_offered"])
                     if (f.is_string()) offered += (offered.empty() ? "" : " ") + f.get<std::string>();
-            if (offered.empty())
+            if (u.value("zero_copy_used", false))
+                out += printf_string(
+                    "  ublk zero copy: in use (AUTO_BUF_REG); %llu reads went straight into the request's pages\n",
+                    u.value("zero_copy_reads", 0ull));
+            else if (offered.empty())
                 out += "  ublk zero copy: not offered by the kernel; copy path\n";
             else
                 out += printf_string("  ublk zero copy: offered by the kernel (%s), not used; copy path\n",

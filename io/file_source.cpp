@@ -23,8 +23,23 @@ struct FileRead final : Completion {
     FileReader* owner = nullptr;
     uint64_t offset = 0;
     std::span<std::byte> rest;
+    // Zero copy: the ring's registered buffer read into, and the address there.
+    int buf_index = -1;
+    uint64_t buf_offset = 0;
+    size_t fixed_left = 0;
     ReadCallback* cb = nullptr;
     int error = 0;  // set when the read fails before reaching the kernel
+
+    size_t left() const { return buf_index >= 0 ? fixed_left : rest.size(); }
+    void advance(size_t n) {
+        offset += n;
+        if (buf_index < 0) {
+            rest = rest.subspan(n);
+        } else {
+            buf_offset += n;
+            fixed_left -= n;
+        }
+    }
 
     void complete(int res, uint32_t) override;
 };
@@ -40,16 +55,37 @@ public:
         op->owner = this;
         op->offset = offset;
         op->rest = dst;
+        op->buf_index = -1;
         op->cb = &cb;
         op->error = 0;
         submit(op);
     }
 
+    bool read_fixed(uint64_t offset, uint32_t len, FixedBuffer buf, ReadCallback& cb) override {
+        if (len == 0) return false;
+        FileRead* op = take();
+        op->owner = this;
+        op->offset = offset;
+        op->rest = {};
+        op->buf_index = buf.index;
+        op->buf_offset = buf.base;
+        op->fixed_left = len;
+        op->cb = &cb;
+        op->error = 0;
+        submit(op);
+        return true;
+    }
+
     void submit(FileRead* op) {
         io_uring_sqe* sqe = loop_.sqe_for(op);
-        if (op->rest.empty()) {
+        if (op->left() == 0) {
             // Zero-length read: complete through the loop to keep callbacks asynchronous.
             io_uring_prep_nop(sqe);
+            return;
+        }
+        if (op->buf_index >= 0) {
+            io_uring_prep_read_fixed(sqe, fd_, reinterpret_cast<void*>(static_cast<uintptr_t>(op->buf_offset)),
+                                     static_cast<unsigned>(op->fixed_left), op->offset, op->buf_index);
             return;
         }
         io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()), op->offset);
@@ -76,14 +112,13 @@ private:
 };
 
 void FileRead::complete(int res, uint32_t) {
-    if (rest.empty()) return owner->finish(this, 0);
+    if (left() == 0) return owner->finish(this, 0);
     if (res == -EINTR || res == -EAGAIN) return owner->submit(this);
     if (res < 0) return owner->finish(this, res);
     // The file shrank under us: the missing tail must not be served as zeros.
     if (res == 0) return owner->finish(this, -EIO);
-    offset += static_cast<uint64_t>(res);
-    rest = rest.subspan(static_cast<size_t>(res));
-    if (rest.empty()) return owner->finish(this, 0);
+    advance(static_cast<size_t>(res));
+    if (left() == 0) return owner->finish(this, 0);
     owner->submit(this);
 }
 

@@ -14,6 +14,9 @@ public:
     void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) override {
         inner_->read(offset_ + offset, dst, cb);
     }
+    bool read_fixed(uint64_t offset, uint32_t len, FixedBuffer buf, ReadCallback& cb) override {
+        return inner_->read_fixed(offset_ + offset, len, buf, cb);
+    }
     void prefer_another_source() override { inner_->prefer_another_source(); }
     std::string current_source() const override { return inner_->current_source(); }
 

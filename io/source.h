@@ -28,6 +28,14 @@ protected:
     ~ReadCallback() = default;
 };
 
+// A buffer in the ring's registered-buffer table: its index, and the address
+// io_uring knows its first byte by (0 for pages the kernel registered, such
+// as a ublk request's; the iov_base of one registered from user memory).
+struct FixedBuffer {
+    uint16_t index = 0;
+    uint64_t base = 0;
+};
+
 // The per-queue half of a source: lives on one queue thread, is driven by that
 // thread's loop, and never blocks it.
 class QueueReader {
@@ -36,6 +44,14 @@ public:
     // `offset + dst.size()` must not exceed Source::size(). The callback always
     // runs later, from the loop, never from inside read().
     virtual void read(uint64_t offset, std::span<std::byte> dst, ReadCallback& cb) = 0;
+    // Zero copy: reads [offset, offset+len) straight into a buffer registered
+    // with the loop's ring (a ublk request's pages), from its start. False,
+    // with `cb` never called, when this reader can't (the bytes are not in a
+    // file as they are, or a layer must see or transform them); the caller
+    // then uses read(). The default: can't.
+    virtual bool read_fixed(uint64_t /*offset*/, uint32_t /*len*/, FixedBuffer /*buf*/, ReadCallback& /*cb*/) {
+        return false;
+    }
     // Bytes from the current server failed a check above this layer: use
     // another one (a mirror) for what follows, and forget anything buffered.
     virtual void prefer_another_source() {}

@@ -50,7 +50,7 @@ std::unique_ptr<Device> Device::create(Control& ctrl, const DeviceConfig& cfg, i
     std::unique_ptr<Device> dev(new Device(ctrl, source));
     dev->io_budget_ = cfg.io_budget;
 
-    dev->info_ = make_dev_info(cfg, choose_flags(ctrl.features()));
+    dev->info_ = make_dev_info(cfg, choose_flags(ctrl.features(), cfg.zero_copy));
     if (int r = ctrl.add_dev(dev->info_); r < 0) throw fail("ublk ADD_DEV failed", r);
     dev->added_ = true;
 
@@ -139,6 +139,9 @@ void Device::start_queues() {
     qc.cdev_fd = cdev_.get();
     qc.ioctl_encode = (info_.flags & UBLK_F_CMD_IOCTL_ENCODE) != 0;
     qc.io_budget = io_budget_;
+    // From the device's flags: a successor serves as its predecessor set it up.
+    qc.zero_copy = (info_.flags & kZeroCopyFlags) == kZeroCopyFlags;
+    qc.zero_copy_reads = &zero_copy_reads_;
 
     for (unsigned q = 0; q < info_.nr_hw_queues; ++q) {
         qc.q_id = q;

@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,9 @@ public:
     std::string block_path() const { return "/dev/ublkb" + std::to_string(info_.dev_id); }
     std::string char_path() const { return "/dev/ublkc" + std::to_string(info_.dev_id); }
     const ublksrv_ctrl_dev_info& info() const { return info_; }
+    // Reads served straight into the request's pages (zero copy).
+    bool zero_copy() const { return (info_.flags & kZeroCopyFlags) == kZeroCopyFlags; }
+    uint64_t zero_copy_reads() const { return zero_copy_reads_.load(std::memory_order_relaxed); }
 
     // An eventfd that becomes readable when any queue stops serving, whether
     // after STOP_DEV or because it failed.
@@ -67,6 +71,7 @@ private:
     io::UniqueFd cdev_;
     std::shared_ptr<io::MemoryBudget> io_budget_;  // shared by the queues' IO buffers
     io::UniqueFd queue_exited_;
+    std::atomic<uint64_t> zero_copy_reads_{0};
     std::vector<io::UniqueFd> exit_requests_;
     std::vector<std::thread> threads_;
 };

@@ -34,11 +34,13 @@ ublksrv_ctrl_dev_info make_dev_info(const DeviceConfig& cfg, uint64_t flags) {
     return info;
 }
 
-uint64_t choose_flags(uint64_t kernel_features) {
+uint64_t choose_flags(uint64_t kernel_features, bool zero_copy) {
     // Only what this daemon implements. With USER_RECOVERY a dead daemon's
     // device stays and its IO waits for a successor; REISSUE replays what
     // the dead one held, which is safe for a read-only image.
-    return kernel_features & (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
+    uint64_t f = kernel_features & (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
+    if (zero_copy && (kernel_features & kZeroCopyFlags) == kZeroCopyFlags) f |= kZeroCopyFlags;
+    return f;
 }
 
 ublk_params make_params(uint64_t image_bytes, uint32_t max_io_bytes) {

@@ -17,6 +17,8 @@ struct DeviceConfig {
     uint32_t max_io_bytes = 512 * 1024;
     // IO buffers beyond one per queue (see QueueConfig); null: one per tag.
     std::shared_ptr<io::MemoryBudget> io_budget = nullptr;
+    // Use zero copy when the kernel offers it (--zero-copy=auto).
+    bool zero_copy = true;
 };
 
 inline constexpr unsigned kMaxQueues = 16;
@@ -35,7 +37,10 @@ std::string validate(const DeviceConfig& cfg);
 ublksrv_ctrl_dev_info make_dev_info(const DeviceConfig& cfg, uint64_t flags);
 
 // Flags to request, given what the kernel reported through GET_FEATURES.
-uint64_t choose_flags(uint64_t kernel_features);
+// Zero copy (`zero_copy`, and the kernel offers it) is AUTO_BUF_REG for the
+// reads that go straight into a request, with USER_COPY for those that don't.
+uint64_t choose_flags(uint64_t kernel_features, bool zero_copy = false);
+inline constexpr uint64_t kZeroCopyFlags = UBLK_F_AUTO_BUF_REG | UBLK_F_USER_COPY;
 
 // Parameters for a read-only root image of `image_bytes`, with IOs up to
 // `max_io_bytes` (the value the kernel negotiated at ADD_DEV).

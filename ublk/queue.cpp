@@ -24,8 +24,9 @@ public:
     std::byte* buffer() const { return buf_ ? buf_ : q_.parking_; }
 
     // The FETCH / COMMIT_AND_FETCH command completed: a request is ready, or
-    // the device is going away.
+    // the device is going away. Or, with zero copy, a copy into the request did.
     void complete(int res, uint32_t) override {
+        if (copying_) return copied(res);
         if (res == UBLK_IO_RES_OK) return serve();
         if (res != UBLK_IO_RES_ABORT)
             log::error("queue %u tag %u: ublk command failed: %s", q_.cfg_.q_id, tag_, std::strerror(-res));
@@ -33,10 +34,21 @@ public:
     }
 
     void on_read_done(int result) override {
+        if (fixed_) {
+            fixed_ = false;
+            if (result == 0) {
+                if (q_.cfg_.zero_copy_reads) q_.cfg_.zero_copy_reads->fetch_add(1, std::memory_order_relaxed);
+                return commit(static_cast<int>(len_));
+            }
+            // Through the layers' own buffers, where a failed local read is refetched.
+            return read_copied();
+        }
         // The block layer knows EIO; lower layers' finer codes (ETIMEDOUT,
         // io::kFailedVerification, …) stop here.
         if (result < 0 && result != -EIO && result != -ENOMEM) result = -EIO;
-        commit(result < 0 ? result : static_cast<int>(len_));
+        if (result < 0) return commit(result);
+        if (q_.cfg_.zero_copy) return copy_in(0);
+        commit(static_cast<int>(len_));
     }
 
     // A buffer is free for this waiting read.
@@ -46,7 +58,7 @@ public:
         // The device is rounded up to whole sectors; the bytes past the image are zeros.
         uint64_t in_image = offset_ >= size ? 0 : std::min<uint64_t>(len_, size - offset_);
         if (in_image < len_) std::memset(buf_ + in_image, 0, len_ - in_image);
-        if (in_image == 0) return commit(static_cast<int>(len_));
+        if (in_image == 0) return on_read_done(0);
         q_.reader_->read(offset_, {buf_, static_cast<size_t>(in_image)}, *this);
     }
 
@@ -72,8 +84,40 @@ private:
         offset_ = offset;
         len_ = len;
         if (len > q_.cfg_.max_io_bytes) return commit(-EINVAL);
+        // The tag's index holds this request's pages (see Queue::fetch).
+        if (q_.cfg_.zero_copy && offset < q_.source_.size() && len <= q_.source_.size() - offset &&
+            q_.reader_->read_fixed(offset, len, io::FixedBuffer{tag_, 0}, *this)) {
+            fixed_ = true;
+            return;
+        }
+        read_copied();
+    }
+
+    void read_copied() {
         if (std::byte* b = q_.take_buffer()) return start(b);
         q_.waiting_.push_back(this);  // started by recycle_buffers()
+    }
+
+    // Zero copy is on, but these bytes are in our buffer: written into the
+    // request through /dev/ublkcN (USER_COPY), then committed.
+    void copy_in(uint32_t done) {
+        copying_ = true;
+        copied_ = done;
+        const uint64_t pos =
+            UBLKSRV_IO_BUF_OFFSET + (uint64_t{q_.cfg_.q_id} << UBLK_QID_OFF) + (uint64_t{tag_} << UBLK_TAG_OFF) + done;
+        io_uring_prep_write(q_.loop_.sqe_for(this), q_.cfg_.cdev_fd, buf_ + done, len_ - done, pos);
+    }
+
+    void copied(int res) {
+        copying_ = false;
+        if (res <= 0) {
+            log::error("queue %u tag %u: copying a read into the request failed: %s", q_.cfg_.q_id, tag_,
+                       std::strerror(res < 0 ? -res : EIO));
+            return commit(-EIO);
+        }
+        copied_ += static_cast<uint32_t>(res);
+        if (copied_ < len_) return copy_in(copied_);
+        commit(static_cast<int>(len_));
     }
 
     void commit(int result) {
@@ -86,6 +130,9 @@ private:
     std::byte* buf_ = nullptr;
     uint64_t offset_ = 0;
     uint32_t len_ = 0;
+    bool fixed_ = false;    // the read goes straight into the request's pages
+    bool copying_ = false;  // a write into the request is in flight
+    uint32_t copied_ = 0;
 };
 
 // Used before START_DEV succeeds, when STOP_DEV would not abort the fetches:
@@ -131,6 +178,10 @@ int Queue::prepare() {
     if (!buffers_) return -ENOMEM;
     parking_ = static_cast<std::byte*>(buffers_.get()) + static_cast<size_t>(cfg_.depth) * cfg_.max_io_bytes;
 
+    // Where the kernel registers each request's pages: one slot per tag.
+    if (cfg_.zero_copy)
+        if (int r = io_uring_register_buffers_sparse(loop_.raw(), cfg_.depth); r < 0) return r;
+
     reader_ = source_.open_queue(loop_, cfg_.depth);
     tags_.reserve(cfg_.depth);
     for (unsigned t = 0; t < cfg_.depth; ++t) tags_.push_back(std::make_unique<Tag>(*this, static_cast<uint16_t>(t)));
@@ -157,7 +208,14 @@ void Queue::fetch(Tag& t, bool commit, int result) {
     cmd.q_id = static_cast<__u16>(cfg_.q_id);
     cmd.tag = t.tag();
     cmd.result = result;
-    cmd.addr = reinterpret_cast<uintptr_t>(t.buffer());
+    if (cfg_.zero_copy) {
+        // No buffer address: the kernel registers the next request's pages
+        // at the tag's index (struct ublk_auto_buf_reg in sqe->addr, flags 0).
+        cmd.addr = 0;
+        sqe->addr = t.tag();
+    } else {
+        cmd.addr = reinterpret_cast<uintptr_t>(t.buffer());
+    }
     std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 #include "ublk/uapi.h"
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -20,6 +21,12 @@ struct QueueConfig {
     int cdev_fd = -1;
     int exit_fd = -1;  // an eventfd; readable means "leave now, without STOP_DEV"
     bool ioctl_encode = false;
+    // The device was created with AUTO_BUF_REG | USER_COPY: the kernel
+    // registers each request's pages in the ring's buffer table at the tag's
+    // index, reads that can go straight there do (QueueReader::read_fixed),
+    // and the rest are copied in with a write to /dev/ublkcN.
+    bool zero_copy = false;
+    std::atomic<uint64_t>* zero_copy_reads = nullptr;  // counted when not null
     // IO buffers of all queues together (--memory-budget). Each queue has
     // one buffer outside it, so it always makes progress; null: one per tag.
     std::shared_ptr<io::MemoryBudget> io_budget;

@@ -92,6 +92,43 @@ TEST(CachedSource, ServesCorrectBytesAndFetchesEachChunkOnce) {
     EXPECT_EQ(st.stats.bytes_fetched.load(), fetched);
 }
 
+// Zero copy takes only plain hits: on a cold cache every read goes through
+// read() (its own buffers, the fetch, the write); once warm, the same ranges
+// go straight from the cache file into the caller's registered buffers and
+// match the image, and each still counts as a hit.
+TEST(CachedSource, ZeroCopyServesHitsOnlyAndTheSameBytes) {
+    Image img(8 << 20);
+    Stack st(img, (img.dir / "cache").string());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = st.src->open_queue(loop, 32);
+    auto cold = random_reads(16, img.bytes.size(), 5);
+    EXPECT_EQ(lazyroot::testing::run_fixed_reads(loop, *reader, cold), 0u);
+    EXPECT_EQ(st.stats.bytes_fetched.load(), 0u);
+    lazyroot::testing::run_reads(loop, *reader, cold);
+    for (const auto& op : cold) ASSERT_TRUE(op.result == 0 && matches(op, img.bytes)) << op.offset;
+    const uint64_t fetched = st.stats.bytes_fetched.load(), hits = st.stats.cache_hit_reads.load();
+
+    auto warm = cold;
+    for (auto& op : warm) {
+        op.result = 1;
+        std::fill(op.buf.begin(), op.buf.end(), std::byte{0});
+    }
+    ASSERT_EQ(lazyroot::testing::run_fixed_reads(loop, *reader, warm), warm.size());
+    for (const auto& op : warm) ASSERT_TRUE(op.result == 0 && matches(op, img.bytes)) << op.offset;
+    EXPECT_EQ(st.stats.bytes_fetched.load(), fetched);
+    EXPECT_EQ(st.stats.cache_hit_reads.load(), hits + warm.size());
+
+    // A range reaching one missing chunk is not taken.
+    std::vector<ReadOp> partly(1);
+    const auto present = chunks_of(cold);
+    uint64_t missing = 0;
+    while (present.count(missing) || !present.count(missing + 1)) ++missing;
+    partly[0].offset = missing * kChunk + kChunk / 2;
+    partly[0].buf.resize(kChunk);
+    EXPECT_EQ(lazyroot::testing::run_fixed_reads(loop, *reader, partly), 0u);
+}
+
 TEST(CachedSource, QueuesOnOtherThreadsWaitForOneFetch) {
     Image img(8 << 20);
     Stack st(img, (img.dir / "cache").string());

@@ -72,6 +72,17 @@ TEST(Params, FlagsOnlyRequestWhatTheKernelHasAndWeImplement) {
               UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
 }
 
+// Zero copy needs both AUTO_BUF_REG (reads into the request's pages) and
+// USER_COPY (the rest written in), and the user's consent.
+TEST(Params, ZeroCopyIsRequestedOnlyWhenWantedAndBothHalvesAreOffered) {
+    const uint64_t k616 = UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG;
+    EXPECT_EQ(choose_flags(k616, true), UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_COPY | UBLK_F_AUTO_BUF_REG);
+    EXPECT_EQ(choose_flags(k616, false), UBLK_F_CMD_IOCTL_ENCODE);
+    EXPECT_EQ(choose_flags(k616 & ~UBLK_F_USER_COPY, true), UBLK_F_CMD_IOCTL_ENCODE);
+    // 6.15: SUPPORT_ZERO_COPY without AUTO_BUF_REG is not used.
+    EXPECT_EQ(choose_flags(k616 & ~UBLK_F_AUTO_BUF_REG, true), UBLK_F_CMD_IOCTL_ENCODE);
+}
+
 TEST(Params, DescriptorArraysArePageAlignedPerQueue) {
     const size_t page = 4096;
     EXPECT_EQ(descriptor_offset(0, page), 0);

@@ -113,6 +113,13 @@ TEST(Status, ZeroCopyOfferIsShown) {
         text.find("\n  ublk zero copy: offered by the kernel (SUPPORT_ZERO_COPY AUTO_BUF_REG), not used; copy path\n"),
         std::string::npos)
         << text;
+    e["ublk"]["zero_copy_used"] = true;
+    e["ublk"]["zero_copy_reads"] = 1234;
+    text = format_status_text(nlohmann::json::array({e}));
+    EXPECT_NE(text.find("\n  ublk zero copy: in use (AUTO_BUF_REG); 1234 reads went straight into the request's "
+                        "pages\n"),
+              std::string::npos)
+        << text;
     // A status file from before this line existed says nothing about it.
     EXPECT_EQ(format_status_text(nlohmann::json::array({entry(true, true, 60, 0.5)})).find("zero copy"),
               std::string::npos);
