@@ -46,7 +46,7 @@ _lazyroot() {
     --http-version) COMPREPLY=($(compgen -W "2 1.1" -- "$cur")); return ;;
     --zero-copy) COMPREPLY=($(compgen -W "auto off" -- "$cur")); return ;;
     --recover) COMPREPLY=($(compgen -W "$(_lazyroot_devices)" -- "$cur")); return ;;
-    --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | --profile | --profile-record-secs | \
+    --queues | --depth | --name | --chunk-size | --hydrate-rate | --mirror | --resolve | --connections | --max-connections | --profile | --profile-record-secs | \
         --s3-endpoint | --s3-region | \
         --readahead | --memory-budget | --coalesce | --hash-offset | --hash-source | --hostnqn | --timeout)
         return ;;
@@ -54,7 +54,7 @@ _lazyroot() {
     local opts=''
     case $cmd in
     attach)
-        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --http-version --profile --profile-record --profile-record-secs --io-timeout
+        opts="--mode --cache --chunk-size --hydrate-rate --mirror --resolve --connections --max-connections --http-version --profile --profile-record --profile-record-secs --io-timeout
               --readahead --zero-copy --memory-budget --coalesce --verity --hash-offset --hash-source --trust --verity-sig-keyring
               --handoff --insecure --ca --cert --key --header-file --s3-endpoint --s3-region --s3-credentials
               --nvme-transport --hostnqn --queues --depth --name --daemon

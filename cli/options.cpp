@@ -137,9 +137,15 @@ Command parse_command_line(int argc, const char* const* argv) {
                 return std::string("must be HOST:PORT:ADDR[,ADDR...]");
             return std::string();
         });
-    a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues")
+    a->add_option("--connections", attach.connections, "HTTP connections in total, over all queues, to start with")
         ->check(whole_number())
         ->check(CLI::Range(1u, 256u))
+        ->capture_default_str();
+    a->add_option("--max-connections", attach.max_connections,
+                  "HTTP/1.1 connections in total the queues may grow to while reads wait for a busy one and a new "
+                  "connection costs less than the wait (at most --connections: a fixed count)")
+        ->check(whole_number())
+        ->check(CLI::Range(1u, 1024u))
         ->capture_default_str();
     a->add_option("--profile", attach.profile,
                   "Prefetch profile to replay: FILE, an http(s) URL, or auto (SOURCE's name + .profile); its chunks "

@@ -57,6 +57,7 @@ struct AttachOptions {
     // recorded in the initrd so a restarted root daemon needs no /etc.
     std::vector<std::string> resolve;
     unsigned connections = 8;
+    unsigned max_connections = 64;  // grown to under load, HTTP/1.1; ≤ connections: fixed
     http::HttpVersion http_version = http::HttpVersion::Negotiate;
     unsigned readahead_mib = 16;     // 0: off
     std::string zero_copy = "auto";  // or "off"

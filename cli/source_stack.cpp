@@ -88,7 +88,8 @@ std::unique_ptr<io::Source> open_transport(const SourceUri& uri, const AttachOpt
             h.urls.push_back(http_url(uri, o));
             h.urls.insert(h.urls.end(), o.mirrors.begin(), o.mirrors.end());
             auto src = http::HttpSource::open(h);
-            src->set_connections_per_queue((o.connections + queues - 1) / queues);
+            src->set_connections_per_queue((o.connections + queues - 1) / queues,
+                                           (o.max_connections + queues - 1) / queues);
             if (http) *http = src.get();
             return compress::SeekableSource::wrap_if_seekable(std::move(src));
         }

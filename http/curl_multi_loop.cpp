@@ -19,9 +19,13 @@ CurlMultiLoop::CurlMultiLoop(io::EventLoop& loop, long max_connections, std::fun
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMultiLoop::on_timer);
     curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections);
-    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_connections);
+    set_max_connections(max_connections);
+}
+
+void CurlMultiLoop::set_max_connections(long n) {
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, n);
 }
 
 CurlMultiLoop::~CurlMultiLoop() {

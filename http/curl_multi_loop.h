@@ -23,6 +23,8 @@ public:
     // Returns false if curl refused the handle.
     bool add(CURL* easy);
     void remove(CURL* easy);
+    // Connections curl may open (a connection pool that grows under load).
+    void set_max_connections(long n);
 
 private:
     static int on_socket(CURL*, curl_socket_t s, int what, void* self, void* watch);

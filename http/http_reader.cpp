@@ -28,6 +28,7 @@ struct HttpReader::Transfer {
     unsigned url_generation = 0;  // of the URL this attempt was sent to
     unsigned attempt = 0;
     io::Clock::time_point deadline;
+    io::Clock::time_point sent;  // handed to curl (it holds a connection from then)
     ResponseHead head;
     bool body_checked = false;
     std::string abort_why;  // set when a callback refused the response
@@ -36,13 +37,16 @@ struct HttpReader::Transfer {
     Transfer(HttpReader* o, io::EventLoop& loop) : owner(o), retry(loop, [this] { owner->start(*this); }) {}
 };
 
-HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections)
+HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections,
+                       unsigned max_connections)
     : source_(source),
       loop_(loop),
       dispatch_timer_(loop, [this] { dispatch(); }),
       preconditions_(source.url_count()),
       preferred_url_(source.first_live_url()),
-      multi_(loop, static_cast<long>(connections), [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
+      // More connections than reads in flight would never be used.
+      conns_(connections, std::min(max_connections, std::max(depth, connections))),
+      multi_(loop, static_cast<long>(conns_.limit()), [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
     for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
 }
 
@@ -139,14 +143,6 @@ void HttpReader::start(Transfer& t) {
     curl_slist* headers = headers_for(t.url_index);
     if (!headers && !source_.options().headers.empty()) return finish(t, -ENOMEM);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-    // No overall limit for a read that may wait for ever (0); the connect and
-    // stall timeouts still end an attempt on a dead or silent connection.
-    long timeout_ms = 0;
-    if (t.deadline != io::Clock::time_point::max()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - io::Clock::now());
-        timeout_ms = std::max<long>(1, static_cast<long>(left.count()));
-    }
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     t.received = 0;
     t.part = 0;
     t.part_pos = 0;
@@ -154,7 +150,64 @@ void HttpReader::start(Transfer& t) {
     t.body_checked = false;
     t.abort_why.clear();
     t.abort_fatal = false;
-    if (!multi_.add(e)) finish(t, -EIO);
+    send(t);
+}
+
+// Over HTTP/1.1 a request holds a connection until its answer is in, so no
+// more go to curl than there are connections: the rest wait here, where the
+// wait is seen (ConnectionPolicy) and costs no timeout. Multiplexed, all go.
+void HttpReader::send(Transfer& t) {
+    if (!conns_.multiplexed() && in_curl_ >= conns_.limit()) {
+        if (!conns_.want_more(in_curl_ + static_cast<unsigned>(waiting_.size()) + 1)) {
+            waiting_.push_back(&t);
+            return;
+        }
+        multi_.set_max_connections(conns_.limit());
+    }
+    CURL* e = t.easy.get();
+    // No overall limit for a read that may wait for ever (0); the connect and
+    // stall timeouts still end an attempt on a dead or silent connection.
+    long timeout_ms = 0;
+    t.sent = io::Clock::now();
+    if (t.deadline != io::Clock::time_point::max()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - t.sent);
+        timeout_ms = std::max<long>(1, static_cast<long>(left.count()));
+    }
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    ++in_curl_;
+    if (!multi_.add(e)) {
+        --in_curl_;
+        finish(t, -EIO);
+    }
+}
+
+// A request left curl: what it says about the link, and room for the next.
+void HttpReader::sent_done(Transfer& t) {
+    --in_curl_;
+    long version = 0;
+    curl_off_t connects = 0, lookup_us = 0, connect_us = 0, tls_us = 0;
+    CURL* e = t.easy.get();
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us);
+    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
+    curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+    const curl_off_t setup_us = connects > 0 ? std::max(connect_us, tls_us) - lookup_us : 0;
+    const auto held = std::chrono::duration_cast<std::chrono::microseconds>(io::Clock::now() - t.sent).count();
+    conns_.on_response(static_cast<uint64_t>(std::max<curl_off_t>(0, setup_us)), static_cast<uint64_t>(held),
+                       version >= CURL_HTTP_VERSION_2_0);
+    while (!waiting_.empty() && (conns_.multiplexed() || in_curl_ < conns_.limit())) {
+        Transfer* next = waiting_.front();
+        waiting_.pop_front();
+        send(*next);
+    }
+    // Still a queue: maybe it is worth another connection now.
+    if (!waiting_.empty() && conns_.want_more(in_curl_ + static_cast<unsigned>(waiting_.size()))) {
+        multi_.set_max_connections(conns_.limit());
+        Transfer* next = waiting_.front();
+        waiting_.pop_front();
+        send(*next);
+    }
 }
 
 size_t HttpReader::on_header(char* data, size_t size, size_t n, void* tp) {
@@ -283,6 +336,7 @@ void HttpReader::on_done(CURL* easy, CURLcode rc) {
     Transfer* tp = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&tp));
     Transfer& t = *tp;
+    sent_done(t);
     ImageUrl& u = source_.url(t.url_index);
     std::string why;
     const auto now = io::Clock::now();

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "http/connection_policy.h"
 #include "http/curl_multi_loop.h"
 #include "http/curl_setup.h"
 #include "http/response_head.h"
@@ -20,7 +21,9 @@ class HttpSource;
 // backoff (rotating through the mirrors) until the IO timeout.
 class HttpReader final : public io::QueueReader {
 public:
-    HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections);
+    // `connections` to start with, growing up to `max_connections` while reads
+    // queue behind busy HTTP/1.1 connections (ConnectionPolicy).
+    HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections, unsigned max_connections);
     ~HttpReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
@@ -40,6 +43,8 @@ private:
     Transfer* take();
     void dispatch();
     void start(Transfer& t);
+    void send(Transfer& t);
+    void sent_done(Transfer& t);
     void on_done(CURL* easy, CURLcode rc);
     Verdict judge(Transfer& t, CURLcode rc, std::string& why);
     void finish(Transfer& t, int result);
@@ -62,7 +67,10 @@ private:
     io::Backoff backoff_;
     size_t preferred_url_ = 0;  // the URL that answered last
     bool retrying_ = false;     // some request failed since the last answer
-    CurlMultiLoop multi_;       // last: its destructor still calls back into us
+    ConnectionPolicy conns_;
+    unsigned in_curl_ = 0;           // requests handed to curl, not yet done
+    std::deque<Transfer*> waiting_;  // ready, waiting for a connection
+    CurlMultiLoop multi_;            // last: its destructor still calls back into us
 };
 
 }  // namespace lazyroot::http

@@ -100,7 +100,7 @@ std::optional<std::string> HttpSource::update_source_url(const std::string& url)
 }
 
 std::unique_ptr<io::QueueReader> HttpSource::open_queue(io::EventLoop& loop, unsigned depth) {
-    return std::make_unique<HttpReader>(*this, loop, depth, per_queue_connections_);
+    return std::make_unique<HttpReader>(*this, loop, depth, per_queue_connections_, per_queue_max_connections_);
 }
 
 }  // namespace lazyroot::http

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -85,8 +86,12 @@ public:
     std::string identity() const override { return identity_; }
     std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override;
 
-    // Connections each queue may open; set before open_queue().
-    void set_connections_per_queue(unsigned n) { per_queue_connections_ = n ? n : 1; }
+    // Connections each queue opens, and may grow to while reads wait behind
+    // busy HTTP/1.1 ones (`max` 0: no growth); set before open_queue().
+    void set_connections_per_queue(unsigned n, unsigned max = 0) {
+        per_queue_connections_ = n ? n : 1;
+        per_queue_max_connections_ = std::max(per_queue_connections_, max);
+    }
 
     const HttpOptions& options() const { return opts_; }
     ImageUrl& url(size_t i) { return *urls_[i]; }
@@ -109,6 +114,7 @@ private:
     std::string identity_;
     size_t first_live_url_ = 0;
     unsigned per_queue_connections_ = 1;
+    unsigned per_queue_max_connections_ = 1;
 };
 
 }  // namespace lazyroot::http

@@ -100,6 +100,32 @@ TEST_F(HttpSourceTest, ConnectionsAreKeptAliveAndBounded) {
     EXPECT_GE(nginx.distinct_connections(), 2u);
 }
 
+// HTTP/1.1, one connection to start with: reads queued behind it make the
+// queue open more (a local nginx answers in well under the wait of 20 reads
+// ahead), never more than its maximum; every byte is right.
+TEST_F(HttpSourceTest, ReadsWaitingBehindBusyConnectionsOpenMore) {
+    fixtures::NginxServer nginx({.root = docroot_.path().string()});
+    nginx.start();
+    auto src = http::HttpSource::open(options(nginx.url("img.raw")));
+    src->set_connections_per_queue(1, 6);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src->open_queue(loop, 32);
+    size_t reads = 0;
+    for (uint32_t round = 0; round < 5; ++round) {
+        auto ops = random_reads(24, kImageSize, 200 + round);
+        run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0);
+            ASSERT_TRUE(matches(op, image_)) << "offset " << op.offset;
+        }
+        reads += ops.size();
+    }
+    ASSERT_TRUE(nginx.wait_for_log_lines(reads + 1));  // + the probe
+    EXPECT_GE(nginx.distinct_connections(), 1u + 3u);
+    EXPECT_LE(nginx.distinct_connections(), 1u + 6u);
+}
+
 TEST_F(HttpSourceTest, HttpsWithATestCa) {
     fixtures::TestCa ca;
     fixtures::NginxServer nginx({.root = docroot_.path().string(),
