@@ -1,0 +1,132 @@
+#!/bin/bash
+# Guest half of bench/run-compare-bench.sh: every system a user could pick,
+# on the same 256 MiB ext4 image (vmtests/images/ext4.img) and the same link
+# (nginx on the host, BENCH_RTT_MS of netem delay, 0 by default), in one
+# boot: cold 1 MiB sequential read of the whole device, 4k random read IOPS
+# at QD 1 and QD 32 (each on a freshly attached, cold device, except the warm
+# cache), and the bytes nginx sent for attach + mount + reading one file.
+# Appends "cmp system=... metric=... value=..." lines to results.txt.
+set -euo pipefail
+. "$LAZYROOT_GUEST_LIB"
+. "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
+. "$LAZYROOT_SOURCE_DIR/tests/vm/nvmet-lib.sh"
+runtime=${BENCH_RUNTIME:-10}
+rtt=${BENCH_RTT_MS:-0}
+url=$primary/ext4.img
+one_file=$(awk 'NR == 1 {print $2}' "$images/files.sha256")
+guest_up
+uname -r >kver
+if ((rtt > 0)); then
+    modprobe sch_netem
+    tc qdisc add dev eth0 root netem delay "${rtt}ms" limit 100000
+fi
+: >results.txt
+put() { echo "cmp system=$1 metric=$2 value=$3" | tee -a results.txt; }
+now() { date +%s.%N; }
+
+# measure SYSTEM ATTACH DETACH — ATTACH prints a cold device; DETACH DEV removes it.
+measure() {
+    local sys=$1 attach=$2 detach=$3 dev t0 t1 iops qd
+    dev=$($attach)
+    t0=$(now)
+    dd if="$dev" of=/dev/null bs=1M iflag=direct status=none
+    t1=$(now)
+    put "$sys" seq_MBps "$(awk -v b="$(blockdev --getsize64 "$dev")" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}')"
+    $detach "$dev"
+    for qd in 1 32; do
+        dev=$($attach)
+        iops=$(fio --name=rr --filename="$dev" --readonly --direct=1 --ioengine=io_uring --rw=randread --bs=4k \
+            --iodepth=$qd --time_based --runtime="$runtime" --output-format=terse | awk -F';' '{print $8}')
+        put "$sys" "iops_qd$qd" "$iops"
+        $detach "$dev"
+    done
+}
+
+# fetched SYSTEM ATTACH DETACH — nginx bytes for attach + mount + one file.
+fetched() {
+    local before dev
+    before=$(nginx_ctl bytes primary)
+    dev=$($2)
+    mkdir -p /mnt/cmp
+    mount -o ro "$dev" /mnt/cmp
+    cat "/mnt/cmp/$one_file" >/dev/null
+    umount /mnt/cmp
+    $3 "$dev"
+    put "$1" fetched_bytes $(($(nginx_ctl bytes primary) - before))
+}
+
+# The local baselines read a tmpfs copy, as nvmet does.
+img=$(nvme_image "$images/ext4.img")
+modprobe loop
+loop_attach() { losetup -r -f --show "$img"; }
+loop_detach() { losetup -d "$1"; }
+file_attach() { "$lazyroot" attach "file://$img" --daemon; }
+lz_detach() { "$lazyroot" detach "$1"; }
+http_attach() { "$lazyroot" attach "$url" --insecure --daemon; }
+rm -f /srv/nvme/warm.cache /srv/nvme/warm.cache.lzmeta
+warm_attach() {
+    local dev
+    dev=$("$lazyroot" attach "$url" --insecure --cache /srv/nvme/warm.cache --daemon)
+    dd if="$dev" of=/dev/null bs=1M iflag=direct status=none  # warm: every chunk in the cache
+    echo "$dev"
+}
+warm_loop_attach() { losetup -r -f --show /srv/nvme/warm.cache; }
+
+modprobe nbd nbds_max=2
+nbd_port=10809
+nbd_attach() {
+    # Debian's curl plugin with the cache (reads kept) and readahead filters; a new cache each time.
+    nbdkit -r -i 127.0.0.1 -p $nbd_port -P /tmp/nbdkit.pid --filter=readahead --filter=cache curl \
+        url="$url" cache-on-read=true >/dev/null 2>&1
+    nbd-client 127.0.0.1 $nbd_port /dev/nbd0 -b 4096 >/dev/null 2>&1 || vm_die "nbd-client failed"
+    echo /dev/nbd0
+}
+nbd_detach() {
+    nbd-client -d "$1" >/dev/null 2>&1
+    kill "$(cat /tmp/nbdkit.pid)"
+    while kill -0 "$(cat /tmp/nbdkit.pid)" 2>/dev/null; do sleep 0.05; done
+}
+
+nvmet_up "$img"
+load_module nvme-tcp
+knvme_attach() {
+    echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$nqn" >/dev/nvme-fabrics
+    local d
+    for _ in $(seq 1 100); do
+        d=$(compgen -G '/dev/nvme*n1' | head -1 || true)
+        [[ -n $d ]] && break
+        sleep 0.1
+    done
+    [[ -n $d ]] || vm_die "the kernel initiator made no namespace device"
+    echo "$d"
+}
+knvme_detach() { for c in /sys/class/nvme/nvme*; do echo 1 >"$c/delete_controller"; done; }
+lnvme_attach() { "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --daemon; }
+
+measure loop loop_attach loop_detach
+measure lazyroot_file file_attach lz_detach
+measure lazyroot_http http_attach lz_detach
+fetched lazyroot_http http_attach lz_detach
+measure nbdkit nbd_attach nbd_detach
+fetched nbdkit nbd_attach nbd_detach
+# Warm: the cache file filled once, then every job reads it through lazyroot,
+# against the loop device on the same cache file.
+dev=$(warm_attach)
+lz_detach "$dev"
+warm_again() { "$lazyroot" attach "$url" --insecure --cache /srv/nvme/warm.cache --daemon; }
+measure lazyroot_http_warm warm_again lz_detach
+fetched lazyroot_http_warm warm_again lz_detach
+measure loop_cache_file warm_loop_attach loop_detach
+measure kernel_nvme_tcp knvme_attach knvme_detach
+measure lazyroot_nvme_tcp lnvme_attach lz_detach
+
+size=$(stat -c %s "$img")
+t0=$(now)
+curl -sS -o /dev/null "$url"
+t1=$(now)
+put curl_1 seq_MBps "$(awk -v b="$size" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}')"
+t0=$(now)
+for i in 0 1 2 3; do curl -sS -o /dev/null -r $((i * size / 4))-$(((i + 1) * size / 4 - 1)) "$url" & done
+wait
+t1=$(now)
+put curl_4 seq_MBps "$(awk -v b="$size" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}')"
