@@ -18,6 +18,7 @@ LABEL = {
     "lazyroot_file": "lazyroot, file",
     "lazyroot_http": "lazyroot, HTTP cold",
     "nbdkit": "nbdkit curl + readahead + cache, NBD",
+    "nbdkit_cache": "nbdkit curl + cache, NBD",
     "lazyroot_http_warm": "lazyroot, HTTP warm (cache)",
     "loop_cache_file": "loop device on the cache file",
     "kernel_nvme_tcp": "kernel nvme-tcp",
@@ -38,12 +39,23 @@ def parse(path):
     return rows
 
 
+def baseline(rows, sys_, metric):
+    # Against nbdkit, the better of its two set-ups for this figure.
+    if BASELINE.get(sys_) == "nbdkit":
+        best = max(("nbdkit", "nbdkit_cache"), key=lambda s: rows.get(s, {}).get(metric, 0))
+        return best, rows.get(best, {}).get(metric)
+    return BASELINE.get(sys_, ""), rows.get(BASELINE.get(sys_, ""), {}).get(metric)
+
+
 def cell(rows, sys_, metric):
     v = rows.get(sys_, {}).get(metric)
     if v is None:
         return "—"
     text = f"{v:.1f}" if metric == "seq_MBps" else f"{v:.0f}"
-    base = rows.get(BASELINE.get(sys_, ""), {}).get(metric)
+    name, base = baseline(rows, sys_, metric)
+    if base and name != BASELINE.get(sys_):
+        text += f" (**{v / base:.2f}×** {LABEL[name].split(',')[0]})"
+        return text
     if base:
         text += f" (**{v / base:.2f}×**)"
     return text
@@ -56,7 +68,8 @@ def main():
     json.dump({"baselines": BASELINE, "kernels": report}, open(f"{out}/report.json", "w"), indent=2)
     md = []
     for kernel, rows in report.items():
-        md.append(f"guest kernel {kernel}; ratios (bold) against the row named in *baseline*\n")
+        md.append(f"guest kernel {kernel}; ratios (bold) against the row named in *baseline* (for HTTP cold, the"
+                  " better of nbdkit's two set-ups, named)\n")
         md.append("| system | baseline | cold seq MB/s | 4k QD1 IOPS | 4k QD32 IOPS | fetched for mount + one file |")
         md.append("|---|---|---|---|---|---|")
         for s in LABEL:

@@ -74,13 +74,17 @@ warm_loop_attach() { losetup -r -f --show /srv/nvme/warm.cache; }
 
 modprobe nbd nbds_max=2
 nbd_port=10809
-nbd_attach() {
-    # Debian's curl plugin with the cache (reads kept) and readahead filters; a new cache each time.
-    nbdkit -r -i 127.0.0.1 -p $nbd_port -P /tmp/nbdkit.pid --filter=readahead --filter=cache curl \
-        url="$url" cache-on-read=true >/dev/null 2>&1
+# Debian's curl plugin with the cache filter (reads kept), with and without
+# the readahead filter in front; a new cache each time.
+nbd_up() {
+    # shellcheck disable=SC2086
+    nbdkit -r -i 127.0.0.1 -p $nbd_port -P /tmp/nbdkit.pid $1 --filter=cache curl url="$url" cache-on-read=true \
+        >/dev/null 2>&1
     nbd-client 127.0.0.1 $nbd_port /dev/nbd0 -b 4096 >/dev/null 2>&1 || vm_die "nbd-client failed"
     echo /dev/nbd0
 }
+nbd_attach() { nbd_up --filter=readahead; }
+nbd_cache_attach() { nbd_up ""; }
 nbd_detach() {
     nbd-client -d "$1" >/dev/null 2>&1
     kill "$(cat /tmp/nbdkit.pid)"
@@ -89,17 +93,7 @@ nbd_detach() {
 
 nvmet_up "$img"
 load_module nvme-tcp
-knvme_attach() {
-    echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$nqn" >/dev/nvme-fabrics
-    local d
-    for _ in $(seq 1 100); do
-        d=$(compgen -G '/dev/nvme*n1' | head -1 || true)
-        [[ -n $d ]] && break
-        sleep 0.1
-    done
-    [[ -n $d ]] || vm_die "the kernel initiator made no namespace device"
-    echo "$d"
-}
+knvme_attach() { kernel_nvme_connect; }
 knvme_detach() { for c in /sys/class/nvme/nvme*; do echo 1 >"$c/delete_controller"; done; }
 lnvme_attach() { "$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --daemon; }
 
@@ -109,6 +103,8 @@ measure lazyroot_http http_attach lz_detach
 fetched lazyroot_http http_attach lz_detach
 measure nbdkit nbd_attach nbd_detach
 fetched nbdkit nbd_attach nbd_detach
+measure nbdkit_cache nbd_cache_attach nbd_detach
+fetched nbdkit_cache nbd_cache_attach nbd_detach
 # Warm: the cache file filled once, then every job reads it through lazyroot,
 # against the loop device on the same cache file.
 dev=$(warm_attach)

@@ -33,14 +33,7 @@ jobs() {
 }
 
 : >results.txt
-# The kernel initiator, without nvme-cli: one line to /dev/nvme-fabrics.
-echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$nqn" >/dev/nvme-fabrics
-for _ in $(seq 1 100); do
-    kdev=$(compgen -G '/dev/nvme*n1' | head -1 || true)
-    [[ -n $kdev ]] && break
-    sleep 0.1
-done
-[[ -n $kdev ]] || vm_die "the kernel initiator made no namespace device"
+kdev=$(kernel_nvme_connect)
 echo "kernel nvme-tcp: $kdev ($(cat /sys/class/nvme/nvme0/queue_count 2>/dev/null || echo ?) queues incl. admin)"
 jobs kernel "$kdev"
 echo 1 >/sys/class/nvme/nvme0/delete_controller

@@ -50,3 +50,18 @@ check_files() {
 status_field() {
     "$lazyroot" status --json | python3 -c "import json,sys; d=json.load(sys.stdin)[0]; print($1)"
 }
+
+# kernel_nvme_connect — the kernel's nvme-tcp initiator to $nqn on
+# 127.0.0.1:4420, without nvme-cli (one line to /dev/nvme-fabrics); prints
+# the namespace device once it appears.
+kernel_nvme_connect() {
+    local d
+    echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$nqn" >/dev/nvme-fabrics
+    for _ in $(seq 1 100); do
+        d=$(compgen -G '/dev/nvme*n1' | head -1 || true)
+        [[ -n $d ]] && break
+        sleep 0.1
+    done
+    [[ -n $d ]] || vm_die "the kernel initiator made no namespace device"
+    echo "$d"
+}
