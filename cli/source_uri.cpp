@@ -73,6 +73,7 @@ void check_source_options(const SourceUri& uri, const AttachOptions& o) {
     refuse_unless(http, o, "--coalesce", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--resolve", "an http(s):// SOURCE or --hash-source");
     refuse_unless(http, o, "--connections", "an http(s):// SOURCE");
+    refuse_unless(http, o, "--max-connections", "an http(s):// SOURCE");
     refuse_unless(any_http, o, "--http-version", "an http(s):// SOURCE or --hash-source");
     refuse_unless(any_http, o, "--header-file", "an http(s):// SOURCE or --hash-source");
     if (!o.profile.empty() && o.cache.empty() && o.mode != Mode::Hydrate)

@@ -202,6 +202,7 @@ TEST(Options, CommandLineErrorsSayWhatIsWrong) {
         {{"attach", "https://h/img", "--mirror", "https://[m/img"}, "--mirror: not a usable URL"},
         // Options that do nothing for the SOURCE.
         {{"attach", "file:///img", "--connections", "4"}, "--connections needs an http(s):// SOURCE"},
+        {{"attach", "file:///img", "--max-connections", "4"}, "--max-connections needs an http(s):// SOURCE"},
         {{"attach", "https://h/img", "--profile", "auto"}, "--profile needs --cache or --mode=hydrate"},
         {{"attach", "https://h/img", "--profile-record-secs", "5"}, "--profile-record-secs needs --profile-record"},
         {{"attach", "https://h/img", "--profile=record", "--profile-record=/x"}, "name one recording twice"},
