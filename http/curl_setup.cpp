@@ -35,7 +35,6 @@ void apply_common_options(CURL* e, const HttpOptions& o) {
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");  // set_url widens it for an http:// URL
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lazyroot/0.1");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version(o.http_version));
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     const long connect_ms = std::max<long>(100, static_cast<long>(io::at_most(o.stall_timeout, o.io_timeout).count()));

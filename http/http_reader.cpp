@@ -37,6 +37,15 @@ struct HttpReader::Transfer {
     Transfer(HttpReader* o, io::EventLoop& loop) : owner(o), retry(loop, [this] { owner->start(*this); }) {}
 };
 
+namespace {
+bool may_offer_http2(HttpSource& source) {
+    if (source.options().http_version != HttpVersion::Negotiate) return false;
+    for (size_t i = 0; i < source.url_count(); ++i)
+        if (source.url(i).url().starts_with("https://")) return true;
+    return false;
+}
+}  // namespace
+
 HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, unsigned connections,
                        unsigned max_connections)
     : source_(source),
@@ -46,6 +55,7 @@ HttpReader::HttpReader(HttpSource& source, io::EventLoop& loop, unsigned depth, 
       preferred_url_(source.first_live_url()),
       // More connections than reads in flight would never be used.
       conns_(connections, std::min(max_connections, std::max(depth, connections))),
+      may_multiplex_(may_offer_http2(source)),
       multi_(loop, static_cast<long>(conns_.limit()), [this](CURL* e, CURLcode rc) { on_done(e, rc); }) {
     for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back(this, loop));
 }
@@ -156,14 +166,28 @@ void HttpReader::start(Transfer& t) {
 // Over HTTP/1.1 a request holds a connection until its answer is in, so no
 // more go to curl than there are connections: the rest wait here, where the
 // wait is seen (ConnectionPolicy) and costs no timeout. Multiplexed, all go.
+// Until a server that may offer HTTP/2 has answered once, one request goes:
+// without it curl opens a connection per request, and with PIPEWAIT it parks
+// them where (libcurl 7.88) each finished request releases only one, which
+// keeps every request on one HTTP/1.1 connection for good.
+bool HttpReader::room(unsigned wanting) {
+    if (conns_.multiplexed()) return true;
+    if (may_multiplex_ && !answered_) return in_curl_ == 0;
+    if (in_curl_ < conns_.limit()) return true;
+    if (!conns_.want_more(in_curl_ + wanting)) return false;
+    multi_.set_max_connections(conns_.limit());
+    return true;
+}
+
 void HttpReader::send(Transfer& t) {
-    if (!conns_.multiplexed() && in_curl_ >= conns_.limit()) {
-        if (!conns_.want_more(in_curl_ + static_cast<unsigned>(waiting_.size()) + 1)) {
-            waiting_.push_back(&t);
-            return;
-        }
-        multi_.set_max_connections(conns_.limit());
+    if (!room(static_cast<unsigned>(waiting_.size()) + 1)) {
+        waiting_.push_back(&t);
+        return;
     }
+    hand_to_curl(t);
+}
+
+void HttpReader::hand_to_curl(Transfer& t) {
     CURL* e = t.easy.get();
     // No overall limit for a read that may wait for ever (0); the connect and
     // stall timeouts still end an attempt on a dead or silent connection.
@@ -196,17 +220,11 @@ void HttpReader::sent_done(Transfer& t) {
     const auto held = std::chrono::duration_cast<std::chrono::microseconds>(io::Clock::now() - t.sent).count();
     conns_.on_response(static_cast<uint64_t>(std::max<curl_off_t>(0, setup_us)), static_cast<uint64_t>(held),
                        version >= CURL_HTTP_VERSION_2_0);
-    while (!waiting_.empty() && (conns_.multiplexed() || in_curl_ < conns_.limit())) {
+    if (version > 0) answered_ = true;
+    while (!waiting_.empty() && room(static_cast<unsigned>(waiting_.size()))) {
         Transfer* next = waiting_.front();
         waiting_.pop_front();
-        send(*next);
-    }
-    // Still a queue: maybe it is worth another connection now.
-    if (!waiting_.empty() && conns_.want_more(in_curl_ + static_cast<unsigned>(waiting_.size()))) {
-        multi_.set_max_connections(conns_.limit());
-        Transfer* next = waiting_.front();
-        waiting_.pop_front();
-        send(*next);
+        hand_to_curl(*next);
     }
 }
 

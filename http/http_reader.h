@@ -43,7 +43,9 @@ private:
     Transfer* take();
     void dispatch();
     void start(Transfer& t);
+    bool room(unsigned wanting);
     void send(Transfer& t);
+    void hand_to_curl(Transfer& t);
     void sent_done(Transfer& t);
     void on_done(CURL* easy, CURLcode rc);
     Verdict judge(Transfer& t, CURLcode rc, std::string& why);
@@ -68,6 +70,8 @@ private:
     size_t preferred_url_ = 0;  // the URL that answered last
     bool retrying_ = false;     // some request failed since the last answer
     ConnectionPolicy conns_;
+    bool may_multiplex_;             // HTTPS that may negotiate HTTP/2
+    bool answered_ = false;          // some answer told the HTTP version
     unsigned in_curl_ = 0;           // requests handed to curl, not yet done
     std::deque<Transfer*> waiting_;  // ready, waiting for a connection
     CurlMultiLoop multi_;            // last: its destructor still calls back into us
