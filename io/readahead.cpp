@@ -71,7 +71,19 @@ void ReadaheadReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCa
         serve_from_slices(offset, dst, cb, std::move(slices));
     else
         inner_->read(offset, dst, cb);
-    // After the read's own request, which goes first on the wire.
+    prefetch(ahead);  // after the read's own request, which goes first on the wire
+}
+
+bool ReadaheadReader::read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) {
+    if (len == 0) return false;
+    bool all_ready = false;
+    if (!pool_.find(offset, len, &all_ready).empty()) return false;  // read() copies from the slices
+    if (!inner_->read_fixed(offset, len, buf, cb)) return false;
+    prefetch(streams_.on_read(offset, len, true));
+    return true;
+}
+
+void ReadaheadReader::prefetch(StreamDetector::Prefetch ahead) {
     for (uint64_t i = ahead.first; i < ahead.first + ahead.count; ++i) {
         bool no_room = false;
         auto slice = pool_.start(i, &no_room);

@@ -66,6 +66,9 @@ public:
     ~ReadaheadReader() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    // Zero copy when no slice holds the range and the inner reader can;
+    // prefetch follows as for read().
+    bool read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) override;
     void prefer_another_source() override {
         pool_.drop_settled();  // they came from the source being abandoned
         inner_->prefer_another_source();
@@ -84,6 +87,7 @@ private:
                            std::vector<std::shared_ptr<SlicePool::Slice>> slices);
     void waiter_progress(Waiter& w, int slice_result);
     void fetch_done(Fetch& f, int result);
+    void prefetch(StreamDetector::Prefetch ahead);
     void flush_deferred();
 
     std::unique_ptr<io::QueueReader> inner_;

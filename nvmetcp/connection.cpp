@@ -5,6 +5,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 
+#include <liburing.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -40,7 +43,32 @@ Connection::Connection(io::EventLoop& loop, Listener& listener)
           listener_.on_failed(*this, why);
       }) {}
 
-Connection::~Connection() { close(); }
+// One READ_FIXED of a C2HData payload from the socket. If its connection
+// closes first, it is orphaned: the socket is shut down so the read ends,
+// and it frees itself on that CQE (or when the loop closes).
+class Connection::FixedRecv final : public io::Completion {
+public:
+    FixedRecv(io::EventLoop& loop, Connection* owner) : loop_(loop), owner_(owner) {}
+    void complete(int res, uint32_t) override {
+        if (owner_) return owner_->on_fixed_received(res);
+        loop_.forget(this);
+        delete this;
+    }
+    void abandon() override { delete this; }
+    void orphan() {
+        owner_ = nullptr;
+        loop_.free_at_close(this);
+    }
+
+private:
+    io::EventLoop& loop_;
+    Connection* owner_;
+};
+
+Connection::~Connection() {
+    close();
+    delete fixed_recv_;  // not in flight: close() orphaned one that was
+}
 
 void Connection::close() {
     ++generation_;
@@ -49,6 +77,12 @@ void Connection::close() {
     if (watch_) {
         watch_->destroy();
         watch_ = nullptr;
+    }
+    if (fixed_busy_) {
+        if (fd_) ::shutdown(fd_.get(), SHUT_RDWR);
+        fixed_recv_->orphan();
+        fixed_recv_ = nullptr;
+        fixed_busy_ = false;
     }
     fd_.reset();
     out_.clear();
@@ -67,6 +101,7 @@ void Connection::report_failure(std::string why) {
 void Connection::open(const Endpoint& ep, Digests digests, uint32_t max_data, uint16_t entries) {
     close();
     table_.assign(entries, nullptr);
+    fixed_in_table_ = 0;
     free_cids_.clear();
     for (int cid = entries - 1; cid >= 0; --cid) free_cids_.push_back(static_cast<uint16_t>(cid));
     in_flight_ = 0;
@@ -92,7 +127,8 @@ void Connection::open(const Endpoint& ep, Digests digests, uint32_t max_data, ui
 
 void Connection::want_events() {
     if (!watch_) return;
-    uint32_t ev = POLLIN;
+    // While a READ_FIXED owns the socket's input, readiness would only spin.
+    uint32_t ev = fixed_busy_ ? 0 : POLLIN;
     if (out_off_ < out_.size()) ev |= POLLOUT;
     watch_->want(ev);
 }
@@ -127,6 +163,7 @@ bool Connection::submit(Sqe sqe, Command& c, std::span<const uint8_t> data) {
     free_cids_.pop_back();
     table_[cid] = &c;
     ++in_flight_;
+    if (c.fixed_index >= 0) ++fixed_in_table_;
     c.cid = cid;
     c.received = 0;
     c.data_ok = true;
@@ -147,6 +184,7 @@ std::vector<Command*> Connection::take_commands() {
         taken.push_back(c);
     }
     in_flight_ = 0;
+    fixed_in_table_ = 0;
     return taken;
 }
 
@@ -172,12 +210,16 @@ void Connection::receive() {
     const uint64_t gen = generation_;
     // Bounded so one busy connection can't starve the queue's other work.
     for (int round = 0; round < 16; ++round) {
+        if (fixed_busy_) return;  // the payload in flight comes first
+        if (parser_.payload_elsewhere()) return receive_fixed();
         // A large payload is received straight into its command's buffer.
         uint8_t* buf = in_.data();
         size_t room = in_.size();
         if (const auto window = parser_.c2h_window(); window.size() >= kDirectMin) {
             buf = window.data();
             room = window.size();
+        } else if (fixed_in_table_ > 0) {
+            room = std::min(room, parser_.to_boundary());
         }
         ssize_t n = ::recv(fd_.get(), buf, room, MSG_DONTWAIT);
         if (n < 0) {
@@ -190,8 +232,39 @@ void Connection::receive() {
             if (gen != generation_) return;  // a callback closed it
             return fail("protocol error from " + peer_ + ": " + parser_.error().why, parser_.error().fes);
         }
-        if (static_cast<size_t>(n) < room) return;
+        if (gen != generation_) return;
+        if (static_cast<size_t>(n) < room && !parser_.payload_elsewhere()) return;
     }
+}
+
+// The rest of a zero-copy command's payload, from the socket straight into
+// its registered buffer (sockets read at position 0).
+void Connection::receive_fixed() {
+    const DataHeader& h = parser_.data_header();
+    const Command* c = table_[h.cccid];  // the header was checked against it
+    const uint32_t left = static_cast<uint32_t>(parser_.to_boundary());
+    const uint64_t at = c->fixed_addr + h.offset + (h.length - left);
+    if (!fixed_recv_) fixed_recv_ = new FixedRecv(loop_, this);  // once per connection
+    fixed_busy_ = true;
+    io_uring_sqe* sqe = loop_.sqe_for(fixed_recv_);
+    io_uring_prep_read_fixed(sqe, fd_.get(), reinterpret_cast<void*>(static_cast<uintptr_t>(at)), left, 0,
+                             c->fixed_index);
+    want_events();
+}
+
+void Connection::on_fixed_received(int res) {
+    fixed_busy_ = false;
+    if (res == -EINTR || res == -EAGAIN) return receive_fixed();
+    if (res < 0) return report_failure("receive from " + peer_ + ": " + std::strerror(-res));
+    if (res == 0) return report_failure("connection closed by " + peer_);
+    const uint64_t gen = generation_;
+    if (!parser_.payload_received_elsewhere(static_cast<uint32_t>(res), *this)) {
+        if (gen != generation_) return;
+        return fail("protocol error from " + peer_ + ": " + parser_.error().why, parser_.error().fes);
+    }
+    if (gen != generation_) return;
+    want_events();
+    receive();
 }
 
 void Connection::fail(const std::string& why, TermFes fes) {
@@ -227,6 +300,7 @@ Command* Connection::command(uint16_t cid, const char* what) {
 
 void Connection::complete(Command& c, const Cqe& cqe) {
     table_[c.cid] = nullptr;
+    if (c.fixed_index >= 0) --fixed_in_table_;
     free_cids_.push_back(static_cast<uint16_t>(c.cid));
     --in_flight_;
     c.cid = -1;
@@ -243,13 +317,14 @@ void Connection::on_capsule_resp(std::span<const uint8_t, kCqeLen> bytes) {
 uint8_t* Connection::on_c2h_header(const DataHeader& h) {
     Command* c = command(h.cccid, "C2HData");
     if (!c) return nullptr;
-    if (h.offset != c->received || uint64_t{h.offset} + h.length > c->in.size()) {
+    if (h.offset != c->received || uint64_t{h.offset} + h.length > c->length()) {
         fail("C2HData at offset " + std::to_string(h.offset) + " (+" + std::to_string(h.length) +
                  ") does not continue command " + std::to_string(h.cccid) + " (" + std::to_string(c->received) +
-                 " of " + std::to_string(c->in.size()) + " bytes)",
+                 " of " + std::to_string(c->length()) + " bytes)",
              TermFes::DataOutOfRange);
         return nullptr;
     }
+    if (c->fixed_index >= 0) return kPayloadElsewhere;
     return c->in.data() + h.offset;
 }
 

@@ -41,6 +41,13 @@ struct Command {
 
     Target* target = nullptr;
     std::span<uint8_t> in;  // where its C2H data goes
+    // Zero copy: the data goes instead to `fixed_len` bytes at `fixed_addr`
+    // of buffer `fixed_index` registered with the loop's ring (a ublk
+    // request's pages), received from the socket by IORING_OP_READ_FIXED.
+    int fixed_index = -1;
+    uint64_t fixed_addr = 0;
+    uint32_t fixed_len = 0;
+    size_t length() const { return fixed_index >= 0 ? fixed_len : in.size(); }
     uint32_t received = 0;  // C2H data bytes that arrived, in order
     bool data_ok = true;    // false: some of them failed the data digest
     int cid = -1;           // in flight when >= 0
@@ -51,7 +58,8 @@ struct Command {
 // It keeps the table of commands in flight, by command id: a C2HData header
 // is checked against its command (DATAO must continue what arrived, DATAL
 // must fit) and its payload is received straight into that command's
-// buffer; a response completes the command to its target. Every failure
+// buffer (or, zero copy, into its registered buffer by io_uring); a response
+// completes the command to its target. Every failure
 // closes the socket at once and is reported later, from the loop, so the
 // listener may reopen or drop the connection from its callback.
 class Connection final : private PduSink {
@@ -102,6 +110,8 @@ private:
     void on_ready(uint32_t events);
     void on_writable_connect();
     void receive();
+    void receive_fixed();
+    void on_fixed_received(int res);
     void report_failure(std::string why);
     void want_events();
     Command* command(uint16_t cid, const char* what);
@@ -128,6 +138,13 @@ private:
     std::vector<uint8_t> out_;
     size_t out_off_ = 0;
     std::vector<uint8_t> in_ = std::vector<uint8_t>(256 * 1024);
+    // Zero-copy commands in the table: while there are any, the socket is
+    // read up to the end of each header or payload and no further, so a
+    // payload bound for a registered buffer is never read into in_.
+    unsigned fixed_in_table_ = 0;
+    class FixedRecv;
+    FixedRecv* fixed_recv_ = nullptr;
+    bool fixed_busy_ = false;  // a READ_FIXED is in flight: the socket's input is its
     uint64_t generation_ = 0;  // bumped by close(): a stale socket watch stops
     std::string failure_;
     io::Timer report_;

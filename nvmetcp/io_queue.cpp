@@ -43,13 +43,19 @@ void IoQueue::mark_waiting(Read& r) {
     cfg_.outage->wait_begin();
 }
 
-void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+IoQueue::Read* IoQueue::start_read(io::ReadCallback& cb) {
     Read* r = &reads_.take();
     r->cb = &cb;
-    r->dst = dst;
+    r->dst = {};
     r->deadline = io::deadline_after(cfg_.io_timeout);
     // Arriving while the association is down: it waits for the target.
     if (failing_) mark_waiting(*r);
+    return r;
+}
+
+void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
+    Read* r = start_read(cb);
+    r->dst = dst;
     // The namespace is addressed in LBAs; the ublk device in 512-byte sectors.
     const uint64_t lba = cfg_.ns.lba_bytes;
     const uint64_t start = offset / lba * lba;
@@ -60,20 +66,45 @@ void IoQueue::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& 
         r->bounce_skip = offset - start;
         target = {r->bounce.get(), end - start};
     }
+    queue_pieces(r, start, target.size(), target, nullptr);
+}
+
+bool IoQueue::read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) {
+    const uint64_t lba = cfg_.ns.lba_bytes;
+    // A digest is checked over bytes the daemon never sees; a partial LBA
+    // needs the bounce buffer.
+    if (cfg_.controller.digests.data || len == 0 || offset % lba != 0 || len % lba != 0 ||
+        offset + len > cfg_.ns.size_bytes)
+        return false;
+    queue_pieces(start_read(cb), offset, len, {}, &buf);
+    return true;
+}
+
+void IoQueue::queue_pieces(Read* r, uint64_t start, uint64_t len, std::span<std::byte> target,
+                           const io::FixedBuffer* fixed) {
+    const uint64_t lba = cfg_.ns.lba_bytes;
     const uint64_t step = std::max<uint64_t>(cfg_.ns.max_transfer / lba * lba, lba);
     // Queued straight away (no per-read vector): dispatch runs from the loop,
     // after `outstanding` is set below.
     unsigned made = 0;
-    for (uint64_t at = 0; at < target.size() || (target.empty() && made == 0); at += step) {
+    for (uint64_t at = 0; at < len || (len == 0 && made == 0); at += step) {
         Piece* p = &pieces_.take();
-        const uint64_t n = std::min<uint64_t>(step, target.size() - at);
+        const uint64_t n = std::min<uint64_t>(step, len - at);
         p->read = r;
         p->slba = (start + at) / lba;
         p->nlb = static_cast<uint32_t>(n / lba);
-        p->in = {reinterpret_cast<uint8_t*>(target.data()) + at, n};
+        if (fixed) {
+            p->in = {};
+            p->fixed_index = fixed->index;
+            p->fixed_addr = fixed->base + at;
+            p->fixed_len = static_cast<uint32_t>(n);
+        } else {
+            p->in = {reinterpret_cast<uint8_t*>(target.data()) + at, n};
+            p->fixed_index = -1;
+        }
         pending_.push_back(p);
         ++made;
-        if (target.empty()) break;
+        if (len == 0) break;
     }
     r->outstanding = made;
     // Commands go out from the loop: the callback never runs inside read(),
@@ -137,10 +168,10 @@ void IoQueue::on_completion(Command& c, const Cqe& cqe) {
     if (!dispatch_timer_.armed()) dispatch_timer_.arm_in({});
     if (cqe.ok()) {
         if (!p->data_ok) return redo(*p);
-        if (p->received == p->in.size()) return piece_done(*p, 0);
+        if (p->received == p->length()) return piece_done(*p, 0);
         pending_.push_front(p);
         return ctrl_.io().fail("read completed with " + std::to_string(p->received) + " of " +
-                               std::to_string(p->in.size()) + " bytes");
+                               std::to_string(p->length()) + " bytes");
     }
     const bool expired = io::Clock::now() >= p->read->deadline;
     log::warn("%s: read of %u blocks at LBA %llu: %s%s", cfg_.controller.name.c_str(), p->nlb,

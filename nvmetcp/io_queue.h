@@ -50,6 +50,9 @@ public:
     ~IoQueue() override;
 
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
+    // Whole LBAs without a data digest: C2H payloads go from the socket
+    // straight into the registered buffer (READ_FIXED). Otherwise false.
+    bool read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) override;
     std::string current_source() const override { return cfg_.controller.endpoint.text; }
 
 private:
@@ -72,6 +75,8 @@ private:
         io::Clock::time_point deadline{};
     };
 
+    Read* start_read(io::ReadCallback& cb);
+    void queue_pieces(Read* r, uint64_t start, uint64_t len, std::span<std::byte> target, const io::FixedBuffer* fixed);
     void dispatch();
     void piece_done(Piece& p, int error);
     void requeue_in_flight();

@@ -327,6 +327,37 @@ bool PduParser::header_complete(PduSink& sink) {
     }
 }
 
+namespace {
+uint8_t elsewhere_marker;
+}  // namespace
+uint8_t* const kPayloadElsewhere = &elsewhere_marker;
+
+size_t PduParser::to_boundary() const {
+    switch (state_) {
+        case State::AwaitHeader:
+            if (ic_done_ && hdr_have_ < kCommonHeaderLen)
+                return kCapsuleRespHlen + (digests_.header ? kDigestLen : 0) - hdr_have_;
+            return header_need() - hdr_have_;
+        case State::AwaitPayload:
+            return data_len_ - data_have_;
+        case State::AwaitDataDigest:
+            return kDigestLen - ddgst_have_;
+        case State::Failed:
+            break;
+    }
+    return 0;
+}
+
+bool PduParser::payload_received_elsewhere(uint32_t n, PduSink& sink) {
+    if (!payload_elsewhere() || n > data_len_ - data_have_ || digests_.data)
+        return fail(TermFes::PduSequenceError, 0, "C2HData payload received out of step");
+    data_have_ += n;
+    if (data_have_ < data_len_) return true;
+    state_ = State::AwaitHeader;
+    sink.on_c2h_end(data_hdr_, true);
+    return state_ != State::Failed;
+}
+
 void PduParser::stop() {
     state_ = State::Failed;
     error_ = {TermFes::PduSequenceError, 0, "the stream was closed"};
@@ -353,6 +384,9 @@ bool PduParser::feed(std::span<const uint8_t> in, PduSink& sink) {
                 const size_t n = std::min<size_t>(data_len_ - data_have_, in.size());
                 auto piece = in.first(n);
                 if (type_ == PduType::C2HData) {
+                    if (dest_ == kPayloadElsewhere)
+                        return fail(TermFes::PduSequenceError, 0,
+                                    "C2HData payload for a zero-copy read came in a stream read");
                     if (digests_.data) crc_ = io::crc32c(piece, crc_);
                     uint8_t* to = dest_ + data_have_;
                     if (to != piece.data()) std::memcpy(to, piece.data(), n);  // else received in place

@@ -114,7 +114,9 @@ public:
     virtual void on_capsule_resp(std::span<const uint8_t, kCqeLen> cqe) = 0;
     // C2HData header: where its h.length payload bytes go (the command's
     // buffer at DATAO), or null when they have nowhere to go (the sink has
-    // failed the stream then; the parser stops).
+    // failed the stream then; the parser stops). kPayloadElsewhere: the
+    // caller receives the payload itself (into memory it cannot address, a
+    // ublk request's pages) and reports it with payload_received_elsewhere().
     virtual uint8_t* on_c2h_header(const DataHeader& h) = 0;
     // Every payload byte arrived. `digest_ok` is false when the data digest
     // did not match: the bytes are bad but the stream is still in step (the
@@ -126,6 +128,9 @@ public:
 protected:
     ~PduSink() = default;
 };
+
+// A C2HData payload the parser never sees (see PduSink::on_c2h_header).
+extern uint8_t* const kPayloadElsewhere;
 
 struct ParseError {
     TermFes fes = TermFes::InvalidHeaderField;
@@ -156,9 +161,22 @@ public:
     // still to come (empty elsewhere). The caller may receive straight into
     // it and feed() that same memory: the bytes are then not copied.
     std::span<uint8_t> c2h_window() const {
-        if (state_ != State::AwaitPayload || type_ != PduType::C2HData) return {};
+        if (state_ != State::AwaitPayload || type_ != PduType::C2HData || dest_ == kPayloadElsewhere) return {};
         return {dest_ + data_have_, data_len_ - data_have_};
     }
+    // Inside a C2HData payload that the caller receives itself: the header,
+    // and how much of the payload is still to come.
+    bool payload_elsewhere() const {
+        return state_ == State::AwaitPayload && type_ == PduType::C2HData && dest_ == kPayloadElsewhere;
+    }
+    const DataHeader& data_header() const { return data_hdr_; }
+    // `n` bytes of such a payload arrived. Returns false on a protocol error.
+    bool payload_received_elsewhere(uint32_t n, PduSink& sink);
+    // Bytes up to the end of what is being parsed now (a header, a payload, a
+    // digest), so that a caller can read no further: the next PDU's payload
+    // may have to go elsewhere. Before a common header is in, the 24 bytes
+    // every PDU after ICResp has (plus the header digest).
+    size_t to_boundary() const;
     // Stops a feed() in progress (the sink closed the stream): it returns false.
     void stop();
     const ParseError& error() const { return error_; }

@@ -271,3 +271,109 @@ TEST(NvmeTcpIoQueue, WithAnInfiniteIoTimeoutAReadWaitsForTheTarget) {
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_NE(lines[1].find("target reachable again after "), std::string::npos) << lines[1];
 }
+
+namespace {
+
+// Zero copy and copies at once on one connection: the fixed reads' buffers
+// are registered with the ring, every other op is read into its own buffer.
+// Returns how many fixed reads the queue took.
+size_t run_mixed_zero_copy(io::EventLoop& loop, nvmetcp::IoQueue& q, std::vector<ReadOp>& fixed,
+                           std::vector<ReadOp>& copies) {
+    std::vector<iovec> iov;
+    for (auto& op : fixed) iov.push_back({op.buf.data(), op.buf.size()});
+    EXPECT_EQ(io_uring_register_buffers(loop.raw(), iov.data(), static_cast<unsigned>(iov.size())), 0);
+    size_t taken = 0;
+    for (size_t i = 0; i < fixed.size(); ++i) {
+        const io::FixedBuffer fb{static_cast<uint16_t>(i), reinterpret_cast<uintptr_t>(fixed[i].buf.data())};
+        if (q.read_fixed(fixed[i].offset, static_cast<uint32_t>(fixed[i].buf.size()), fb, fixed[i])) ++taken;
+        if (i < copies.size()) q.read(copies[i].offset, copies[i].buf, copies[i]);
+    }
+    for (size_t i = fixed.size(); i < copies.size(); ++i) q.read(copies[i].offset, copies[i].buf, copies[i]);
+    auto pending = [&] {
+        for (const auto& op : fixed)
+            if (!op.done()) return true;
+        for (const auto& op : copies)
+            if (!op.done()) return true;
+        return false;
+    };
+    if (taken == fixed.size()) {
+        while (pending()) EXPECT_GE(loop.run_once(), 0);
+    }
+    io_uring_unregister_buffers(loop.raw());
+    return taken;
+}
+
+std::vector<ReadOp> whole_block_reads(size_t image, uint32_t lba, unsigned n, unsigned seed) {
+    std::vector<ReadOp> ops(n);
+    std::mt19937 rng(seed);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        // One block, several MDTS pieces, and a read that ends the namespace.
+        const size_t len = i % 3 == 0 ? 65536 : i % 3 == 1 ? lba : 3 * lba;
+        ops[i].offset = i == 5 ? image - len : (rng() % ((image - len) / lba)) * lba;
+        ops[i].buf.resize(len);
+    }
+    return ops;
+}
+
+}  // namespace
+
+// C2H payloads read from the socket straight into registered buffers serve
+// the same bytes as copies, with copies and unaligned reads interleaved on
+// the same connection, and after the connection drops mid-way.
+TEST(NvmeTcpIoQueue, ZeroCopyReadsServeTheSameBytesAsCopies) {
+    for (const int drop : {-1, 4}) {
+        FakeNvmeTarget::Options o;
+        o.image = random_image(4 << 20);
+        o.lba_bytes = 4096;
+        o.drop_after_reads = drop;
+        FakeNvmeTarget target(o);
+        io::EventLoop loop;
+        ASSERT_EQ(loop.init(64), 0);
+        auto q = std::make_unique<nvmetcp::IoQueue>(loop, config(target.port(), o.image.size(), 4096, 16384), 32);
+        auto fixed = whole_block_reads(o.image.size(), 4096, 12, 11);
+        auto copies = mixed_reads(o.image.size(), 4096);
+        ASSERT_EQ(run_mixed_zero_copy(loop, *q, fixed, copies), fixed.size());
+        q.reset();
+        drain(loop);
+        for (const auto& op : fixed) {
+            EXPECT_EQ(op.result, 0);
+            EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << "zero copy at " << op.offset;
+        }
+        for (const auto& op : copies) {
+            EXPECT_EQ(op.result, 0);
+            EXPECT_TRUE(lazyroot::testing::matches(op, o.image)) << "copy at " << op.offset;
+        }
+        if (drop >= 0) {
+            EXPECT_GE(target.io_connects.load(), 2u);
+        }
+    }
+}
+
+// What the daemon must see or bounce is not read by zero copy: a partial
+// block, and any read when data digests are on.
+TEST(NvmeTcpIoQueue, ZeroCopyRefusesPartialBlocksAndDigestedData) {
+    FakeNvmeTarget::Options o;
+    o.image = random_image(1 << 20);
+    o.lba_bytes = 4096;
+    FakeNvmeTarget target(o);
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    for (const bool digest : {false, true}) {
+        auto cfg = config(target.port(), o.image.size(), 4096, 16384);
+        cfg.controller.digests.data = digest;
+        auto q = std::make_unique<nvmetcp::IoQueue>(loop, cfg, 4);
+        std::vector<ReadOp> ops(3);
+        ops[0].offset = 512, ops[0].buf.resize(4096);
+        ops[1].offset = 4096, ops[1].buf.resize(1024);
+        ops[2].offset = 8192, ops[2].buf.resize(8192);
+        EXPECT_EQ(lazyroot::testing::run_fixed_reads(loop, *q, ops), digest ? 0u : 1u);
+        EXPECT_FALSE(ops[0].done());
+        EXPECT_FALSE(ops[1].done());
+        if (!digest) {
+            EXPECT_EQ(ops[2].result, 0);
+            EXPECT_TRUE(lazyroot::testing::matches(ops[2], o.image));
+        }
+        q.reset();
+        drain(loop);
+    }
+}

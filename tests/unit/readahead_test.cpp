@@ -246,3 +246,32 @@ TEST(Readahead, AStreamSpreadOverQueuesFetchesEachSliceOnce) {
     EXPECT_GT(prefetched, 6u << 20);
     EXPECT_LE(prefetched, img.bytes.size());
 }
+
+// Zero copy through readahead: a read no slice holds goes straight into the
+// registered buffer and still drives the prefetch; one the slices hold is
+// refused (read() copies it from them). Every byte matches either way.
+TEST(Readahead, ZeroCopyReadsBypassTheSlicesAndStillPrefetch) {
+    TempImage img(4 << 20);
+    io::ReadaheadSource src(io::FileSource::open(img.path), small_window());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = src.open_queue(loop, 8);
+    auto& ra = dynamic_cast<io::ReadaheadReader&>(*reader);
+    size_t zero_copy = 0, copied = 0;
+    for (uint64_t off = 0; off + 32 * 1024 <= (2u << 20); off += 32 * 1024) {
+        std::vector<ReadOp> ops(1);
+        ops[0].offset = off;
+        ops[0].buf.resize(32 * 1024);
+        if (lazyroot::testing::run_fixed_reads(loop, *reader, ops) == 1) {
+            ++zero_copy;
+        } else {
+            read_one(loop, *reader, ops[0]);
+            ++copied;
+        }
+        ASSERT_EQ(ops[0].result, 0) << off;
+        ASSERT_TRUE(matches(ops[0], img.bytes)) << off;
+    }
+    EXPECT_GT(zero_copy, 0u);
+    EXPECT_GT(copied, 0u);  // the stream's prefetched slices served the rest
+    EXPECT_GT(ra.prefetched_bytes(), 0u);
+}

@@ -8,9 +8,13 @@
 #    daemon's buffers and written into the request through /dev/ublkcN; warm,
 #    the cache file is read straight into the request. fio verify and sha256
 #    both times, and the warm pass adds zero-copy reads and fetches nothing.
+#  - NVMe/TCP (the kernel's nvmet-tcp target): C2H payloads are read from the
+#    socket straight into the request (READ_FIXED), with header digests on
+#    too; with data digests, which the daemon must check, the copy path.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/http-lib.sh"
+. "$LAZYROOT_SOURCE_DIR/tests/vm/nvmet-lib.sh"
 guest_up
 
 bits=$("$LAZYROOT_BUILD_DIR/tests/vm/ublk_features_probe")
@@ -73,5 +77,20 @@ verify "$dev" "HTTP, warm cache"
 m=$(zero_copy_reads_past "$n")
 echo "HTTP: the warm pass served $((m - n)) reads by zero copy, fetched nothing"
 "$lazyroot" detach "$dev"
+
+nvmet_up "$(nvme_image /tmp/fio.img)"
+for digest in none header header,data; do
+    dev=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn?digest=$digest" --queues 2 --depth 64 --daemon)
+    verify "$dev" "NVMe/TCP, digest=$digest"
+    n=$(ublk_json zero_copy_reads)
+    if [[ $digest == *data* ]]; then
+        [[ $n -eq 0 ]] || vm_die "NVMe/TCP with data digests: $n reads bypassed the digest check"
+        echo "NVMe/TCP, digest=$digest: every read through the copy path"
+    else
+        n=$(zero_copy_reads_past 0)
+        echo "NVMe/TCP, digest=$digest: $n reads received straight into the request"
+    fi
+    "$lazyroot" detach "$dev"
+done
 compgen -G '/dev/ublk[bc]*' >/dev/null && vm_die "ublk nodes left"
 echo "zero_copy: OK"
