@@ -3,7 +3,8 @@
 # configfs, 127.0.0.1:4420) and the same fio jobs through the kernel's
 # nvme-tcp initiator (/dev/nvmeXnY) and through lazyroot's userspace
 # initiator (/dev/ublkbN), in one boot, so that only ratios are read; and
-# ublk over the same file (no network) for what ublk itself costs.
+# ublk over the same file (no network) for what ublk itself costs. Where ublk
+# zero copy is in use (6.16+), lazyroot again with --zero-copy=off.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
 . "$LAZYROOT_SOURCE_DIR/tests/vm/nvmet-lib.sh"
@@ -41,7 +42,13 @@ echo 1 >/sys/class/nvme/nvme0/delete_controller
 ublk=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --daemon)
 echo "lazyroot: $ublk"
 jobs lazyroot "$ublk"
+zc=$("$lazyroot" status --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['ublk']['zero_copy_used'])")
 "$lazyroot" detach "$ublk"
+if [[ $zc == True ]]; then
+    ublk=$("$lazyroot" attach --insecure "nvme+tcp://127.0.0.1:4420/$nqn" --queues 2 --readahead 0 --zero-copy=off --daemon)
+    jobs copy "$ublk"
+    "$lazyroot" detach "$ublk"
+fi
 
 # Context: ublk over the same file, no network, to show what ublk alone costs.
 ublk=$("$lazyroot" attach "file://$img" --queues 2 --daemon)
