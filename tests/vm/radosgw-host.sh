@@ -77,7 +77,16 @@ ceph-mon "${conf[@]}" --mkfs -i a --monmap "$d/monmap"
 ceph-mon "${conf[@]}" -i a
 ceph-mgr "${conf[@]}" -i x
 osd_uuid=$(uuid)
-osd_id=$(ceph "${conf[@]}" osd create "$osd_uuid")
+# The monitor may refuse its first commands while it forms its quorum of one
+# ("Error EPERM: problem getting command descriptions from mon"): bounded
+# retries. `osd create UUID` is idempotent, so a retry gets the same id.
+osd_id=
+for _ in $(seq 1 60); do
+    osd_id=$(ceph "${conf[@]}" osd create "$osd_uuid" 2>"$d/log/osd-create.err") && break
+    osd_id=
+    sleep 0.5
+done
+[[ -n $osd_id ]] || { echo "radosgw-host: the monitor never answered: $(tail -1 "$d/log/osd-create.err")" >&2; exit 1; }
 mkdir -p "$d/osd/ceph-$osd_id"  # memstore keeps only its fsid and superblock there
 ceph "${conf[@]}" osd crush add "osd.$osd_id" 1.0 root=default 2>/dev/null
 ceph-osd "${conf[@]}" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" 2>"$d/log/osd-mkfs.err"
