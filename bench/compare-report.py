@@ -11,6 +11,7 @@ BASELINE = {
     "lazyroot_file": "loop",
     "lazyroot_http": "nbdkit",
     "lazyroot_http_warm": "loop_cache_file",
+    "lazyroot_handoff": "loop_cache_file",
     "lazyroot_nvme_tcp": "kernel_nvme_tcp",
 }
 LABEL = {
@@ -21,6 +22,7 @@ LABEL = {
     "nbdkit_cache": "nbdkit curl + cache, NBD",
     "lazyroot_http_warm": "lazyroot, HTTP warm (cache)",
     "loop_cache_file": "loop device on the cache file",
+    "lazyroot_handoff": "lazyroot, after the hand-off (cache)",
     "kernel_nvme_tcp": "kernel nvme-tcp",
     "lazyroot_nvme_tcp": "lazyroot, NVMe/TCP",
     "curl_1": "curl, 1 stream",

@@ -4,7 +4,7 @@
 # (nginx on the host, BENCH_RTT_MS of netem delay, 0 by default), in one
 # boot: cold 1 MiB sequential read of the whole device, 4k random read IOPS
 # at QD 1 and QD 32 (each on a freshly attached, cold device, except the warm
-# cache), and the bytes nginx sent for attach + mount + reading one file.
+# cache and the hand-off), and the bytes nginx sent for attach + mount + reading one file.
 # Appends "cmp system=... metric=... value=..." lines to results.txt.
 set -euo pipefail
 . "$LAZYROOT_GUEST_LIB"
@@ -71,6 +71,26 @@ warm_attach() {
     echo "$dev"
 }
 warm_loop_attach() { losetup -r -f --show /srv/nvme/warm.cache; }
+# After the hand-off: full mode on the complete cache hands the root to the
+# kernel at once (dm-linear over a loop device on the cache file) and exits.
+load_module dm-mod
+handoff_attach() {
+    local dev i
+    dev=$("$lazyroot" attach "$url" --insecure --mode full --cache /srv/nvme/warm.cache --handoff --daemon \
+        2>/tmp/handoff.log)
+    for ((i = 0; i < 600; i++)); do
+        grep -q "handed off to" /tmp/handoff.log && break
+        sleep 0.1
+    done
+    grep -q "handed off to" /tmp/handoff.log || vm_die "no hand-off: $(cat /tmp/handoff.log)"
+    # The daemon exits after the hand-off; the next attach wants its cache lock.
+    for ((i = 0; i < 600; i++)); do
+        pgrep -x lazyroot >/dev/null || break
+        sleep 0.05
+    done
+    echo "$dev"
+}
+handoff_detach() { dmsetup remove "$(basename "$1")"; }
 
 modprobe nbd nbds_max=2
 # Debian's curl plugin with the cache filter (reads kept), with and without
@@ -115,6 +135,7 @@ warm_again() { "$lazyroot" attach "$url" --insecure --cache /srv/nvme/warm.cache
 measure lazyroot_http_warm warm_again lz_detach
 fetched lazyroot_http_warm warm_again lz_detach
 measure loop_cache_file warm_loop_attach loop_detach
+measure lazyroot_handoff handoff_attach handoff_detach
 measure kernel_nvme_tcp knvme_attach knvme_detach
 measure lazyroot_nvme_tcp lnvme_attach lz_detach
 

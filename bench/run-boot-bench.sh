@@ -10,10 +10,12 @@
 # options to the lazy boot and the cache mode's first boot (e.g. readahead=0).
 # The lazy boot ends with a probe of the rig's own link (32 MiB over 1 and 4
 # plain HTTP connections), reported with the floor it puts under each boot.
+# Writes BUILD_DIR/bench/boot/report.{md,json} and boot.png, the time to the
+# root and to the marker per boot mode (gnuplot, bench/boot.gp).
 set -euo pipefail
 build=$(realpath "${1:?usage: run-boot-bench.sh BUILD_DIR [--delay-ms N] [--rate-mbit N] [--modes LIST]}")
 shift
-delay=10 rate=0 modes="local lazy cache full"
+delay=10 rate=0 modes="local lazy cache full profile"
 while [[ $# -gt 0 ]]; do
     case $1 in
     --delay-ms) delay=$2; shift 2 ;;
@@ -34,8 +36,10 @@ for m in $modes; do
         tee -a "$out" | grep -E "^boot-(test|qemu)" >&2 || true
 done
 accel=$(grep -m1 -o "boot-qemu: [A-Z]*" "$out" | cut -d' ' -f2)
-python3 - "$out" "$delay" "$accel" "$rate" <<'PY'
-import re, sys
+report=$build/bench/boot
+mkdir -p "$report"
+python3 - "$out" "$delay" "$accel" "$rate" "$report" <<'PY' | tee "$report/report.md"
+import json, re, sys
 rows = []
 link = {}
 for line in open(sys.argv[1]):
@@ -92,4 +96,16 @@ if base:
         r = row(n)
         if r:
             print(f"{names[n]}: marker {r[2] / base[2]:.2f}x the local-disk boot (goal {goal})")
+# The chart's data: time to the root mounted and to the marker per boot.
+keys = ("boot", "root_mounted_s", "marker_s", "fetched_mib", "image_mib", "fetched_pct", "read_before_file_bytes",
+        "outside_file_bytes")
+json.dump({"rtt_ms": 2 * int(sys.argv[2]), "rate_mbit": int(sys.argv[4]), "accel": sys.argv[3],
+           "link_bytes_per_s": link, "boots": [dict(zip(keys, r)) for r in rows]},
+          open(f"{sys.argv[5]}/report.json", "w"), indent=2)
+with open(f"{sys.argv[5]}/boot.dat", "w") as dat:
+    for r in rows:
+        dat.write(f'"{names.get(r[0], r[0])}" {r[1]} {r[2]}\n')
 PY
+title="time to root per boot mode: qemu $accel, $((2 * delay)) ms RTT$( ((rate > 0)) && echo ", $rate Mbit/s")"
+gnuplot -e "dat='$report/boot.dat'; out='$report/boot.png'; title='$title'" "$repo/bench/boot.gp"
+echo "report: $report/report.md, report.json; chart: $report/boot.png"
