@@ -94,9 +94,13 @@ handoff_detach() { dmsetup remove "$(basename "$1")"; }
 
 modprobe nbd nbds_max=2
 # Debian's curl plugin with the cache filter (reads kept), with and without
-# the readahead filter in front; a new cache each time.
-# NBD over a Unix socket, so that no TCP leg but the curl plugin's to nginx
-# is measured (random reads cost about 50 ms each either way, 2026-12-02).
+# the readahead filter in front; a new cache each time. NBD over a Unix
+# socket, so that no TCP leg but the curl plugin's to nginx is measured.
+# The cache filter fetches whole 64 KiB blocks (65,537-byte ranges) and
+# holds one lock across the plugin's read; 1.32's readahead filter does
+# nothing over the curl plugin's serialized thread model. (The ~50 ms per
+# request measured before 2026-12-02 was the rig's: socat's 8 KiB buffer in
+# the guest forward, see run-vm.sh.)
 nbd_up() {
     rm -f /tmp/nbd.sock
     # shellcheck disable=SC2086
@@ -107,6 +111,16 @@ nbd_up() {
 }
 nbd_attach() { nbd_up --filter=readahead; }
 nbd_cache_attach() { nbd_up ""; }
+# nbdkit's best random-read set-up in 1.32: the curl plugin alone (a 4 KiB
+# read is a 4 KiB range), 8 NBD connections (a curl handle each, as lazyroot
+# starts with 8 HTTP connections), multi-conn advertised for the read-only
+# export. nbd-client 3.24 makes several connections only over TCP.
+nbd_multi_attach() {
+    nbdkit -r -i 127.0.0.1 -p 10809 -P /tmp/nbdkit.pid --filter=multi-conn curl url="$url" multi-conn-mode=unsafe \
+        >/dev/null 2>&1
+    nbd-client 127.0.0.1 10809 /dev/nbd0 -N '' -b 4096 -C 8 >/dev/null 2>&1 || vm_die "nbd-client -C 8 failed"
+    echo /dev/nbd0
+}
 nbd_detach() {
     nbd-client -d "$1" >/dev/null 2>&1
     kill "$(cat /tmp/nbdkit.pid)"
@@ -127,6 +141,8 @@ measure nbdkit nbd_attach nbd_detach
 fetched nbdkit nbd_attach nbd_detach
 measure nbdkit_cache nbd_cache_attach nbd_detach
 fetched nbdkit_cache nbd_cache_attach nbd_detach
+measure nbdkit_multi nbd_multi_attach nbd_detach
+fetched nbdkit_multi nbd_multi_attach nbd_detach
 # Warm: the cache file filled once, then every job reads it through lazyroot,
 # against the loop device on the same cache file.
 dev=$(warm_attach)

@@ -2,9 +2,10 @@
 # bench/run-compare-bench.sh BUILD_DIR [--smoke] — one table of every system
 # on the same 256 MiB ext4 image and link, one VM run per guest kernel (6.12,
 # and the second kernel when it is fetched): lazyroot (file, HTTP cold, HTTP
-# warm through the cache, after the hand-off, NVMe/TCP), nbdkit's curl plugin with its readahead
-# and cache filters over NBD, the kernel's nvme-tcp initiator, the loop
-# device, curl with one stream and with 4 ranges (bench/guest-compare-all.sh).
+# warm through the cache, after the hand-off, NVMe/TCP), nbdkit's curl plugin
+# over NBD (with its readahead and cache filters; with the cache filter; alone
+# over 8 NBD connections), the kernel's nvme-tcp initiator, the loop device,
+# curl with one stream and with 4 ranges (bench/guest-compare-all.sh).
 # Writes BUILD_DIR/bench/compare/report.{md,json} and compare.png (gnuplot).
 # BENCH_RTT_MS adds netem delay to the guest's link (default 0).
 set -euo pipefail

@@ -43,7 +43,7 @@ for f in "${fwds[@]}"; do
     if ((delay_ms > 0)) || [[ $rate_mbit != 0 ]]; then
         netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:python3 $here/delay-proxy.py $delay_ms 127.0.0.1 ${BASH_REMATCH[2]} $rate_mbit $link/link"
     else
-        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat - TCP:127.0.0.1:${BASH_REMATCH[2]}"
+        netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat -b 262144 - TCP:127.0.0.1:${BASH_REMATCH[2]}"
     fi
 done
 drives=()

@@ -78,7 +78,7 @@ def write_stdout(data):
         view = view[n:]
 
 
-up = threading.Thread(target=pump, args=(lambda: os.read(0, 65536), server.sendall,
+up = threading.Thread(target=pump, args=(lambda: os.read(0, 262144), server.sendall,
                                          lambda: server.shutdown(socket.SHUT_WR), "up"), daemon=True)
 up.start()
-pump(lambda: server.recv(65536), write_stdout, lambda: os.close(1), "down")
+pump(lambda: server.recv(262144), write_stdout, lambda: os.close(1), "down")

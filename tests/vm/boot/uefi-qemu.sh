@@ -30,7 +30,7 @@ code=/usr/share/OVMF/OVMF_CODE_4M.fd
 netdev="user,id=n0,restrict=on"
 for f in "${fwds[@]}"; do
     [[ $f =~ ^([0-9]+):([0-9]+)$ ]] || { echo "uefi-qemu: bad --fwd $f" >&2; exit 2; }
-    netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat - TCP:127.0.0.1:${BASH_REMATCH[2]}"
+    netdev+=",guestfwd=tcp:10.0.2.100:${BASH_REMATCH[1]}-cmd:socat -b 262144 - TCP:127.0.0.1:${BASH_REMATCH[2]}"
 done
 # A fresh variable store each boot: no entry left over from an earlier one.
 vars=$console.vars.fd
