@@ -12,8 +12,8 @@ set xtics rotate by -30 left noenhanced
 set grid ytics
 set ylabel "seconds from kernel start"
 set yrange [0:*]
-set key top left
+set key above
 set bmargin 8
-set rmargin 14
+set rmargin 18
 plot dat using 2:xtic(1) title "root mounted" lc rgb "#66ccee", \
      "" using 3 title "marker (booted, 96 MiB file read)" lc rgb "#4477aa"

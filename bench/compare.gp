@@ -10,7 +10,7 @@ set boxwidth 0.9
 set xtics rotate by -35 left
 set grid ytics
 set key off
-set bmargin 9
+set bmargin 12
 set multiplot layout blocks,3
 do for [b=0:blocks-1] {
     set title sprintf("guest %s: cold 1 MiB sequential, MB/s", word(kernels, b + 1)) noenhanced

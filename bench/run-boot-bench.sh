@@ -106,6 +106,7 @@ with open(f"{sys.argv[5]}/boot.dat", "w") as dat:
     for r in rows:
         dat.write(f'"{names.get(r[0], r[0])}" {r[1]} {r[2]}\n')
 PY
-title="time to root per boot mode: qemu $accel, $((2 * delay)) ms RTT$( ((rate > 0)) && echo ", $rate Mbit/s")"
+title="time to root per boot mode: qemu $accel, $((2 * delay)) ms RTT"
+((rate == 0)) || title+=", $rate Mbit/s"
 gnuplot -e "dat='$report/boot.dat'; out='$report/boot.png'; title='$title'" "$repo/bench/boot.gp"
 echo "report: $report/report.md, report.json; chart: $report/boot.png"

@@ -7,7 +7,8 @@
 # over 8 NBD connections), the kernel's nvme-tcp initiator, the loop device,
 # curl with one stream and with 4 ranges (bench/guest-compare-all.sh).
 # Writes BUILD_DIR/bench/compare/report.{md,json} and compare.png (gnuplot).
-# BENCH_RTT_MS adds netem delay to the guest's link (default 0).
+# BENCH_RTT_MS adds netem delay to the guest's link (default 0); BENCH_KERNELS
+# names the guest kernels to run (default: main, and k2 when fetched).
 set -euo pipefail
 build=$(cd "${1:?usage: run-compare-bench.sh BUILD_DIR [--smoke]}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +17,8 @@ env=(--env "BENCH_RUNTIME=10" --env "BENCH_RTT_MS=${BENCH_RTT_MS:-0}")
 [[ ${2:-} == --smoke ]] && env=(--env BENCH_RUNTIME=1 --env BENCH_RTT_MS=0)
 kernels=(main)
 [[ -s $build/vm/kernel-k2/kver && ${2:-} != --smoke ]] && kernels+=(k2)
+# BENCH_KERNELS="main" (or "k2"): only those guest kernels.
+[[ -z ${BENCH_KERNELS:-} ]] || read -r -a kernels <<<"$BENCH_KERNELS"
 "$repo/tests/vm/make-test-images.sh" "$build/vmtests/images"
 out=$build/bench/compare
 rm -rf "$out"
