@@ -251,6 +251,11 @@ void SourceStack::start_hydration(unsigned parallel, uint64_t rate, std::vector<
 void SourceStack::start_profile_fill(unsigned parallel, std::vector<uint64_t> chunks) {
     cache::FillOptions fo;
     fo.parallel = std::max(1u, parallel / 2);
+    // Not one run at a time while the boot reads: the profile's chunks are
+    // what it reads next, so holding them back puts each on the boot's path
+    // as a round trip of its own. Its runs have connections of their own, so
+    // no demand read waits behind one.
+    fo.yield_to_demand = false;
     profile_chunks_ = chunks.size();
     fo.first = std::move(chunks);
     fo.only_first = true;

@@ -4,6 +4,7 @@
 // is recorded below the cache, so the order checked is the fetch order.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,7 +58,80 @@ struct Fixture {
     }
 };
 
+// The most reads in flight at once through it.
+class PeakSource final : public io::Source {
+public:
+    explicit PeakSource(io::Source& inner) : inner_(inner) {}
+    uint64_t size() const override { return inner_.size(); }
+    std::string describe() const override { return inner_.describe(); }
+    std::string identity() const override { return inner_.identity(); }
+    std::unique_ptr<io::QueueReader> open_queue(io::EventLoop& loop, unsigned depth) override {
+        return std::make_unique<Reader>(*this, inner_.open_queue(loop, depth));
+    }
+    unsigned peak() const { return peak_.load(); }
+
+private:
+    struct Read final : io::ReadCallback {
+        PeakSource* src;
+        io::ReadCallback* cb;
+        Read(PeakSource* s, io::ReadCallback* c) : src(s), cb(c) {}
+        void on_read_done(int result) override {
+            --src->in_flight_;
+            io::ReadCallback* done = cb;
+            delete this;
+            done->on_read_done(result);
+        }
+    };
+    struct Reader final : io::QueueReader {
+        PeakSource& src;
+        std::unique_ptr<io::QueueReader> inner;
+        Reader(PeakSource& s, std::unique_ptr<io::QueueReader> r) : src(s), inner(std::move(r)) {}
+        void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override {
+            const unsigned now = ++src.in_flight_;
+            unsigned seen = src.peak_.load();
+            while (now > seen && !src.peak_.compare_exchange_weak(seen, now)) {}
+            inner->read(offset, dst, *new Read(&src, &cb));
+        }
+    };
+    io::Source& inner_;
+    std::atomic<unsigned> in_flight_{0}, peak_{0};
+};
+
+// A profile's fill issues its runs side by side, or one at a time while the
+// device waits on a fetch of its own (yield_to_demand, hydrate's way).
+unsigned fill_peak_while_demand_waits(bool yield_to_demand) {
+    fixtures::TempDir dir{"lazyroot-profile-peak"};
+    std::vector<uint8_t> bytes(kSize, 0x5a);
+    auto file = io::FileSource::open(dir.write_file("image", bytes).string());
+    cache::CacheStoreOptions so;
+    so.path = (dir / "cache").string();
+    so.chunk_size = kChunk;
+    so.image_size = kSize;
+    so.identity = file->identity();
+    auto peak = std::make_unique<PeakSource>(*file);
+    PeakSource& counted = *peak;
+    cache::IoStats stats;
+    cache::CachedSource cached(std::move(peak), cache::CacheStore::open(so), stats);
+    cached.demand_fetches.store(1);  // a device read waiting on its fetch, all along
+    cache::FillOptions fo;
+    fo.parallel = 4;
+    fo.yield_to_demand = yield_to_demand;
+    fo.first = {1, 3, 5, 7, 9, 11, 13, 15};  // none adjacent: one run each
+    fo.only_first = true;
+    cache::Filler filler(cached, fo);
+    filler.start();
+    filler.wait();
+    EXPECT_TRUE(filler.complete());
+    EXPECT_EQ(filler.filled_bytes(), 8u * kChunk);
+    return counted.peak();
+}
+
 }  // namespace
+
+TEST(PrefetchFill, AProfilesRunsStaySideBySideWhileTheDeviceReads) {
+    EXPECT_EQ(fill_peak_while_demand_waits(false), 4u);
+    EXPECT_EQ(fill_peak_while_demand_waits(true), 1u);
+}
 
 TEST(PrefetchFill, OnlyTheProfilesChunksInItsOrder) {
     Fixture f;
