@@ -77,7 +77,9 @@ std::string complete(const std::string& words) {
     std::string out;
     char buf[256];
     while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-    if (p) EXPECT_EQ(::pclose(p), 0);
+    if (p) {
+        EXPECT_EQ(::pclose(p), 0);
+    }
     ::unlink(path);
     if (!out.empty() && out.back() == '\n') out.pop_back();
     return out;

@@ -27,7 +27,11 @@ int main() {
     }
     uint64_t features = 0;
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    std::memset(sqe, 0, 2 * sizeof(*sqe));
+    if (!sqe) {
+        std::fprintf(stderr, "ublk-features-probe: no free SQE\n");
+        return 1;
+    }
+    std::memset(sqe, 0, 2 * sizeof(*sqe));  // IORING_SETUP_SQE128: a slot is two sqe structs
     sqe->opcode = IORING_OP_URING_CMD;
     sqe->fd = fd;
     sqe->cmd_op = UBLK_U_CMD_GET_FEATURES;
