@@ -2,8 +2,11 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +20,9 @@ namespace lazyroot::io {
 namespace {
 
 class FileReader;
+
+// The largest read of a file in tmpfs copied on the loop's thread.
+constexpr size_t kInlineCopyMax = 128 * 1024;
 
 // One read in flight. Preallocated and recycled so the IO path never allocates.
 struct FileRead final : Completion {
@@ -46,7 +52,7 @@ struct FileRead final : Completion {
 
 class FileReader final : public QueueReader {
 public:
-    FileReader(EventLoop& loop, int fd, unsigned depth) : loop_(loop), fd_(fd) {
+    FileReader(EventLoop& loop, int fd, unsigned depth, bool in_memory) : loop_(loop), fd_(fd), in_memory_(in_memory) {
         for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back());
     }
 
@@ -88,7 +94,32 @@ public:
                                      static_cast<unsigned>(op->fixed_left), op->offset, op->buf_index);
             return;
         }
+        if (in_memory_ && op->left() <= kInlineCopyMax) {
+            // tmpfs offers io_uring no non-blocking read, so io_uring would
+            // hand every read to a worker thread: a wakeup and two context
+            // switches for a copy from memory (measured in a 6.12 guest:
+            // 520 us a 4 KiB cache hit against 295 us from a block device).
+            // The copy here touches tmpfs pages as the daemon touches its own
+            // heap; the nop keeps the callback asynchronous. Larger reads
+            // still go to the workers, which copy several side by side (1 MiB
+            // reads at QD 8 ran at 0.63x when copied here).
+            copy_now(op);
+            io_uring_prep_nop(sqe);
+            return;
+        }
         io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()), op->offset);
+    }
+
+    void copy_now(FileRead* op) {
+        while (op->left() > 0) {
+            const ssize_t n = ::pread(fd_, op->rest.data(), op->rest.size(), static_cast<off_t>(op->offset));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                op->error = n < 0 ? -errno : -EIO;  // 0: the file shrank under us
+                return;
+            }
+            op->advance(static_cast<size_t>(n));
+        }
     }
 
     void finish(FileRead* op, int result) {
@@ -107,11 +138,13 @@ private:
 
     EventLoop& loop_;
     int fd_;
+    bool in_memory_;
     std::deque<FileRead> pool_;  // deque: growth never moves an op in flight
     std::vector<FileRead*> free_;
 };
 
 void FileRead::complete(int res, uint32_t) {
+    if (error) return owner->finish(this, error);
     if (left() == 0) return owner->finish(this, 0);
     if (res == -EINTR || res == -EAGAIN) return owner->submit(this);
     if (res < 0) return owner->finish(this, res);
@@ -140,7 +173,9 @@ std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
     }
     if (size == 0) throw std::runtime_error(path + " is empty");
     const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size, mtime_ns));
+    struct statfs fs {};
+    const bool in_memory = S_ISREG(st.st_mode) && ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size, mtime_ns, in_memory));
 }
 
 std::string FileSource::identity() const {
@@ -148,7 +183,7 @@ std::string FileSource::identity() const {
 }
 
 std::unique_ptr<QueueReader> FileSource::open_queue(EventLoop& loop, unsigned depth) {
-    return std::make_unique<FileReader>(loop, fd_.get(), depth);
+    return std::make_unique<FileReader>(loop, fd_.get(), depth, in_memory_);
 }
 
 }  // namespace lazyroot::io

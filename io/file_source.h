@@ -17,15 +17,19 @@ public:
     std::string describe() const override { return "file://" + path_; }
     std::string identity() const override;
     std::unique_ptr<QueueReader> open_queue(EventLoop& loop, unsigned depth) override;
+    // The file lives in memory (tmpfs): reads are copied on the loop's thread
+    // (see FileReader), not handed to io_uring.
+    bool in_memory() const { return in_memory_; }
 
 private:
-    FileSource(std::string path, UniqueFd fd, uint64_t size, int64_t mtime_ns)
-        : path_(std::move(path)), fd_(std::move(fd)), size_(size), mtime_ns_(mtime_ns) {}
+    FileSource(std::string path, UniqueFd fd, uint64_t size, int64_t mtime_ns, bool in_memory)
+        : path_(std::move(path)), fd_(std::move(fd)), size_(size), mtime_ns_(mtime_ns), in_memory_(in_memory) {}
 
     std::string path_;
     UniqueFd fd_;
     uint64_t size_;
     int64_t mtime_ns_;
+    bool in_memory_;
 };
 
 }  // namespace lazyroot::io

@@ -17,11 +17,11 @@ namespace {
 
 class TempImage {
 public:
-    explicit TempImage(size_t size) : bytes_(size) {
+    explicit TempImage(size_t size, const std::string& dir = "/tmp") : bytes_(size) {
         std::mt19937_64 rng(size);
         for (auto& b : bytes_) b = static_cast<std::byte>(rng());
-        char tmpl[] = "/tmp/lazyroot-img-XXXXXX";
-        int fd = ::mkstemp(tmpl);
+        std::string tmpl = dir + "/lazyroot-img-XXXXXX";
+        int fd = ::mkstemp(tmpl.data());
         path_ = tmpl;
         EXPECT_EQ(::write(fd, bytes_.data(), size), static_cast<ssize_t>(size));
         ::close(fd);
@@ -60,8 +60,8 @@ TEST(FileSource, ReportsSizeAndName) {
     EXPECT_EQ(src->describe(), "file://" + img.path());
 }
 
-TEST(FileSource, RandomRangesMatchTheFileByteForByte) {
-    TempImage img(8 << 20);
+static void random_ranges_match(const std::string& dir) {
+    TempImage img(8 << 20, dir);
     auto src = FileSource::open(img.path());
     EventLoop loop;
     ASSERT_EQ(loop.init(64), 0);
@@ -129,8 +129,8 @@ TEST(FileSource, ReadsBeyondDepthStillComplete) {
     }
 }
 
-TEST(FileSource, CallbackNeverRunsInsideRead) {
-    TempImage img(4096);
+static void callback_never_runs_inside_read(const std::string& dir) {
+    TempImage img(4096, dir);
     auto src = FileSource::open(img.path());
     EventLoop loop;
     ASSERT_EQ(loop.init(8), 0);
@@ -147,8 +147,8 @@ TEST(FileSource, CallbackNeverRunsInsideRead) {
     EXPECT_EQ(reads[1].result, 0);
 }
 
-TEST(FileSource, ATruncatedFileIsAnErrorNotZeros) {
-    TempImage img(64 * 1024);
+static void a_truncated_file_is_an_error(const std::string& dir) {
+    TempImage img(64 * 1024, dir);
     auto src = FileSource::open(img.path());
     ASSERT_EQ(::truncate(img.path().c_str(), 16 * 1024), 0);
     EventLoop loop;
@@ -159,6 +159,50 @@ TEST(FileSource, ATruncatedFileIsAnErrorNotZeros) {
     reader->read(8 * 1024, reads[0].buf, reads[0]);
     drain(loop, reads);
     EXPECT_EQ(reads[0].result, -EIO);
+}
+
+TEST(FileSource, RandomRangesMatchTheFileByteForByte) { random_ranges_match("/tmp"); }
+TEST(FileSource, CallbackNeverRunsInsideRead) { callback_never_runs_inside_read("/tmp"); }
+TEST(FileSource, ATruncatedFileIsAnErrorNotZeros) { a_truncated_file_is_an_error("/tmp"); }
+
+// A file in tmpfs (a cache in /dev/shm, the RAM cache): reads up to 128 KiB
+// are copied on the loop's thread instead of through an io_uring worker,
+// larger ones still go through the ring: the same bytes either way (the
+// random ranges below are 1 B to 256 KiB), the same asynchronous callbacks,
+// the same errors.
+static bool shm_is_tmpfs() {
+    TempImage probe(4096, "/dev/shm");
+    return FileSource::open(probe.path())->in_memory();
+}
+TEST(FileSource, InMemoryRandomRangesMatchTheFileByteForByte) {
+    if (!shm_is_tmpfs()) GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    random_ranges_match("/dev/shm");
+}
+TEST(FileSource, InMemoryCallbackNeverRunsInsideRead) {
+    if (!shm_is_tmpfs()) GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    callback_never_runs_inside_read("/dev/shm");
+}
+TEST(FileSource, InMemoryATruncatedFileIsAnErrorNotZeros) {
+    if (!shm_is_tmpfs()) GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    a_truncated_file_is_an_error("/dev/shm");
+}
+TEST(FileSource, InMemoryZeroCopyReadsStillGoThroughTheRing) {
+    if (!shm_is_tmpfs()) GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    TempImage img(1 << 20, "/dev/shm");
+    auto src = FileSource::open(img.path());
+    EventLoop loop;
+    ASSERT_EQ(loop.init(16), 0);
+    auto reader = src->open_queue(loop, 4);
+    std::vector<lazyroot::testing::ReadOp> fixed(4);
+    for (size_t i = 0; i < fixed.size(); ++i) {
+        fixed[i].offset = i * 200000 + 17;
+        fixed[i].buf.resize(100000);
+    }
+    ASSERT_EQ(lazyroot::testing::run_fixed_reads(loop, *reader, fixed), fixed.size());
+    for (const auto& r : fixed) {
+        ASSERT_EQ(r.result, 0);
+        ASSERT_TRUE(std::equal(r.buf.begin(), r.buf.end(), img.bytes().begin() + r.offset));
+    }
 }
 
 TEST(FileSource, UnusableFilesAreRejected) {
