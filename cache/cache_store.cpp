@@ -36,6 +36,7 @@
 #include "cache/cache_format.h"
 #include "io/file_io.h"
 #include "io/log.h"
+#include "io/thread_name.h"
 
 namespace lazyroot::cache {
 namespace {
@@ -203,6 +204,7 @@ int CacheStore::commit_now() {
 }
 
 void CacheStore::committer_loop() {
+    io::name_this_thread("lr-commit");
     std::vector<uint64_t> batch;
     std::unique_lock lk(mu_);
     for (;;) {

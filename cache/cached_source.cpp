@@ -119,8 +119,18 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
     bool demand = false;      // for a device read: counted in demand_fetches
     uint64_t started_ns = 0;  // for the readahead's measure of the link
 
+    // Set when the reader went away while this fetch's cache write was in
+    // flight: the write then finishes on its own (see ~CachedReader).
+    CachedSource* orphan_of = nullptr;
+    io::EventLoop* orphan_loop = nullptr;
+
     void on_read_done(int result) override { owner->fetch_fetched(*this, result); }
-    void complete(int res, uint32_t) override { owner->fetch_written(*this, res); }
+    void complete(int res, uint32_t) override {
+        if (owner) return owner->fetch_written(*this, res);
+        orphan_written(res);
+    }
+    void orphan_written(int res);
+    void abandon() override;
 };
 
 CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
@@ -136,7 +146,49 @@ std::unique_ptr<io::QueueReader> CachedReader::open_inner(unsigned depth) {
                   : src_.inner().open_fill_queue(loop_, depth);
 }
 
-CachedReader::~CachedReader() { *alive_ = false; }
+CachedReader::~CachedReader() {
+    *alive_ = false;
+    // A cache write in flight still owns its chunks' claim and reads from its
+    // buffer: it finishes on its own and frees itself, so that the chunks
+    // become present (or are released to whoever waits) and no buffer is
+    // freed under the kernel.
+    for (Fetch* f : writing_) {
+        f->owner = nullptr;
+        f->request = nullptr;
+        f->orphan_of = &src_;
+        f->orphan_loop = &loop_;
+        loop_.free_at_close(f);
+        (void)fetches_.detach(*f).release();
+    }
+}
+
+void CachedReader::Fetch::orphan_written(int res) {
+    CachedSource& src = *orphan_of;
+    if (res > 0 && (written += static_cast<size_t>(res)) < len) {
+        io_uring_prep_write(orphan_loop->sqe_for(this), src.store().data_fd(), data.get() + written,
+                            static_cast<unsigned>(len - written), offset + written);
+        return;
+    }
+    if (res <= 0) src.store().degrade(std::string("a chunk write failed: ") + std::strerror(res < 0 ? -res : EIO));
+    for (uint64_t c = first; c < first + count; ++c) {
+        if (res > 0) {
+            src.verified().set_present(c);
+            src.store().chunk_written(c);
+        }
+        src.inflight().finish(c, res > 0 ? 0 : kNotCached);
+    }
+    orphan_loop->forget(this);
+    delete this;
+}
+
+// The loop closed first: the kernel may still write from the buffer, so it is
+// left to the process (correct bytes, whenever they land); the chunks stay
+// missing and their waiters fetch them themselves.
+void CachedReader::Fetch::abandon() {
+    (void)data.data.release();
+    for (uint64_t c = first; c < first + count; ++c) orphan_of->inflight().finish(c, kNotCached);
+    delete this;
+}
 
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     release_network_if_done();
@@ -258,13 +310,16 @@ void CachedReader::fetch_fetched(Fetch& f, int result) {
         const uint64_t now = io::StreamDetector::clock_ns();
         src_.streams()->on_fetched(f.len, now - f.started_ns, now);
     }
+    serve_from_fetch(f);
     if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
+    writing_.push_back(&f);
     io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(), static_cast<unsigned>(f.len),
                         f.offset);
 }
 
 void CachedReader::fetch_written(Fetch& f, int res) {
+    if (res <= 0 || f.written + static_cast<size_t>(res) >= f.len) std::erase(writing_, &f);
     if (res <= 0) {
         // ENOSPC, EIO, EFBIG...: the bytes are good, the cache can't take them.
         src_.store().degrade(std::string("a chunk write failed: ") + std::strerror(res < 0 ? -res : EIO));
@@ -279,13 +334,25 @@ void CachedReader::fetch_written(Fetch& f, int res) {
     settle(f, 0);
 }
 
+// A device read that this fetch alone covers (the usual miss) is served from
+// the fetched bytes now: the cache write goes on behind it, so a slow or
+// failing cache disk never delays a read, and nothing is read back.
+void CachedReader::serve_from_fetch(Fetch& f) {
+    Request* r = f.request;
+    if (!r || !r->cb || r->dst.empty() || r->pending != 1 || r->error) return;
+    if (r->offset < f.offset || r->offset + r->dst.size() > f.offset + f.len) return;
+    std::memcpy(r->dst.data(), f.data.get() + (r->offset - f.offset), r->dst.size());
+    f.request = nullptr;
+    src_.stats().misses_served_from_fetch.fetch_add(1, std::memory_order_relaxed);
+    finish(*r, 0);
+}
+
 // The fetched bytes serve the read that asked for them when they cover it
 // (the usual case); anyone else reads the range from the source.
 void CachedReader::not_cached(Fetch& f) {
-    Request& r = *f.request;
-    if (r.cb && f.offset <= r.offset && r.offset + r.dst.size() <= f.offset + f.len) {
-        std::memcpy(r.dst.data(), f.data.get() + (r.offset - f.offset), r.dst.size());
-        r.filled = true;
+    if (Request* r = f.request; r && r->cb && f.offset <= r->offset && r->offset + r->dst.size() <= f.offset + f.len) {
+        std::memcpy(r->dst.data(), f.data.get() + (r->offset - f.offset), r->dst.size());
+        r->filled = true;
     }
     settle(f, kNotCached);
 }
@@ -304,7 +371,7 @@ void CachedReader::settle(Fetch& f, int result) {
     Request* r = f.request;
     fetch_buffers_.give(std::move(f.data));
     fetches_.release(f);
-    request_progress(*r, result);
+    if (r) request_progress(*r, result);
     release_network_if_done();
 }
 

@@ -121,6 +121,8 @@ public:
     void read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) override;
     bool read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf, io::ReadCallback& cb) override;
 
+    // Fetches not yet settled: on the wire, or fetched and being written to the cache.
+    size_t fetches_in_flight() const { return fetches_in_flight_; }
     // For tests: the fetch buffers' reuse (takes, misses).
     const io::BufferPool& fetch_buffers() const { return fetch_buffers_; }
 
@@ -138,6 +140,7 @@ private:
     void start_fetch(uint64_t first, uint64_t count, Request& r);
     void fetch_fetched(Fetch& f, int result);
     void fetch_written(Fetch& f, int result);
+    void serve_from_fetch(Fetch& f);
     void not_cached(Fetch& f);
     void settle(Fetch& f, int result);
     void request_progress(Request& r, int result);
@@ -164,6 +167,7 @@ private:
     std::unique_ptr<io::QueueReader> inner_;
     size_t fetches_in_flight_ = 0;
     size_t direct_in_flight_ = 0;  // reads sent to inner_ on their own, uncached
+    std::vector<Fetch*> writing_;  // fetches whose cache write is in flight
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -9,6 +9,7 @@
 
 #include "io/event_loop.h"
 #include "io/log.h"
+#include "io/thread_name.h"
 
 namespace lazyroot::cache {
 
@@ -21,6 +22,7 @@ void Filler::start() {
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        io::name_this_thread("lr-fill");
         run();
     });
 }

@@ -14,9 +14,10 @@ struct IoStats {
     std::atomic<uint64_t> fetches{0};          // reads sent to the network source
     std::atomic<uint64_t> bytes_fetched{0};
     std::atomic<uint64_t> fetch_errors{0};
-    std::atomic<uint64_t> hydrated_bytes{0};     // fetched by the background fill
-    std::atomic<uint64_t> cache_read_errors{0};  // local reads of present chunks that failed
-    std::atomic<uint64_t> cache_bad_chunks{0};   // present chunks that failed verification
+    std::atomic<uint64_t> hydrated_bytes{0};            // fetched by the background fill
+    std::atomic<uint64_t> cache_read_errors{0};         // local reads of present chunks that failed
+    std::atomic<uint64_t> cache_bad_chunks{0};          // present chunks that failed verification
+    std::atomic<uint64_t> misses_served_from_fetch{0};  // device reads answered before their chunks were written
 
     // Fetch latency in power-of-two microsecond buckets: 1 µs .. ~9 min.
     static constexpr size_t kBuckets = 30;

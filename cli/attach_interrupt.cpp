@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "io/log.h"
+#include "io/thread_name.h"
 
 namespace lazyroot::cli {
 namespace {
@@ -20,7 +21,10 @@ constexpr int kGraceMs = 1500;
 }  // namespace
 
 AttachInterrupt::AttachInterrupt(int sigfd)
-    : sigfd_(sigfd), stop_(::eventfd(0, EFD_CLOEXEC)), thread_([this] { watch(); }) {}
+    : sigfd_(sigfd), stop_(::eventfd(0, EFD_CLOEXEC)), thread_([this] {
+          io::name_this_thread("lr-signals");
+          watch();
+      }) {}
 
 AttachInterrupt::~AttachInterrupt() { disarm(); }
 

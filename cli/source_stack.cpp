@@ -317,7 +317,8 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"chunks_durable", store.durable_count()},
                       {"complete", c->complete()},
                       {"read_errors", st.cache_read_errors.load()},
-                      {"bad_chunks", st.cache_bad_chunks.load()}};
+                      {"bad_chunks", st.cache_bad_chunks.load()},
+                      {"misses_served_from_fetch", st.misses_served_from_fetch.load()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
         // Asked for by the device's sequential streams, into the cache.
         if (auto* ra = c->streams()) j["cache"]["readahead_bytes"] = ra->prefetched_bytes();

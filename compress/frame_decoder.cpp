@@ -1,4 +1,5 @@
 #include "compress/frame_decoder.h"
+#include "io/thread_name.h"
 
 #include <zstd.h>
 
@@ -45,7 +46,11 @@ int decode_frame(std::span<const std::byte> src, std::span<std::byte> dst, std::
 }
 
 DecodePool::DecodePool(unsigned threads) {
-    for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { run(); });
+    for (unsigned i = 0; i < std::max(1u, threads); ++i)
+        threads_.emplace_back([this] {
+            io::name_this_thread("lr-decode");
+            run();
+        });
 }
 
 DecodePool::~DecodePool() {

@@ -66,6 +66,8 @@ public:
     // short-lived loop (attach time) leaks nothing. `forget` when it was freed.
     void free_at_close(Completion* c) { dying_.push_back(c); }
     void forget(Completion* c) { std::erase(dying_, c); }
+    // Objects that will free themselves on a CQE still to come.
+    bool settling() const { return !dying_.empty(); }
 
 private:
     friend class Timer;

@@ -1,4 +1,5 @@
 #include "io/line_writer.h"
+#include "io/thread_name.h"
 
 #include <unistd.h>
 
@@ -27,7 +28,10 @@ LineWriter::LineWriter(int fd, Options o)
       slots_(std::max<size_t>(1, o.capacity) * kMaxLine),
       lens_(std::max<size_t>(1, o.capacity)),
       limiter_(o.per_second, o.burst),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+          name_this_thread("lr-log");
+          run();
+      }) {}
 
 LineWriter::~LineWriter() {
     {

@@ -31,6 +31,17 @@ public:
     }
     // `t` came from take() and nothing refers to it any more.
     void release(T& t) { free_.push_back(&t); }
+    // Hands `t` (taken, not released) over to the caller, who frees it.
+    std::unique_ptr<T> detach(T& t) {
+        for (auto& p : all_)
+            if (p.get() == &t) {
+                auto out = std::move(p);
+                std::swap(p, all_.back());
+                all_.pop_back();
+                return out;
+            }
+        return nullptr;
+    }
 
     size_t allocated() const { return all_.size(); }
     size_t in_use() const { return all_.size() - free_.size(); }

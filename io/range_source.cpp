@@ -57,6 +57,11 @@ int read_blocking(Source& src, uint64_t offset, std::span<std::byte> dst) {
     reader->read(offset, dst, done);
     while (done.result == 1)
         if (int r = loop.run_once(); r < 0) return r;
+    // What the reader left to finish on its own (a cache write that follows
+    // the answer) lands before the loop goes, rather than being abandoned.
+    reader.reset();
+    while (loop.settling())
+        if (loop.run_once() < 0) break;
     return done.result;
 }
 

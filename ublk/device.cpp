@@ -12,6 +12,7 @@
 
 #include "io/log.h"
 #include "ublk/queue.h"
+#include "io/thread_name.h"
 
 namespace lazyroot::ublk {
 namespace {
@@ -155,6 +156,7 @@ void Device::start_queues() {
             sigset_t all;
             sigfillset(&all);
             pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            io::name_this_thread("lr-queue-" + std::to_string(qc.q_id));
             Queue queue(qc, source_);
             int r = queue.prepare();
             p.set_value(r);

@@ -107,6 +107,8 @@ TEST(CachedSource, ZeroCopyServesHitsOnlyAndTheSameBytes) {
     EXPECT_EQ(st.stats.bytes_fetched.load(), 0u);
     lazyroot::testing::run_reads(loop, *reader, cold);
     for (const auto& op : cold) ASSERT_TRUE(op.result == 0 && matches(op, img.bytes)) << op.offset;
+    // Answered from the fetched bytes: present once their cache writes land.
+    while (dynamic_cast<cache::CachedReader&>(*reader).fetches_in_flight() > 0) ASSERT_GE(loop.run_once(), 0);
     const uint64_t fetched = st.stats.bytes_fetched.load(), hits = st.stats.cache_hit_reads.load();
 
     auto warm = cold;
@@ -166,6 +168,9 @@ TEST(CachedSource, ASecondAttachReadsFromTheCacheOnly) {
             all[i].buf.resize(256 * 1024);
         }
         lazyroot::testing::run_reads(loop, *reader, all);
+        // Reads are answered from the fetched bytes; their cache writes follow.
+        auto& cached = dynamic_cast<cache::CachedReader&>(*reader);
+        while (cached.fetches_in_flight() > 0) ASSERT_GE(loop.run_once(), 0);
         ASSERT_TRUE(st.src->complete());
     }
     Stack st(img, cache);
@@ -204,6 +209,8 @@ TEST(CachedSource, SteadyStateMissesReuseFetchBuffers) {
             ASSERT_EQ(op.result, 0);
             ASSERT_TRUE(matches(op, img.bytes)) << op.offset;
         }
+        // The batch's cache writes, which follow its answers, give their buffers back.
+        while (cached.fetches_in_flight() > 0) ASSERT_GE(loop.run_once(), 0);
     };
     batch();
     const uint64_t warm_misses = cached.fetch_buffers().misses();

@@ -63,6 +63,39 @@ echo "readahead: the next attach read the $((end - 32 * 1048576)) bytes prefetch
 [[ $got == "$want" ]] || vm_die "readahead: the prefetched bytes read back wrong"
 [[ $((after - before)) -le 2 ]] || vm_die "readahead: the prefetched chunks were fetched again"
 
+# A miss is answered from the fetched bytes, not read back from the cache:
+# with the cache's filesystem frozen, every write to it waits, and cold reads
+# still return the image's bytes. Once it thaws, the chunks are written.
+truncate -s 300M /tmp/frozen.img
+mkfs.ext4 -q -F /tmp/frozen.img
+frozendev=$(losetup -f --show /tmp/frozen.img)
+mkdir -p /mnt/frozen
+mount "$frozendev" /mnt/frozen
+dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --cache /mnt/frozen/cache.img --readahead 0 --daemon)
+# The kernel's partition scan at attach may have cached a chunk or two.
+for _ in $(seq 600); do [[ $(json "c['chunks_in_flight']") == 0 ]] && break; sleep 0.1; done
+before_present=$(json "c['chunks_present']")
+before_served=$(json "c['misses_served_from_fetch']")
+fsfreeze -f /mnt/frozen
+want=$(curl -sf -r 0-4194303 "$primary/ext4.img" | sha256sum)
+if ! got=$(timeout 120 dd if="$dev" bs=64k count=64 iflag=direct status=none | sha256sum); then
+    fsfreeze -u /mnt/frozen
+    vm_die "frozen cache: the reads did not complete while the cache's writes waited"
+fi
+frozen_present=$(json "c['chunks_present']")
+served=$(($(json "c['misses_served_from_fetch']") - before_served))
+fsfreeze -u /mnt/frozen
+for _ in $(seq 600); do [[ $(json "c['chunks_in_flight']") == 0 ]] && break; sleep 0.1; done
+thawed_present=$(json "c['chunks_present']")
+"$lazyroot" detach "$dev"
+umount /mnt/frozen
+losetup -d "$frozendev"
+echo "frozen cache: 64 cold reads of 64 KiB answered ($served from the fetched bytes) with $frozen_present chunks" \
+    "cached ($before_present before); $thawed_present after the thaw"
+[[ $got == "$want" ]] || vm_die "frozen cache: the reads returned wrong bytes"
+[[ $frozen_present == "$before_present" && $served -ge $((64 - before_present)) ]] || vm_die "frozen cache: reads waited for their cache writes"
+[[ $thawed_present -ge 64 ]] || vm_die "frozen cache: the chunks were not written after the thaw"
+
 # Without a cache: one stream, its reads alternating between the two
 # queues (the submitting CPU picks the queue). Each byte of it is asked of
 # nginx once, whichever queue's slice or demand read fetched it.
