@@ -1,5 +1,7 @@
 #include "cache/cached_source.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -18,8 +20,25 @@ CachedSource::CachedSource(std::unique_ptr<io::Source> inner, std::unique_ptr<Ca
       stats_(stats),
       inflight_(store_->map()),
       verified_(store_->chunk_count()) {
-    // A second descriptor of the same data file, for the queues' io_uring reads.
-    local_ = io::FileSource::open("/proc/self/fd/" + std::to_string(store_->data_fd()));
+    // A second descriptor of the same data file, for the queues' io_uring
+    // reads; O_DIRECT where it can: the page cache keeps the device's data
+    // above us already, and a second cached copy costs a copy per read.
+    const std::string path = "/proc/self/fd/" + std::to_string(store_->data_fd());
+    auto local = io::FileSource::open(path, true);
+    // Writes too: buffered writes to a block device are handed to io_uring's
+    // workers one by one (8 s of a cold boot's CPU under TCG), and would fill
+    // the page cache with a second copy of what the device's cache holds.
+    if (local->direct_align()) {
+        direct_write_ = io::UniqueFd(::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+        if (direct_write_) direct_align_ = local->direct_align();
+    }
+    local_ = std::move(local);
+}
+
+int CachedSource::write_fd(const std::byte* buf, size_t len, uint64_t off, bool buffered) const {
+    if (buffered || !direct_align_ || (reinterpret_cast<uintptr_t>(buf) | len | off) % direct_align_ != 0)
+        return store_->data_fd();
+    return direct_write_.get();
 }
 
 CachedSource::~CachedSource() = default;
@@ -65,7 +84,8 @@ struct CachedReader::Request final : io::ReadCallback {
     bool filled = false;     // dst holds the bytes already (a fetch that could not be cached)
     bool refetched = false;  // its chunks were dropped and fetched again once already
     Stage stage = Stage::Claim;
-    std::vector<std::byte> whole;  // whole chunks read back, to check them before serving
+    io::BufferPool::Buffer whole;  // whole chunks read back, to check them before serving
+    size_t whole_len = 0;
     uint64_t whole_offset = 0;
     uint32_t fixed_len = 0;  // zero copy: read into a ring buffer, dst empty
 
@@ -97,6 +117,23 @@ struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
         if (owner) return owner->fetch_written(*this, res);
         orphan_written(res);
     }
+    bool buffered = false;  // O_DIRECT turned this write down: through the page cache
+
+    // Queues the write of what is not written yet.
+    void write_rest(io::EventLoop& loop, const CachedSource& src) {
+        const std::byte* p = data.get() + written;
+        const size_t n = len - written;
+        io_uring_prep_write(loop.sqe_for(this), src.write_fd(p, n, offset + written, buffered), p,
+                            static_cast<unsigned>(n), offset + written);
+    }
+    // A write O_DIRECT refused (EINVAL: an alignment the filesystem wants
+    // after all): queued again through the page cache; false when not so.
+    bool retry_buffered(int res, io::EventLoop& loop, const CachedSource& src) {
+        if (res != -EINVAL || buffered) return false;
+        buffered = true;
+        write_rest(loop, src);
+        return true;
+    }
     void orphan_written(int res);
     void abandon() override;
 };
@@ -106,6 +143,7 @@ CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned dept
     : src_(src),
       loop_(loop),
       fetch_buffers_(src.store().chunk_size(), kKeepFetchBytes),
+      whole_buffers_(src.store().chunk_size(), kKeepWholeBytes),
       local_(std::move(local)),
       inner_(src.complete() ? nullptr : open_inner(depth)) {}
 
@@ -132,11 +170,8 @@ CachedReader::~CachedReader() {
 
 void CachedReader::Fetch::orphan_written(int res) {
     CachedSource& src = *orphan_of;
-    if (res > 0 && (written += static_cast<size_t>(res)) < len) {
-        io_uring_prep_write(orphan_loop->sqe_for(this), src.store().data_fd(), data.get() + written,
-                            static_cast<unsigned>(len - written), offset + written);
-        return;
-    }
+    if (retry_buffered(res, *orphan_loop, src)) return;
+    if (res > 0 && (written += static_cast<size_t>(res)) < len) return write_rest(*orphan_loop, src);
     if (res <= 0) src.store().degrade(std::string("a chunk write failed: ") + std::strerror(res < 0 ? -res : EIO));
     for (uint64_t c = first; c < first + count; ++c) {
         if (res > 0) {
@@ -281,12 +316,13 @@ void CachedReader::fetch_fetched(Fetch& f, int result) {
     serve_from_fetch(f);
     if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
+    f.buffered = false;
     writing_.push_back(&f);
-    io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get(), static_cast<unsigned>(f.len),
-                        f.offset);
+    f.write_rest(loop_, src_);
 }
 
 void CachedReader::fetch_written(Fetch& f, int res) {
+    if (f.retry_buffered(res, loop_, src_)) return;
     if (res <= 0 || f.written + static_cast<size_t>(res) >= f.len) std::erase(writing_, &f);
     if (res <= 0) {
         // ENOSPC, EIO, EFBIG...: the bytes are good, the cache can't take them.
@@ -294,11 +330,7 @@ void CachedReader::fetch_written(Fetch& f, int res) {
         return not_cached(f);
     }
     f.written += static_cast<size_t>(res);
-    if (f.written < f.len) {
-        io_uring_prep_write(loop_.sqe_for(&f), src_.store().data_fd(), f.data.get() + f.written,
-                            static_cast<unsigned>(f.len - f.written), f.offset + f.written);
-        return;
-    }
+    if (f.written < f.len) return f.write_rest(loop_, src_);
     settle(f, 0);
 }
 
@@ -372,8 +404,9 @@ void CachedReader::read_local(Request& r) {
         if (!all) {
             // The first time in this attach: read whole chunks, check them, then serve.
             r.whole_offset = first * cs;
-            r.whole.resize(std::min(src_.size(), (last + 1) * cs) - r.whole_offset);
-            return local_->read(r.whole_offset, r.whole, r);
+            r.whole_len = std::min(src_.size(), (last + 1) * cs) - r.whole_offset;
+            r.whole = whole_buffers_.take(r.whole_len);
+            return local_->read(r.whole_offset, std::span(r.whole.get(), r.whole_len), r);
         }
     }
     local_->read(r.offset, r.dst, r);
@@ -409,14 +442,14 @@ void CachedReader::local_done(Request& r, int result) {
         for (uint64_t c = first; c <= last; ++c) all.push_back(c);
         return refetch(r, all);
     }
-    if (result == 0 && !r.whole.empty()) {
+    if (result == 0 && r.whole) {
         std::vector<uint64_t> bad;
         bool any_failed = false;
         for (uint64_t c = first; c <= last; ++c) {
             if (src_.verified().present(c)) continue;
             const uint64_t off = c * cs;
-            const auto bytes = std::span<const std::byte>(r.whole).subspan(off - r.whole_offset,
-                                                                           std::min<uint64_t>(cs, src_.size() - off));
+            const auto bytes = std::span<const std::byte>(r.whole.get(), r.whole_len)
+                                   .subspan(off - r.whole_offset, std::min<uint64_t>(cs, src_.size() - off));
             auto bad_block = src_.chunk_check()(off, bytes);
             if (!bad_block) {
                 src_.verified().set_present(c);
@@ -438,8 +471,8 @@ void CachedReader::local_done(Request& r, int result) {
         }
         // Nothing of what was read is served unless every chunk checked out.
         if (any_failed) return refetch(r, bad);
-        std::memcpy(r.dst.data(), r.whole.data() + (r.offset - r.whole_offset), r.dst.size());
-        r.whole = {};
+        std::memcpy(r.dst.data(), r.whole.get() + (r.offset - r.whole_offset), r.dst.size());
+        whole_buffers_.give(std::move(r.whole));
     }
     finish(r, result);
 }
@@ -448,7 +481,7 @@ void CachedReader::local_done(Request& r, int result) {
 // in-memory map and read again, so that they are fetched (and written) anew.
 // The on-disk bit stays: a later attach meets the same fault and does the same.
 void CachedReader::refetch(Request& r, const std::vector<uint64_t>& drop) {
-    r.whole = {};
+    whole_buffers_.give(std::move(r.whole));
     for (uint64_t c : drop) src_.store().map().clear_present(c);
     r.hit = false;
     // Once is enough: a chunk still unreadable after a new write is read from the source.

@@ -14,6 +14,7 @@
 #include "io/buffer_pool.h"
 #include "io/object_pool.h"
 #include "io/source.h"
+#include "io/unique_fd.h"
 
 namespace lazyroot::io {
 class EventLoop;
@@ -96,6 +97,10 @@ public:
     bool complete() const { return store_->map().count_present() == store_->chunk_count(); }
     // Fetches in flight for device reads; background filling yields to them.
     std::atomic<int> demand_fetches{0};
+    // The descriptor a cache write of `len` bytes from `buf` at `off` goes
+    // through: O_DIRECT where the data file takes it (as for the reads) and
+    // the write is aligned for it, else the store's own.
+    int write_fd(const std::byte* buf, size_t len, uint64_t off, bool buffered) const;
 
 private:
     std::unique_ptr<io::Source> inner_;
@@ -103,6 +108,8 @@ private:
     IoStats& stats_;
     InflightChunks inflight_;
     std::unique_ptr<io::Source> local_;  // the cache's data file, read with io_uring
+    io::UniqueFd direct_write_;          // the same file, O_DIRECT, for aligned chunk writes
+    unsigned direct_align_ = 0;
     ChunkCheck check_;
     ChunkBitmap verified_;
     std::unique_ptr<io::StreamDetector> streams_;
@@ -162,7 +169,9 @@ private:
     // Fetch bounce buffers, reused: a warm queue fetches without allocating.
     // What a burst needs beyond kKeepFetchBytes is freed when it lands.
     static constexpr size_t kKeepFetchBytes = 8u << 20;
+    static constexpr size_t kKeepWholeBytes = 1u << 20;
     io::BufferPool fetch_buffers_;
+    io::BufferPool whole_buffers_;  // chunks read back to be checked
     std::unique_ptr<io::QueueReader> local_;
     std::unique_ptr<io::QueueReader> inner_;
     size_t fetches_in_flight_ = 0;

@@ -2,6 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -13,14 +14,19 @@ namespace lazyroot::io {
 // their buffer again. At most `keep_bytes` wait free: a burst's buffers go
 // back to the allocator (and, being large, to the kernel), so an idle queue
 // does not hold what a busy one used. One pool per queue thread: no locks.
+// Buffers are page-aligned, as O_DIRECT reads and writes want them.
 class BufferPool {
 public:
     BufferPool(size_t granule, size_t keep_bytes) : granule_(granule ? granule : 1), keep_bytes_(keep_bytes) {}
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
 
+    static constexpr std::align_val_t kAlign{4096};
+    struct AlignedDelete {
+        void operator()(std::byte* p) const { ::operator delete[](p, kAlign); }
+    };
     struct Buffer {
-        std::unique_ptr<std::byte[]> data;
+        std::unique_ptr<std::byte[], AlignedDelete> data;
         size_t capacity = 0;
         std::byte* get() const { return data.get(); }
         explicit operator bool() const { return data != nullptr; }
@@ -43,7 +49,8 @@ public:
         }
         ++misses_;
         const size_t cap = (len + granule_ - 1) / granule_ * granule_;
-        return Buffer{std::make_unique_for_overwrite<std::byte[]>(cap), cap};
+        return Buffer{
+            std::unique_ptr<std::byte[], AlignedDelete>(static_cast<std::byte*>(::operator new[](cap, kAlign))), cap};
     }
     void give(Buffer b) {
         if (!b || free_bytes_ + b.capacity > keep_bytes_) return;  // freed here

@@ -8,6 +8,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -34,7 +35,9 @@ struct FileRead final : Completion {
     uint64_t buf_offset = 0;
     size_t fixed_left = 0;
     ReadCallback* cb = nullptr;
-    int error = 0;  // set when the read fails before reaching the kernel
+    int error = 0;           // set when the read fails before reaching the kernel
+    bool direct = false;     // this submission went through the O_DIRECT descriptor
+    bool no_direct = false;  // the O_DIRECT descriptor refused it: the page cache then
 
     size_t left() const { return buf_index >= 0 ? fixed_left : rest.size(); }
     void advance(size_t n) {
@@ -52,7 +55,8 @@ struct FileRead final : Completion {
 
 class FileReader final : public QueueReader {
 public:
-    FileReader(EventLoop& loop, int fd, unsigned depth, bool in_memory) : loop_(loop), fd_(fd), in_memory_(in_memory) {
+    FileReader(EventLoop& loop, int fd, int direct_fd, unsigned align, unsigned depth, bool in_memory)
+        : loop_(loop), fd_(fd), direct_fd_(direct_fd), align_(align), in_memory_(in_memory) {
         for (unsigned i = 0; i < depth; ++i) free_.push_back(&pool_.emplace_back());
     }
 
@@ -64,6 +68,7 @@ public:
         op->buf_index = -1;
         op->cb = &cb;
         op->error = 0;
+        op->no_direct = false;
         submit(op);
     }
 
@@ -78,8 +83,19 @@ public:
         op->fixed_left = len;
         op->cb = &cb;
         op->error = 0;
+        op->no_direct = false;
         submit(op);
         return true;
+    }
+
+    // Aligned reads skip the page cache: a cache on a disk is read straight
+    // into the daemon's (or, zero copy, the request's) buffer, not copied
+    // through a second cached copy of the same bytes. Under TCG, a boot from a
+    // warm cache spent 17.5 s of its queue threads' CPU in buffered reads.
+    bool go_direct(const FileRead* op) const {
+        if (direct_fd_ < 0 || op->no_direct) return false;
+        const uint64_t addr = op->buf_index >= 0 ? op->buf_offset : reinterpret_cast<uintptr_t>(op->rest.data());
+        return (op->offset | op->left() | addr) % align_ == 0;
     }
 
     void submit(FileRead* op) {
@@ -89,8 +105,10 @@ public:
             io_uring_prep_nop(sqe);
             return;
         }
+        op->direct = go_direct(op);
+        const int fd = op->direct ? direct_fd_ : fd_;
         if (op->buf_index >= 0) {
-            io_uring_prep_read_fixed(sqe, fd_, reinterpret_cast<void*>(static_cast<uintptr_t>(op->buf_offset)),
+            io_uring_prep_read_fixed(sqe, fd, reinterpret_cast<void*>(static_cast<uintptr_t>(op->buf_offset)),
                                      static_cast<unsigned>(op->fixed_left), op->offset, op->buf_index);
             return;
         }
@@ -107,7 +125,7 @@ public:
             io_uring_prep_nop(sqe);
             return;
         }
-        io_uring_prep_read(sqe, fd_, op->rest.data(), static_cast<unsigned>(op->rest.size()), op->offset);
+        io_uring_prep_read(sqe, fd, op->rest.data(), static_cast<unsigned>(op->rest.size()), op->offset);
     }
 
     void copy_now(FileRead* op) {
@@ -138,6 +156,8 @@ private:
 
     EventLoop& loop_;
     int fd_;
+    int direct_fd_;
+    unsigned align_;
     bool in_memory_;
     std::deque<FileRead> pool_;  // deque: growth never moves an op in flight
     std::vector<FileRead*> free_;
@@ -147,6 +167,12 @@ void FileRead::complete(int res, uint32_t) {
     if (error) return owner->finish(this, error);
     if (left() == 0) return owner->finish(this, 0);
     if (res == -EINTR || res == -EAGAIN) return owner->submit(this);
+    // A buffer or range O_DIRECT turned down after all (the filesystem's own
+    // rules): this read, again, through the page cache.
+    if (res == -EINVAL && direct) {
+        no_direct = true;
+        return owner->submit(this);
+    }
     if (res < 0) return owner->finish(this, res);
     // The file shrank under us: the missing tail must not be served as zeros.
     if (res == 0) return owner->finish(this, -EIO);
@@ -157,7 +183,7 @@ void FileRead::complete(int res, uint32_t) {
 
 }  // namespace
 
-std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
+std::unique_ptr<FileSource> FileSource::open(const std::string& path, bool direct) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
     struct stat st {};
@@ -175,7 +201,30 @@ std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
     const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
     struct statfs fs {};
     const bool in_memory = S_ISREG(st.st_mode) && ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
-    return std::unique_ptr<FileSource>(new FileSource(path, std::move(fd), size, mtime_ns, in_memory));
+    std::unique_ptr<FileSource> src(new FileSource(path, std::move(fd), size, mtime_ns, in_memory));
+    if (direct && !in_memory) src->open_direct();
+    return src;
+}
+
+// The alignment comes from the kernel (a block device's logical block size, a
+// file's statx DIOALIGN); where it says nothing, the page cache it is.
+void FileSource::open_direct() {
+    UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+    if (!fd) return;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return;
+    unsigned align = 0;
+    if (S_ISBLK(st.st_mode)) {
+        int lbs = 0;
+        if (::ioctl(fd.get(), BLKSSZGET, &lbs) == 0 && lbs > 0) align = static_cast<unsigned>(lbs);
+    } else {
+        struct statx sx {};
+        if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN))
+            align = std::max(sx.stx_dio_mem_align, sx.stx_dio_offset_align);
+    }
+    if (align == 0 || (align & (align - 1)) != 0) return;
+    direct_fd_ = std::move(fd);
+    direct_align_ = align;
 }
 
 std::string FileSource::identity() const {
@@ -183,7 +232,8 @@ std::string FileSource::identity() const {
 }
 
 std::unique_ptr<QueueReader> FileSource::open_queue(EventLoop& loop, unsigned depth) {
-    return std::make_unique<FileReader>(loop, fd_.get(), depth, in_memory_);
+    return std::make_unique<FileReader>(loop, fd_.get(), direct_fd_ ? direct_fd_.get() : -1, direct_align_, depth,
+                                        in_memory_);
 }
 
 }  // namespace lazyroot::io

@@ -19,6 +19,7 @@
 #   --clean             empty WORKDIR first (refuses / and git checkouts)
 #   --verbose           also stream the console to stdout
 #   --prepare           only fetch the kernel and build the initramfs; no args needed
+#   --disk FILE         a raw virtio disk (/dev/vda, then vdb, …); repeatable
 #   --kernel K          main (default): bookworm-backports 6.12 in CACHE/kernel;
 #                       k2: the newest trixie-backports kernel in CACHE/kernel-k2
 # Environment: LAZYROOT_VM_CACHE (default <repo>/build/vm), LAZYROOT_VM_KERNEL
@@ -43,7 +44,7 @@ die() { echo "run-vm: $*" >&2; exit 2; }
 
 timeout_s=600 mem=2048 smp=2 clean=0 prepare=0 kernel=${LAZYROOT_VM_KERNEL:-main}
 verbose=${LAZYROOT_VM_VERBOSE:-0}
-fwds=() hostfwds=() envs=() pos=()
+fwds=() hostfwds=() envs=() pos=() disks=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --timeout) timeout_s=${2:?}; shift 2 ;;
@@ -56,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --verbose) verbose=1; shift ;;
     --prepare) prepare=1; shift ;;
     --kernel) kernel=${2:?}; shift 2 ;;
+    --disk) disks+=(-drive "file=${2:?},if=virtio,format=raw,cache=unsafe"); shift 2 ;;
     -h | --help) usage ;;
     --) shift; pos+=("$@"); break ;;
     -*) die "unknown option $1" ;;
@@ -165,7 +167,7 @@ qemu=(
     -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$workdir,mount_tag=work,security_model=none"
-    "${net[@]}"
+    "${net[@]}" "${disks[@]}"
 )
 
 console=$workdir/console.log
