@@ -88,6 +88,7 @@ struct CachedReader::Request final : io::ReadCallback {
     size_t whole_len = 0;
     uint64_t whole_offset = 0;
     uint32_t fixed_len = 0;  // zero copy: read into a ring buffer, dst empty
+    uint64_t gen = 0;        // which use of this pooled object a claim's waiter belongs to
 
     size_t size() const { return fixed_len ? fixed_len : dst.size(); }
     void on_read_done(int result) override { owner->read_done(*this, result); }
@@ -196,6 +197,7 @@ void CachedReader::Fetch::abandon() {
 void CachedReader::read(uint64_t offset, std::span<std::byte> dst, io::ReadCallback& cb) {
     release_network_if_done();
     Request* r = &requests_.take();
+    r->gen = ++gen_;
     r->owner = this;
     r->offset = offset;
     r->dst = dst;
@@ -230,6 +232,7 @@ bool CachedReader::read_fixed(uint64_t offset, uint32_t len, io::FixedBuffer buf
         if (!src_.store().map().present(c) || (src_.chunk_check() && !src_.verified().present(c))) return false;
     release_network_if_done();
     Request* r = &requests_.take();
+    r->gen = ++gen_;
     r->owner = this;
     r->offset = offset;
     r->fixed_len = len;
@@ -253,6 +256,7 @@ void CachedReader::read_ahead(const io::StreamDetector::Prefetch& p) {
 
 void CachedReader::prefetch(uint64_t first, uint64_t count, std::function<void(int)> done) {
     Request* r = &requests_.take();
+    r->gen = ++gen_;
     r->owner = this;
     r->done = std::move(done);
     claim_range(first, first + count - 1, *r);
@@ -262,8 +266,10 @@ void CachedReader::claim_range(uint64_t first, uint64_t last, Request& r) {
     uint64_t run_start = 0, run_len = 0;
     std::weak_ptr<bool> alive = alive_;
     for (uint64_t c = first; c <= last; ++c) {
-        auto claim = src_.inflight().claim(c, loop_, [this, alive, &r](int result) {
-            if (alive.lock() && *alive.lock()) request_progress(r, result);
+        // A read served from another fetch's bytes has moved on (see
+        // serve_waiters): its remaining claims' calls find another gen.
+        auto claim = src_.inflight().claim(c, loop_, [this, alive, &r, gen = r.gen](int result) {
+            if (alive.lock() && *alive.lock() && r.gen == gen) request_progress(r, result);
         });
         if (claim == InflightChunks::Claim::Mine) {
             if (run_len == 0) run_start = c;
@@ -277,6 +283,7 @@ void CachedReader::claim_range(uint64_t first, uint64_t last, Request& r) {
         if (claim == InflightChunks::Claim::Waiting) {
             ++r.pending;
             r.hit = false;
+            if (r.cb && !r.dst.empty() && (waiters_.empty() || waiters_.back() != &r)) waiters_.push_back(&r);
         }
     }
     if (run_len) start_fetch(run_start, run_len, r);
@@ -314,6 +321,7 @@ void CachedReader::fetch_fetched(Fetch& f, int result) {
         src_.streams()->on_fetched(f.len, now - f.started_ns, now);
     }
     serve_from_fetch(f);
+    serve_waiters(f);
     if (src_.store().degraded()) return not_cached(f);
     f.written = 0;
     f.buffered = false;
@@ -345,6 +353,24 @@ void CachedReader::serve_from_fetch(Fetch& f) {
     f.request = nullptr;
     src_.stats().misses_served_from_fetch.fetch_add(1, std::memory_order_relaxed);
     finish(*r, 0);
+}
+
+// This queue's reads waiting for chunks of this fetch alone (a sequential
+// reader behind the readahead's fetches) are served from the fetched bytes
+// too, not after the write and a read back; their claims' calls, when the
+// write lands, are then ignored (Request::gen).
+void CachedReader::serve_waiters(Fetch& f) {
+    for (size_t i = 0; i < waiters_.size();) {
+        Request* w = waiters_[i];
+        const bool covered = w->offset >= f.offset && w->offset + w->dst.size() <= f.offset + f.len;
+        if (!covered || w->error || w->stage != Request::Stage::Claim || w->pending == 0) {
+            ++i;
+            continue;
+        }
+        std::memcpy(w->dst.data(), f.data.get() + (w->offset - f.offset), w->dst.size());
+        src_.stats().misses_served_from_fetch.fetch_add(1, std::memory_order_relaxed);
+        finish(*w, 0);  // takes it out of waiters_
+    }
 }
 
 // The fetched bytes serve the read that asked for them when they cover it
@@ -379,6 +405,7 @@ void CachedReader::request_progress(Request& r, int result) {
     // A hard error wins over one the source may still get around.
     if (result < 0 && (r.error == 0 || retry_uncached(r.error))) r.error = result;
     if (--r.pending > 0) return;
+    std::erase(waiters_, &r);
     if (r.done) {
         auto done = std::move(r.done);
         int e = r.error;
@@ -504,6 +531,8 @@ void CachedReader::finish(Request& r, int result) {
         st.bytes_served.fetch_add(r.size(), std::memory_order_relaxed);
         if (r.hit) st.cache_hit_reads.fetch_add(1, std::memory_order_relaxed);
     }
+    std::erase(waiters_, &r);
+    r.gen = 0;
     io::ReadCallback* cb = r.cb;
     requests_.release(r);
     cb->on_read_done(result);

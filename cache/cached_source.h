@@ -148,6 +148,7 @@ private:
     void fetch_fetched(Fetch& f, int result);
     void fetch_written(Fetch& f, int result);
     void serve_from_fetch(Fetch& f);
+    void serve_waiters(Fetch& f);
     void not_cached(Fetch& f);
     void settle(Fetch& f, int result);
     void request_progress(Request& r, int result);
@@ -175,8 +176,10 @@ private:
     std::unique_ptr<io::QueueReader> local_;
     std::unique_ptr<io::QueueReader> inner_;
     size_t fetches_in_flight_ = 0;
-    size_t direct_in_flight_ = 0;  // reads sent to inner_ on their own, uncached
-    std::vector<Fetch*> writing_;  // fetches whose cache write is in flight
+    size_t direct_in_flight_ = 0;    // reads sent to inner_ on their own, uncached
+    std::vector<Fetch*> writing_;    // fetches whose cache write is in flight
+    std::vector<Request*> waiters_;  // device reads waiting for other fetches' chunks
+    uint64_t gen_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -92,6 +92,51 @@ TEST(CachedSource, ServesCorrectBytesAndFetchesEachChunkOnce) {
     EXPECT_EQ(st.stats.bytes_fetched.load(), fetched);
 }
 
+// A read waiting for chunks another read of the same queue is fetching (a
+// sequential reader behind the readahead) is answered from the fetched bytes
+// as they arrive, like the read that asked: neither waits for the cache write
+// and a read back. The chunks are still written and present afterwards, and
+// the waiter's claim, finishing later, touches nothing (its request object is
+// reused by the reads that follow, which must all be right).
+TEST(CachedSource, ReadsWaitingForAFetchAreAnsweredFromItsBytes) {
+    Image img(8 << 20);
+    Stack st(img, (img.dir / "cache").string());
+    io::EventLoop loop;
+    ASSERT_EQ(loop.init(64), 0);
+    auto reader = st.src->open_queue(loop, 32);
+    for (int round = 0; round < 8; ++round) {
+        const uint64_t base = round * 8 * uint64_t{kChunk};
+        std::vector<ReadOp> ops(4);
+        ops[0].offset = base;  // chunks 0-3 of this round: one fetch
+        ops[0].buf.resize(4 * kChunk);
+        ops[1].offset = base + 2 * kChunk + 100;  // inside it: waits for it
+        ops[1].buf.resize(kChunk);
+        ops[2].offset = base + kChunk;  // inside it too
+        ops[2].buf.resize(512);
+        ops[3].offset = base + 3 * kChunk;  // half in it, half in a fetch of its own
+        ops[3].buf.resize(2 * kChunk);
+        const uint64_t served = st.stats.misses_served_from_fetch.load();
+        lazyroot::testing::run_reads(loop, *reader, ops);
+        for (const auto& op : ops) {
+            ASSERT_EQ(op.result, 0);
+            ASSERT_TRUE(matches(op, img.bytes)) << "round " << round << " offset " << op.offset;
+        }
+        // ops[0] and the two inside it; ops[3] spans two fetches, so it waits and reads back.
+        EXPECT_EQ(st.stats.misses_served_from_fetch.load() - served, 3u) << "round " << round;
+    }
+    while (static_cast<cache::CachedReader&>(*reader).fetches_in_flight() > 0) ASSERT_GE(loop.run_once(), 0);
+    EXPECT_EQ(st.stats.bytes_fetched.load(), 8 * 5 * uint64_t{kChunk});
+    // Every chunk fetched is in the cache now: read again, nothing fetched.
+    std::vector<ReadOp> again(8);
+    for (size_t i = 0; i < again.size(); ++i) {
+        again[i].offset = i * 8 * uint64_t{kChunk};
+        again[i].buf.resize(5 * kChunk);
+    }
+    lazyroot::testing::run_reads(loop, *reader, again);
+    for (const auto& op : again) ASSERT_TRUE(op.result == 0 && matches(op, img.bytes));
+    EXPECT_EQ(st.stats.bytes_fetched.load(), 8 * 5 * uint64_t{kChunk});
+}
+
 // Zero copy takes only plain hits: on a cold cache every read goes through
 // read() (its own buffers, the fetch, the write); once warm, the same ranges
 // go straight from the cache file into the caller's registered buffers and
