@@ -97,6 +97,8 @@ public:
     bool complete() const { return store_->map().count_present() == store_->chunk_count(); }
     // Fetches in flight for device reads; background filling yields to them.
     std::atomic<int> demand_fetches{0};
+    // The cache file or device is read and written with O_DIRECT (aligned IO).
+    bool direct_io() const { return direct_align_ != 0; }
     // The descriptor a cache write of `len` bytes from `buf` at `off` goes
     // through: O_DIRECT where the data file takes it (as for the reads) and
     // the write is aligned for it, else the store's own.

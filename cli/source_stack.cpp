@@ -318,7 +318,8 @@ nlohmann::json SourceStack::status(double uptime_s) {
                       {"complete", c->complete()},
                       {"read_errors", st.cache_read_errors.load()},
                       {"bad_chunks", st.cache_bad_chunks.load()},
-                      {"misses_served_from_fetch", st.misses_served_from_fetch.load()}};
+                      {"misses_served_from_fetch", st.misses_served_from_fetch.load()},
+                      {"direct_io", c->direct_io()}};
         if (store.degraded()) j["cache"]["degraded"] = store.degraded_reason();
         // Asked for by the device's sequential streams, into the cache.
         if (auto* ra = c->streams()) j["cache"]["readahead_bytes"] = ra->prefetched_bytes();

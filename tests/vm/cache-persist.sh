@@ -3,7 +3,8 @@
 # attach with the same cache makes no data requests to nginx (only the
 # 1-byte probe and the 4-byte format check), and every file
 # still checks out. Once with a cache file, once with a block device (a loop
-# device in the guest) as the cache. Then: what readahead fetched ahead of a
+# device in the guest) as the cache; the block device, and the ext4 of the
+# frozen part below, are read with O_DIRECT. Then: what readahead fetched ahead of a
 # sequential reader is in the cache for the next attach; and without a
 # cache, a stream whose reads alternate between two queues has each byte
 # fetched once (the RAM slice pool is shared by the queues).
@@ -29,11 +30,14 @@ for cache in /tmp/cache.img "$loopdev"; do
     check_files /mnt/c "$images/files.sha256"
     dd if="$dev" of=/dev/null bs=1M status=none
     hits=$("$lazyroot" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["cache_hit_ratio"])')
+    direct=$("$lazyroot" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["cache"]["direct_io"])')
+    # A block device offers O_DIRECT: the second pass read the cache past the page cache.
+    [[ $cache != /dev/* || $direct == True ]] || vm_die "cache $cache: not read with O_DIRECT"
     umount /mnt/c
     "$lazyroot" detach "$dev"
     after=$(nginx_ctl requests primary)
     # The second attach may probe the image (one request), but reads nothing.
-    echo "cache $cache: second pass made $((after - before)) requests (hit ratio $hits)"
+    echo "cache $cache: second pass made $((after - before)) requests (hit ratio $hits, O_DIRECT $direct)"
     [[ $((after - before)) -le 2 ]] || vm_die "second pass with cache $cache made $((after - before)) requests"
 done
 losetup -d "$loopdev"
@@ -76,6 +80,8 @@ dev=$("$lazyroot" attach "$primary/ext4.img" --insecure --cache /mnt/frozen/cach
 for _ in $(seq 600); do [[ $(json "c['chunks_in_flight']") == 0 ]] && break; sleep 0.1; done
 before_present=$(json "c['chunks_present']")
 before_served=$(json "c['misses_served_from_fetch']")
+# ext4 (6.12) offers O_DIRECT with its alignment in statx: the cache uses it.
+[[ $(json "c['direct_io']") == True ]] || vm_die "a cache on ext4 is not read with O_DIRECT"
 fsfreeze -f /mnt/frozen
 want=$(curl -sf -r 0-4194303 "$primary/ext4.img" | sha256sum)
 if ! got=$(timeout 120 dd if="$dev" bs=64k count=64 iflag=direct status=none | sha256sum); then
