@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cache/cached_reader_state.h"
 #include "io/event_loop.h"
 #include "io/file_source.h"
 #include "io/log.h"
@@ -53,91 +54,6 @@ std::unique_ptr<io::QueueReader> CachedSource::open_queue(io::EventLoop& loop, u
 }
 
 // ---- CachedReader ------------------------------------------------------------
-
-namespace {
-
-// A fetch whose bytes could not be written to the cache: its chunks stay
-// missing, and whoever waited for them takes their bytes from the source.
-// Never leaves this file (a reader sees EIO at worst).
-constexpr int kNotCached = -ENOSTR;
-
-// Errors after which the bytes may still come from the source on their own:
-// a chunk that failed verification (only some of its blocks may be bad), or
-// one that could not be cached.
-bool retry_uncached(int e) { return e == io::kFailedVerification || e == kNotCached; }
-
-}  // namespace
-
-// One read from the device (or a prefetch): waits until every chunk it covers
-// is present, then reads them from the cache file, checking chunks not yet
-// verified in this attach.
-struct CachedReader::Request final : io::ReadCallback {
-    enum class Stage { Claim, Local, Direct };
-    CachedReader* owner = nullptr;
-    uint64_t offset = 0;
-    std::span<std::byte> dst;
-    io::ReadCallback* cb = nullptr;  // a device read...
-    std::function<void(int)> done;   // ...or a prefetch
-    unsigned pending = 1;            // 1 = the claiming pass itself
-    int error = 0;
-    bool hit = true;         // served without waiting for the network
-    bool filled = false;     // dst holds the bytes already (a fetch that could not be cached)
-    bool refetched = false;  // its chunks were dropped and fetched again once already
-    Stage stage = Stage::Claim;
-    io::BufferPool::Buffer whole;  // whole chunks read back, to check them before serving
-    size_t whole_len = 0;
-    uint64_t whole_offset = 0;
-    uint32_t fixed_len = 0;  // zero copy: read into a ring buffer, dst empty
-    uint64_t gen = 0;        // which use of this pooled object a claim's waiter belongs to
-
-    size_t size() const { return fixed_len ? fixed_len : dst.size(); }
-    void on_read_done(int result) override { owner->read_done(*this, result); }
-};
-
-// One run of adjacent chunks fetched from the network into a bounce buffer,
-// then written to the cache file.
-struct CachedReader::Fetch final : io::ReadCallback, io::Completion {
-    CachedReader* owner = nullptr;
-    uint64_t first = 0;
-    uint64_t count = 0;
-    uint64_t offset = 0;
-    io::BufferPool::Buffer data;  // from the reader's fetch_buffers_, given back in settle()
-    size_t len = 0;
-    size_t written = 0;
-    Request* request = nullptr;
-    bool demand = false;      // for a device read: counted in demand_fetches
-    uint64_t started_ns = 0;  // for the readahead's measure of the link
-
-    // Set when the reader went away while this fetch's cache write was in
-    // flight: the write then finishes on its own (see ~CachedReader).
-    CachedSource* orphan_of = nullptr;
-    io::EventLoop* orphan_loop = nullptr;
-
-    void on_read_done(int result) override { owner->fetch_fetched(*this, result); }
-    void complete(int res, uint32_t) override {
-        if (owner) return owner->fetch_written(*this, res);
-        orphan_written(res);
-    }
-    bool buffered = false;  // O_DIRECT turned this write down: through the page cache
-
-    // Queues the write of what is not written yet.
-    void write_rest(io::EventLoop& loop, const CachedSource& src) {
-        const std::byte* p = data.get() + written;
-        const size_t n = len - written;
-        io_uring_prep_write(loop.sqe_for(this), src.write_fd(p, n, offset + written, buffered), p,
-                            static_cast<unsigned>(n), offset + written);
-    }
-    // A write O_DIRECT refused (EINVAL: an alignment the filesystem wants
-    // after all): queued again through the page cache; false when not so.
-    bool retry_buffered(int res, io::EventLoop& loop, const CachedSource& src) {
-        if (res != -EINVAL || buffered) return false;
-        buffered = true;
-        write_rest(loop, src);
-        return true;
-    }
-    void orphan_written(int res);
-    void abandon() override;
-};
 
 CachedReader::CachedReader(CachedSource& src, io::EventLoop& loop, unsigned depth,
                            std::unique_ptr<io::QueueReader> local)
@@ -419,106 +335,6 @@ void CachedReader::request_progress(Request& r, int result) {
     }
     if (r.error) return finish(r, r.error);
     read_local(r);
-}
-
-void CachedReader::read_local(Request& r) {
-    r.stage = Request::Stage::Local;
-    if (src_.chunk_check() && !r.dst.empty()) {
-        const uint64_t cs = src_.store().chunk_size();
-        const uint64_t first = r.offset / cs, last = (r.offset + r.dst.size() - 1) / cs;
-        bool all = true;
-        for (uint64_t c = first; c <= last && all; ++c) all = src_.verified().present(c);
-        if (!all) {
-            // The first time in this attach: read whole chunks, check them, then serve.
-            r.whole_offset = first * cs;
-            r.whole_len = std::min(src_.size(), (last + 1) * cs) - r.whole_offset;
-            r.whole = whole_buffers_.take(r.whole_len);
-            return local_->read(r.whole_offset, std::span(r.whole.get(), r.whole_len), r);
-        }
-    }
-    local_->read(r.offset, r.dst, r);
-}
-
-void CachedReader::read_direct(Request& r) {
-    r.stage = Request::Stage::Direct;
-    r.hit = false;
-    ++direct_in_flight_;
-    inner().read(r.offset, r.dst, r);
-}
-
-void CachedReader::read_done(Request& r, int result) {
-    // A failed zero-copy read is the caller's to retry, through read().
-    if (r.fixed_len) return finish(r, result);
-    if (r.stage == Request::Stage::Local) return local_done(r, result);
-    --direct_in_flight_;
-    finish(r, result);
-}
-
-void CachedReader::local_done(Request& r, int result) {
-    const uint64_t cs = src_.store().chunk_size();
-    const uint64_t first = r.offset / cs, last = r.dst.empty() ? first : (r.offset + r.dst.size() - 1) / cs;
-    if (result < 0 && !r.dst.empty()) {
-        src_.stats().cache_read_errors.fetch_add(1, std::memory_order_relaxed);
-        if (!src_.read_error_logged.exchange(true))
-            log::error(
-                "cache %s: reading chunks %llu-%llu failed (%s); fetching them again from the source"
-                " (further local read errors are counted in status, not logged)",
-                src_.store().path().c_str(), static_cast<unsigned long long>(first),
-                static_cast<unsigned long long>(last), std::strerror(-result));
-        std::vector<uint64_t> all;
-        for (uint64_t c = first; c <= last; ++c) all.push_back(c);
-        return refetch(r, all);
-    }
-    if (result == 0 && r.whole) {
-        std::vector<uint64_t> bad;
-        bool any_failed = false;
-        for (uint64_t c = first; c <= last; ++c) {
-            if (src_.verified().present(c)) continue;
-            const uint64_t off = c * cs;
-            const auto bytes = std::span<const std::byte>(r.whole.get(), r.whole_len)
-                                   .subspan(off - r.whole_offset, std::min<uint64_t>(cs, src_.size() - off));
-            auto bad_block = src_.chunk_check()(off, bytes);
-            if (!bad_block) {
-                src_.verified().set_present(c);
-                continue;
-            }
-            any_failed = true;
-            // Marked verified meanwhile: another reader fetched it again, and
-            // these bytes were read before that. Read it again, without a word.
-            if (src_.verified().present(c)) continue;
-            bad.push_back(c);
-            if (src_.store().map().clear_present(c)) {
-                src_.stats().cache_bad_chunks.fetch_add(1, std::memory_order_relaxed);
-                log::error(
-                    "cache %s: chunk %llu (block %llu) failed verification against the hash tree;"
-                    " fetching it again from the source",
-                    src_.store().path().c_str(), static_cast<unsigned long long>(c),
-                    static_cast<unsigned long long>(*bad_block));
-            }
-        }
-        // Nothing of what was read is served unless every chunk checked out.
-        if (any_failed) return refetch(r, bad);
-        std::memcpy(r.dst.data(), r.whole.get() + (r.offset - r.whole_offset), r.dst.size());
-        whole_buffers_.give(std::move(r.whole));
-    }
-    finish(r, result);
-}
-
-// The chunks in `drop` are not what the cache claims: take them out of the
-// in-memory map and read again, so that they are fetched (and written) anew.
-// The on-disk bit stays: a later attach meets the same fault and does the same.
-void CachedReader::refetch(Request& r, const std::vector<uint64_t>& drop) {
-    whole_buffers_.give(std::move(r.whole));
-    for (uint64_t c : drop) src_.store().map().clear_present(c);
-    r.hit = false;
-    // Once is enough: a chunk still unreadable after a new write is read from the source.
-    if (r.refetched || src_.store().degraded()) return read_direct(r);
-    r.refetched = true;
-    r.stage = Request::Stage::Claim;
-    r.pending = 1;
-    r.error = 0;
-    const uint64_t cs = src_.store().chunk_size();
-    claim_range(r.offset / cs, (r.offset + r.dst.size() - 1) / cs, r);
 }
 
 void CachedReader::finish(Request& r, int result) {
